@@ -1,0 +1,58 @@
+# Hero — `make run` serves the app with a Celery worker and beat; `make test` runs the suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 5000
+FLASK := $(BIN)/flask --app app
+CELERY := $(BIN)/celery -A tasks.worker
+
+.PHONY: install run test test-fast lint bench serve-prod clean chromium
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's Chromium for the browser tests (Playwright drives it through executable_path).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+run: $(STAMP)
+	$(FLASK) db upgrade
+	$(FLASK) seed-demo --if-empty
+	@echo "Serving on http://127.0.0.1:$(PORT) with a Celery worker and beat (Ctrl-C stops all)."
+	@trap 'kill 0' EXIT INT TERM; \
+	  $(CELERY) worker --loglevel=INFO --pool=solo --without-gossip --without-mingle & \
+	  $(CELERY) beat --loglevel=INFO --schedule=instance/celerybeat-schedule & \
+	  $(FLASK) run --port $(PORT) & \
+	  wait
+
+test: $(STAMP) chromium
+	$(BIN)/pytest
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not e2e" -x -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+serve-prod: $(STAMP)
+	$(FLASK) db upgrade
+	@trap 'kill 0' EXIT INT TERM; \
+	  $(BIN)/gunicorn --workers $${WEB_CONCURRENCY:-4} --bind 0.0.0.0:$(PORT) 'app:create_app()' & \
+	  $(CELERY) worker --loglevel=INFO --concurrency=$${WORKER_CONCURRENCY:-4} & \
+	  $(CELERY) beat --loglevel=INFO --schedule=instance/celerybeat-schedule & \
+	  wait
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,102 @@
+"""Hero's application factory: `flask --app app run`, `flask --app app seed-demo`, …"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from flask import Flask, g, request
+
+import config as config_module
+from extensions import api, bootstrap, csrf, db, limiter, login_manager, migrate
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(config_module.INSTANCE), static_folder="static")
+    app.config.from_mapping(config_module.Config().as_dict())
+    if test_config:
+        app.config.from_mapping(test_config)
+    _refuse_unsafe_production(app)
+
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(config_module.ROOT / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+    )
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    bootstrap.init_app(app)
+    api.init_app(app)
+
+    from tasks import celery_init_app
+
+    celery_init_app(app)
+    _register_features(app)
+    _register_request_hooks(app)
+
+    from crm import errors
+
+    errors.init_app(app)
+    return app
+
+
+def _refuse_unsafe_production(app: Flask) -> None:
+    if app.config.get("HERO_ENV") == "production" and not app.config["BASE_URL"].startswith(
+        "https://"
+    ):
+        logging.getLogger(__name__).warning("BASE_URL is not https in production")
+    key = app.config.get("STRIPE_SECRET_KEY", "")
+    if key.startswith("sk_live_") and not app.config["BASE_URL"].startswith("https://"):
+        raise RuntimeError("A live Stripe key needs an https BASE_URL.")
+
+
+def _register_features(app: Flask) -> None:
+    """Each feature package registers its blueprints, CLI commands and template helpers."""
+    import crm.accounts
+    import crm.booking
+    import crm.dashboard
+    import crm.leads
+    import crm.site
+    import tasks.outbox
+
+    for feature in (crm.site, crm.accounts, crm.booking, crm.leads, crm.dashboard, tasks.outbox):
+        feature.init_app(app)
+
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        # Inline style attributes are allowed for server-rendered SVG charts; scripts never inline.
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self' https://checkout.stripe.com",
+    ]
+)
+
+
+def _register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def _request_id() -> None:
+        g.request_id = request.headers.get("X-Request-ID") or secrets.token_hex(8)
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        if app.config["BASE_URL"].startswith("https://"):
+            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        return response

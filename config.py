@@ -1,0 +1,114 @@
+"""The one place that reads the environment.
+
+Every setting has a safe development default so `make run` works with no servers: SQLite under
+`instance/`, an embedded Celery broker on SQLite, SMTP off (emails stay in the outbox table),
+Stripe in offline test mode. Production sets the variables below.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+INSTANCE = Path(os.environ.get("HERO_INSTANCE_PATH", ROOT / "instance"))
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, or one generated once into instance/ for development."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    if os.environ.get("HERO_ENV") == "production":
+        raise RuntimeError("SECRET_KEY must be set in production (HERO_ENV=production).")
+    INSTANCE.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def embedded_broker_url(instance: Path = INSTANCE) -> str:
+    return f"sqla+sqlite:///{instance / 'broker.sqlite'}"
+
+
+def _normalise_db_url(url: str) -> str:
+    # Heroku-style URLs say postgres://; SQLAlchemy wants an explicit driver.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+class Config:
+    """Settings read from the environment. Tests subclass or pass a mapping to create_app."""
+
+    def __init__(self) -> None:
+        env = os.environ
+        self.HERO_ENV = env.get("HERO_ENV", "development")
+        self.SECRET_KEY = _secret_key()
+        INSTANCE.mkdir(parents=True, exist_ok=True)
+        self.SQLALCHEMY_DATABASE_URI = _normalise_db_url(
+            env.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'hero.sqlite'}")
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.BASE_URL = env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+        https = self.BASE_URL.startswith("https://")
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = https
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SECURE = https
+        self.PREFERRED_URL_SCHEME = "https" if https else "http"
+        self.MAX_CONTENT_LENGTH = 8 * 1024 * 1024
+
+        self.CELERY = {
+            "broker_url": env.get("CELERY_BROKER_URL", embedded_broker_url()),
+            "task_ignore_result": True,
+            "task_acks_late": True,
+            "task_reject_on_worker_lost": True,
+            "worker_prefetch_multiplier": 1,
+            "broker_connection_retry_on_startup": True,
+            "timezone": "UTC",
+        }
+
+        self.SMTP_HOST = env.get("SMTP_HOST", "")
+        self.SMTP_PORT = int(env.get("SMTP_PORT", "25"))
+        self.SMTP_USERNAME = env.get("SMTP_USERNAME", "")
+        self.SMTP_PASSWORD = env.get("SMTP_PASSWORD", "")
+        self.SMTP_STARTTLS = _env_bool("SMTP_STARTTLS")
+        self.MAIL_FROM = env.get("MAIL_FROM", "Coach Ali <coach@hero.local>")
+        self.BUSINESS_ADDRESS = env.get(
+            "BUSINESS_ADDRESS", "0 to 5K Hero · 123 Example Street · Las Vegas, NV 89101"
+        )
+        self.COACH_TIMEZONE = env.get("COACH_TIMEZONE", "America/Los_Angeles")
+
+        self.STRIPE_SECRET_KEY = env.get("STRIPE_SECRET_KEY", "")
+        self.STRIPE_PUBLISHABLE_KEY = env.get("STRIPE_PUBLISHABLE_KEY", "")
+        self.STRIPE_WEBHOOK_SECRET = env.get("STRIPE_WEBHOOK_SECRET", "")
+        self.STRIPE_API_BASE = env.get("STRIPE_API_BASE", "")
+
+        self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+
+        self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+        self.BOOTSTRAP_SERVE_LOCAL = True
+        self.API_TITLE = "Hero API"
+        self.API_VERSION = "v1"
+        self.OPENAPI_VERSION = "3.0.3"
+        self.OPENAPI_URL_PREFIX = "/api/v1"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k.isupper()}

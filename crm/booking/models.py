@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime, time
+
+from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.leads.models import Lead
+from crm.time import UTCDateTime, utcnow
+from extensions import db
+
+
+class CoachSettings(db.Model):
+    """The coach's booking rules: one row."""
+
+    __tablename__ = "coach_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="America/Los_Angeles")
+    call_minutes: Mapped[int] = mapped_column(default=20)
+    buffer_minutes: Mapped[int] = mapped_column(default=10)
+    min_notice_hours: Mapped[int] = mapped_column(default=12)
+    horizon_days: Mapped[int] = mapped_column(default=30)
+
+
+class AvailabilityWindow(db.Model):
+    """A weekly window, in the coach's time zone, when calls can start (several per weekday)."""
+
+    __tablename__ = "availability_windows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    weekday: Mapped[int]  # 0 = Monday
+    start_time: Mapped[time]
+    end_time: Mapped[time]
+
+
+class DayOff(db.Model):
+    __tablename__ = "days_off"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(unique=True)
+    note: Mapped[str] = mapped_column(String(120), default="")
+
+
+class BookingStatus(enum.StrEnum):
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+    RESCHEDULED = "rescheduled"
+    HELD = "held"
+    NO_SHOW = "no_show"
+
+
+class Booking(db.Model):
+    """A free call. `slot_start` is set while the booking holds its slot and NULL once it lets go:
+    the unique constraint on it is what makes a double booking impossible."""
+
+    __tablename__ = "bookings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    slot_start: Mapped[datetime | None] = mapped_column(UTCDateTime, unique=True)
+    status: Mapped[BookingStatus] = mapped_column(
+        Enum(BookingStatus, native_enum=False, length=16), default=BookingStatus.BOOKED
+    )
+    timezone: Mapped[str] = mapped_column(String(64))  # the visitor's, for emails
+    rescheduled_from_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    lead: Mapped[Lead] = relationship()

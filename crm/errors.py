@@ -1,0 +1,47 @@
+"""Error pages: JSON for API clients, HTML for browsers; a 500 rolls the session back."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+from extensions import db
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes[
+        "text/html"
+    ]
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        if wants_json():
+            body = {"code": error.code, "status": error.name, "message": error.description}
+            response = jsonify(body)
+        else:
+            response = app.make_response(render_template("errors/error.html", error=error))
+        response.status_code = error.code or 500
+        retry_after = getattr(error, "retry_after", None) or (
+            error.response.headers.get("Retry-After") if error.response is not None else None
+        )
+        if retry_after:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
+
+    @app.errorhandler(OperationalError)
+    def _database_unavailable(error: OperationalError):
+        db.session.rollback()
+        app.logger.warning("database unavailable: %s", error.orig)
+        return _http_error(ServiceUnavailable("The service is briefly unavailable. Please retry."))
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        db.session.rollback()
+        app.logger.exception("unhandled error")
+        return _http_error(InternalServerError())

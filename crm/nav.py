@@ -1,0 +1,24 @@
+"""The navigation bar: each feature adds its entries in its init_app()."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def add_nav(app: Flask, audience: str, endpoint: str, label: str, order: int = 50) -> None:
+    """Add a link to the coach's or the runner's navigation bar (audience "coach" or "runner")."""
+    entries = app.extensions.setdefault("hero_nav", {"coach": [], "runner": []})[audience]
+    entries.append((order, endpoint, label))
+    entries.sort()
+
+
+def init_app(app: Flask) -> None:
+    app.extensions.setdefault("hero_nav", {"coach": [], "runner": []})
+
+    @app.context_processor
+    def _nav():
+        nav = app.extensions["hero_nav"]
+        return {
+            "coach_nav": lambda: [(e, label) for _, e, label in nav["coach"]],
+            "runner_nav": lambda: [(e, label) for _, e, label in nav["runner"]],
+        }

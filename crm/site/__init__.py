@@ -1,0 +1,12 @@
+"""The public site: the landing page (its copy editable by the coach)."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from crm import nav
+    from crm.site import routes
+
+    nav.init_app(app)
+    app.register_blueprint(routes.bp)
+    nav.add_nav(app, "coach", "site.edit_landing", "Site", 90)

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
+from wtforms import StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from crm.accounts.access import coach_required
+from crm.site import services
+from extensions import db
+
+bp = Blueprint("site", __name__)
+
+
+class LandingForm(FlaskForm):
+    headline = StringField(
+        "Headline", validators=[DataRequired(), Length(max=services.FIELD_LIMITS["headline"])]
+    )
+    subhead = TextAreaField(
+        "Who it is for", validators=[DataRequired(), Length(max=services.FIELD_LIMITS["subhead"])]
+    )
+    method = TextAreaField(
+        "Your method", validators=[DataRequired(), Length(max=services.FIELD_LIMITS["method"])]
+    )
+    included = TextAreaField(
+        "What is included (one item per line)",
+        validators=[DataRequired(), Length(max=services.FIELD_LIMITS["included"])],
+    )
+    about = TextAreaField(
+        "About you", validators=[DataRequired(), Length(max=services.FIELD_LIMITS["about"])]
+    )
+    submit = SubmitField("Save")
+
+
+@bp.get("/")
+def landing():
+    return render_template("site/landing.html", copy=services.landing_copy(db.session))
+
+
+@bp.route("/coach/site", methods=["GET", "POST"])
+@coach_required
+def edit_landing():
+    form = LandingForm(data=services.landing_copy(db.session))
+    if form.validate_on_submit():
+        services.save_landing_copy(db.session, {k: form[k].data for k in services.DEFAULT_LANDING})
+        flash("Landing page saved.", "success")
+        return redirect(url_for("site.edit_landing"))
+    return render_template("site/edit_landing.html", form=form)

@@ -1,0 +1,57 @@
+"""The landing page's editable copy: defaults in code, the coach's edits in the database."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm.site.models import SiteText
+
+DEFAULT_LANDING: dict[str, str] = {
+    "headline": "Run your first 5K strong — even after an injury",
+    "subhead": (
+        "0 to 5K Hero is personal coaching from a Doctor of Physical Therapy for women getting "
+        "back to running after knee pain, shin splints or IT band trouble. Many of my runners are "
+        "training for a runDisney race and want to enjoy every mile of their runcation."
+    ),
+    "method": (
+        "Squats and lunges are not the fix for sore knees. Your hips decide where each foot lands, "
+        "so we strengthen them in every direction they move — forward, back, out to the side, "
+        "across, rotating out and rotating in — with the knee straight and bent, standing, lying "
+        "and even sitting, using your body weight, bands, weights or gym machines. Variety keeps "
+        "your hips guessing and your knees happy."
+    ),
+    "included": (
+        "A personal run/walk plan that grows week by week\n"
+        "Hip-strength days built from the equipment you own\n"
+        "Injury coaching from a physical therapist\n"
+        "Weekly check-ins and a plan that adapts when something hurts\n"
+        "A supportive community of runners on the same road"
+    ),
+    "about": (
+        "Hi, I'm Ali. I have been a Doctor of Physical Therapy since 2012, treating runners with "
+        "shin splints, Achilles and knee pain, IT band trouble and plantar fasciitis. Today I help "
+        "women come back from injury and cross their runDisney finish line smiling."
+    ),
+}
+
+FIELD_LIMITS = {"headline": 120, "subhead": 600, "method": 1500, "included": 1500, "about": 1500}
+
+
+def landing_copy(session: Session) -> dict[str, str]:
+    """The landing page's blocks: the coach's saved text over the defaults."""
+    saved = {t.key: t.value for t in session.scalars(select(SiteText))}
+    return {key: saved.get(key, default) for key, default in DEFAULT_LANDING.items()}
+
+
+def save_landing_copy(session: Session, values: dict[str, str]) -> None:
+    """Store the coach's edits (only known keys); commits."""
+    for key, value in values.items():
+        if key not in DEFAULT_LANDING:
+            continue
+        row = session.get(SiteText, key)
+        if row is None:
+            session.add(SiteText(key=key, value=value))
+        else:
+            row.value = value
+    session.commit()

@@ -1,0 +1,33 @@
+"""Celery: the app bound to Flask, and the background jobs (email outbox, sequences, reconciliation)."""
+
+from __future__ import annotations
+
+from celery import Celery, Task
+from flask import Flask
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Build the Celery app from app.config["CELERY"]; every task runs inside an app context."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.config_from_object(app.config["CELERY"])
+    broker = celery_app.conf.broker_url or ""
+    if broker.startswith("sqla+"):
+        _tune_embedded_broker()
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    return celery_app
+
+
+def _tune_embedded_broker() -> None:
+    # kombu's SQLAlchemy transport polls once a second by default (~2 tasks/s); its polling
+    # interval must be set on the transport class: passing it in broker_transport_options
+    # crashes the worker.
+    from kombu.transport import sqlalchemy as kombu_sqla
+
+    kombu_sqla.Transport.polling_interval = 0.1

@@ -1,0 +1,179 @@
+"""Test fixtures: the app on real databases (SQLite and PostgreSQL), a client, factories.
+
+Every test that uses `app` (directly or through `client`, `db_session`, the factories…) runs once
+per backend. PostgreSQL comes from TEST_DATABASE_URL (default: the local server on 127.0.0.1);
+when it cannot be reached the PostgreSQL half is skipped with its reason — except on CI
+(CI=true), where an unreachable PostgreSQL is an error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from app import create_app
+from extensions import db, limiter
+
+PG_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+ON_CI = os.environ.get("CI", "").lower() == "true"
+BACKENDS = [b for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+
+_backend_report: dict[str, str] = {}
+
+
+def _postgres_unreachable() -> str | None:
+    try:
+        engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    return None
+
+
+def test_config(database_url: str, tmp_dir) -> dict:
+    broker = os.environ.get("TEST_CELERY_BROKER_URL") or f"sqla+sqlite:///{tmp_dir / 'broker.sqlite'}"
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "WTF_CSRF_ENABLED": False,
+        "SERVER_NAME": None,
+        "BASE_URL": "http://localhost",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "CELERY": {
+            "broker_url": broker,
+            "task_ignore_result": True,
+            "task_acks_late": True,
+            "task_reject_on_worker_lost": True,
+            "worker_prefetch_multiplier": 1,
+            "broker_connection_retry_on_startup": True,
+            "timezone": "UTC",
+        },
+        "STRIPE_SECRET_KEY": "",
+        "SMTP_HOST": "",
+    }
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request) -> str:
+    name = request.param
+    if name == "postgresql":
+        reason = _postgres_unreachable()
+        if reason:
+            _backend_report["postgresql"] = f"SKIPPED ({reason})"
+            if ON_CI:
+                pytest.fail(f"PostgreSQL must be reachable on CI: {reason}")
+            pytest.skip(f"PostgreSQL backend skipped: {reason}")
+    _backend_report.setdefault(name, "ran")
+    return name
+
+
+@pytest.fixture(scope="session")
+def app(backend, tmp_path_factory):
+    tmp_dir = tmp_path_factory.mktemp(f"hero-{backend}")
+    url = f"sqlite:///{tmp_dir / 'hero.sqlite'}" if backend == "sqlite" else PG_URL
+    app = create_app(test_config(url, tmp_dir))
+    app.config["HERO_TEST_TMP"] = tmp_dir
+    with app.app_context():
+        _reset_schema()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _reset_schema() -> None:
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+    else:
+        db.drop_all()
+    db.create_all()
+
+
+def _empty_tables() -> None:
+    tables = [t.name for t in db.metadata.sorted_tables]
+    with db.engine.begin() as conn:
+        if db.engine.dialect.name == "postgresql":
+            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture(autouse=False)
+def app_ctx(app) -> Iterator:
+    with app.app_context():
+        yield app
+        db.session.remove()
+        _empty_tables()
+    limiter.reset()
+
+
+@pytest.fixture
+def db_session(app_ctx):
+    return db.session
+
+
+@pytest.fixture
+def client(app_ctx):
+    return app_ctx.test_client()
+
+
+@pytest.fixture
+def cli_runner(app_ctx):
+    return app_ctx.test_cli_runner()
+
+
+class AuthActions:
+    """Log a user in or out of the test client without going through the login form."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, user) -> None:
+        with self._client.session_transaction() as session:
+            session["_user_id"] = str(user.id)
+            session["_fresh"] = True
+
+    def logout(self) -> None:
+        with self._client.session_transaction() as session:
+            session.clear()
+
+
+@pytest.fixture
+def auth(client) -> AuthActions:
+    return AuthActions(client)
+
+
+@pytest.fixture
+def make_user(db_session):
+    from tests.factories import create_user
+
+    return lambda **kw: create_user(db_session, **kw)
+
+
+@pytest.fixture
+def coach(make_user):
+    return make_user(role="coach", email="coach@example.com", first_name="Ali")
+
+
+@pytest.fixture
+def make_lead(db_session):
+    from tests.factories import create_lead
+
+    return lambda **kw: create_lead(db_session, **kw)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    terminalreporter.section("database backends")
+    for name in BACKENDS:
+        terminalreporter.write_line(f"{name}: {_backend_report.get(name, 'not used')}")
