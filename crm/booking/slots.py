@@ -1,0 +1,187 @@
+"""Free-call slots as pure functions: no Flask, no database.
+
+The coach sets weekly windows in her own time zone; a slot is a wall-clock time in that zone on a
+grid of (call length + buffer) from each window's start. Wall-clock times are turned into instants
+day by day, so a 9:00 window stays at 9:00 on both sides of a DST change. A wall-clock time that
+does not exist (the spring-forward gap) gives no slot; one that happens twice (the fall-back
+hour) gives one slot, at its first occurrence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@dataclass(frozen=True)
+class Window:
+    """Calls may start from `start` and must end by `end`, every `weekday` (0 = Monday)."""
+
+    weekday: int
+    start: time
+    end: time
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Everything that decides which slots exist."""
+
+    timezone: str
+    windows: tuple[Window, ...]
+    days_off: frozenset[date] = frozenset()
+    call_minutes: int = 20
+    buffer_minutes: int = 10
+    min_notice_hours: int = 12
+    horizon_days: int = 30
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def call(self) -> timedelta:
+        return timedelta(minutes=self.call_minutes)
+
+    @property
+    def step(self) -> timedelta:
+        return timedelta(minutes=self.call_minutes + self.buffer_minutes)
+
+
+@dataclass(frozen=True, order=True)
+class Slot:
+    start: datetime  # aware, UTC
+    end: datetime = field(compare=False)
+
+    def in_zone(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        return self.start.astimezone(tz), self.end.astimezone(tz)
+
+
+class InvalidSlot(ValueError):
+    """A start time that cannot be booked; `reason` is a stable code, `message` fit to show."""
+
+    REASONS = ("naive", "past", "notice", "horizon", "day_off", "outside", "off_grid")
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def _local(day: date, wall: time, tz: ZoneInfo) -> datetime | None:
+    """The instant of a wall-clock time on a day in `tz`, or None if that time does not exist."""
+    local = datetime.combine(day, wall, tzinfo=tz)  # fold=0: the first of two ambiguous times
+    utc = local.astimezone(UTC)
+    if utc.astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
+        return None  # skipped by a spring-forward jump
+    return utc
+
+
+def slots_on(rules: Rules, day: date) -> list[Slot]:
+    """Every grid slot on a coach-local day, ignoring notice, horizon and bookings."""
+    if day in rules.days_off:
+        return []
+    tz = rules.tz
+    found: set[Slot] = set()
+    for window in rules.windows:
+        if window.weekday != day.weekday():
+            continue
+        wall = datetime.combine(day, window.start)
+        last_start = datetime.combine(day, window.end) - rules.call
+        while wall <= last_start:
+            start = _local(day, wall.time(), tz)
+            if start is not None:
+                found.add(Slot(start, start + rules.call))
+            wall += rules.step
+    return sorted(found)
+
+
+def _days(first: date, last: date) -> Iterator[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def _clashes(slot: Slot, busy: Iterable[tuple[datetime, datetime]], buffer: timedelta) -> bool:
+    return any(
+        slot.start < b_end + buffer and b_start < slot.end + buffer for b_start, b_end in busy
+    )
+
+
+def bookable_from(rules: Rules, now: datetime) -> datetime:
+    return now + timedelta(hours=rules.min_notice_hours)
+
+
+def bookable_until(rules: Rules, now: datetime) -> datetime:
+    return now + timedelta(days=rules.horizon_days)
+
+
+def free_slots(
+    rules: Rules,
+    *,
+    now: datetime,
+    range_start: datetime,
+    range_end: datetime,
+    busy: Iterable[tuple[datetime, datetime]] = (),
+) -> list[Slot]:
+    """Bookable slots starting in [range_start, range_end): after the minimum notice, within the
+    horizon, on no day off, and clear of every busy (start, end) interval by the buffer."""
+    busy = list(busy)
+    low = max(range_start, bookable_from(rules, now))
+    high = min(range_end, bookable_until(rules, now) + timedelta(microseconds=1))
+    if low >= high:
+        return []
+    tz = rules.tz
+    buffer = timedelta(minutes=rules.buffer_minutes)
+    result = []
+    # One day either side: a coach-local day can straddle the edges of a range in another zone.
+    for day in _days(low.astimezone(tz).date() - timedelta(days=1), high.astimezone(tz).date()):
+        for slot in slots_on(rules, day):
+            if low <= slot.start < high and not _clashes(slot, busy, buffer):
+                result.append(slot)
+    return result
+
+
+def validate_slot(rules: Rules, start: datetime, *, now: datetime) -> Slot:
+    """The slot starting at `start`, or InvalidSlot saying why it cannot be booked.
+
+    Checks the rules only; whether someone else holds the slot is the booking service's job.
+    """
+    if start.tzinfo is None or start.utcoffset() is None:
+        raise InvalidSlot("naive", "Give the time with its time zone offset.")
+    start = start.astimezone(UTC)
+    if start <= now:
+        raise InvalidSlot("past", "That time has already passed. Please pick another.")
+    if start < bookable_from(rules, now):
+        raise InvalidSlot(
+            "notice",
+            f"Calls need booking at least {rules.min_notice_hours} hours ahead. "
+            "Please pick a later time.",
+        )
+    if start > bookable_until(rules, now):
+        raise InvalidSlot(
+            "horizon",
+            f"Calls can be booked up to {rules.horizon_days} days ahead. "
+            "Please pick an earlier time.",
+        )
+    tz = rules.tz
+    local = start.astimezone(tz)
+    day = local.date()
+    if day in rules.days_off:
+        raise InvalidSlot("day_off", "The coach is away that day. Please pick another day.")
+    for slot in slots_on(rules, day):
+        if slot.start == start:
+            return slot
+    wall = local.time().replace(tzinfo=None)
+    for window in rules.windows:
+        if window.weekday == day.weekday() and window.start <= wall < window.end:
+            raise InvalidSlot(
+                "off_grid", "Calls start at set times. Please pick one of the times shown."
+            )
+    raise InvalidSlot(
+        "outside", "The coach isn't taking calls at that time. Please pick a time shown."
+    )
