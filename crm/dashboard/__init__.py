@@ -2,6 +2,11 @@
 
 from flask import Flask
 
+from crm.nav import add_nav
+
 
 def init_app(app: Flask) -> None:
-    pass
+    from crm.dashboard import routes
+
+    app.register_blueprint(routes.bp)
+    add_nav(app, "coach", "dashboard.home", "Today", 10)

@@ -31,6 +31,8 @@ class Lead(db.Model):
         Index("ix_leads_stage_created", "stage", "created_at", "id"),
         Index("ix_leads_created_id", "created_at", "id"),
         Index("ix_leads_source_created", "source", "created_at"),
+        # Keyset pagination of the "name" sort order.
+        Index("ix_leads_name_id", "name", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from crm.leads.models import Lead, LeadEvent, Stage
+from crm.leads.models import Lead, LeadEvent, Note, Stage
+from crm.time import zone
 
 
 class LeadError(Exception):
-    """A domain error about a lead, with a message fit to show the coach."""
+    """A domain error about a lead, with a message fit to show the coach.
+
+    `field` names the input at fault, when there is one (for per-field API errors).
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class LeadNotFound(LeadError):
+    """No lead (or note) with that id."""
 
 
 # Where a lead may go from each stage. "lost" can be reopened to "new".
@@ -38,7 +56,9 @@ def record_event(
     actor_id: int | None = None,
 ) -> LeadEvent:
     """Add an entry to the lead's timeline (in the caller's transaction; does not commit)."""
-    event = LeadEvent(lead=lead, kind=kind, summary=summary[:300], data=data or {}, actor_id=actor_id)
+    event = LeadEvent(
+        lead=lead, kind=kind, summary=summary[:300], data=data or {}, actor_id=actor_id
+    )
     session.add(event)
     return event
 
@@ -82,30 +102,409 @@ def change_stage(
     lost_reason: str = "",
     actor_id: int | None = None,
     force: bool = False,
-) -> None:
+) -> LeadEvent | None:
     """Move a lead to another pipeline stage and put it on the timeline (does not commit).
 
-    Raises LeadError for a move the pipeline does not allow, or "lost" without a reason.
-    `force` is for system moves (payment, booking) that are always right.
+    Returns the timeline event, or None when the lead already is in that stage. Raises LeadError
+    for a move the pipeline does not allow, or "lost" without a reason. `force` is for system
+    moves (payment, booking) that are always right.
     """
     stage = Stage(stage)
     if stage == lead.stage:
-        return
+        return None
     if not force and stage not in ALLOWED_MOVES[lead.stage]:
-        raise LeadError(f"A lead can't move from {lead.stage.label} to {stage.label}.")
+        raise LeadError(
+            f"A lead can't move from {lead.stage.label} to {stage.label}.", field="stage"
+        )
     if stage == Stage.LOST and not lost_reason.strip():
-        raise LeadError("Say why the lead was lost.")
+        raise LeadError("Say why the lead was lost.", field="lost_reason")
     previous = lead.stage
+    previous_reason = lead.lost_reason
     lead.stage = stage
     lead.lost_reason = lost_reason.strip() if stage == Stage.LOST else ""
     summary = f"Stage: {previous.label} → {stage.label}"
     if stage == Stage.LOST:
         summary += f" ({lead.lost_reason})"
-    record_event(
+    return record_event(
         session,
         lead,
         "stage_changed",
         summary,
-        {"from": previous.value, "to": stage.value, "lost_reason": lead.lost_reason},
+        # previous_lost_reason lets an undo restore a "lost" lead exactly as it was.
+        {
+            "from": previous.value,
+            "to": stage.value,
+            "lost_reason": lead.lost_reason,
+            "previous_lost_reason": previous_reason,
+        },
         actor_id,
+    )
+
+
+# --- The coach's lead list: filters, sort orders, keyset pagination -------------------------------
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+SORTS = ("newest", "oldest", "name")
+
+
+@dataclass(frozen=True)
+class LeadFilters:
+    """What the coach asked the lead list for. Dates are days in the coach's time zone."""
+
+    q: str = ""
+    stage: Stage | None = None
+    source: str = ""
+    created_from: date | None = None
+    created_to: date | None = None
+    sort: str = "newest"
+
+    def as_args(self) -> dict[str, str]:
+        """The filters as query-string arguments (empty ones left out), for links and exports."""
+        args = {
+            "q": self.q,
+            "stage": self.stage.value if self.stage else "",
+            "source": self.source,
+            "created_from": self.created_from.isoformat() if self.created_from else "",
+            "created_to": self.created_to.isoformat() if self.created_to else "",
+            "sort": self.sort if self.sort != "newest" else "",
+        }
+        return {k: v for k, v in args.items() if v}
+
+
+@dataclass
+class LeadPage:
+    items: list[Lead]
+    next_cursor: str | None
+
+
+def coach_timezone(session: Session) -> str:
+    """The coach's IANA time zone: her booking settings, else the COACH_TIMEZONE setting."""
+    from crm.booking.models import CoachSettings
+
+    name = session.scalar(select(CoachSettings.timezone).order_by(CoachSettings.id).limit(1))
+    return name or current_app.config.get("COACH_TIMEZONE", "UTC")
+
+
+def _day_start_utc(day: date, tz_name: str) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone(tz_name)).astimezone(UTC)
+
+
+def _filtered(filters: LeadFilters, tz_name: str) -> Select:
+    stmt = select(Lead)
+    q = filters.q.strip()
+    if q:
+        stmt = stmt.where(
+            or_(
+                Lead.name.icontains(q, autoescape=True),
+                Lead.email.icontains(q, autoescape=True),
+                Lead.phone.icontains(q, autoescape=True),
+            )
+        )
+    if filters.stage:
+        stmt = stmt.where(Lead.stage == filters.stage)
+    if filters.source:
+        stmt = stmt.where(Lead.source == filters.source)
+    if filters.created_from:
+        stmt = stmt.where(Lead.created_at >= _day_start_utc(filters.created_from, tz_name))
+    if filters.created_to:
+        end = _day_start_utc(filters.created_to + timedelta(days=1), tz_name)
+        stmt = stmt.where(Lead.created_at < end)
+    return stmt
+
+
+def encode_cursor(sort: str, lead: Lead) -> str:
+    key = lead.name if sort == "name" else lead.created_at.isoformat()
+    raw = json.dumps([sort, key, lead.id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
+    """(sort key, id) from a cursor; LeadError when it is garbled or made for another sort."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        cursor_sort, key, lead_id = json.loads(raw)
+        if cursor_sort != sort or not isinstance(lead_id, int) or not isinstance(key, str):
+            raise ValueError("cursor for another sort order")
+        if sort != "name":
+            key = datetime.fromisoformat(key)
+            if key.tzinfo is None:
+                raise ValueError("naive cursor time")
+    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise LeadError("That page link is no longer valid; start from the first page.") from exc
+    return key, lead_id
+
+
+def _ordered(stmt: Select, sort: str, cursor: str | None) -> Select:
+    # Keyset pagination: each page starts strictly after the last row of the previous one, on a
+    # total order (sort key, id) that an index covers, so page 2,000 costs what page 1 costs.
+    if sort not in SORTS:
+        raise LeadError(f"Unknown sort order {sort!r}.")
+    column = Lead.name if sort == "name" else Lead.created_at
+    descending = sort == "newest"
+    if cursor:
+        key, lead_id = decode_cursor(cursor, sort)
+        if descending:
+            after = and_(column <= key, or_(column < key, Lead.id < lead_id))
+        else:
+            after = and_(column >= key, or_(column > key, Lead.id > lead_id))
+        stmt = stmt.where(after)
+    if descending:
+        return stmt.order_by(column.desc(), Lead.id.desc())
+    return stmt.order_by(column.asc(), Lead.id.asc())
+
+
+def list_leads(
+    session: Session,
+    filters: LeadFilters,
+    *,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
+    tz_name: str = "UTC",
+) -> LeadPage:
+    """One page of leads matching `filters`, and the cursor of the next page (None on the last).
+
+    One query: it fetches limit + 1 rows to know whether there is a next page. Raises LeadError
+    for a bad cursor or sort order.
+    """
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    stmt = _ordered(_filtered(filters, tz_name), filters.sort, cursor).limit(limit + 1)
+    rows = list(session.scalars(stmt))
+    items = rows[:limit]
+    next_cursor = encode_cursor(filters.sort, items[-1]) if len(rows) > limit else None
+    return LeadPage(items=items, next_cursor=next_cursor)
+
+
+def count_leads(session: Session, filters: LeadFilters, *, tz_name: str = "UTC") -> int:
+    """How many leads match `filters` (one COUNT query)."""
+    sub = _filtered(filters, tz_name).with_only_columns(Lead.id).subquery()
+    return session.scalar(select(func.count()).select_from(sub)) or 0
+
+
+def iter_leads(
+    session: Session, filters: LeadFilters, *, tz_name: str = "UTC", batch: int = 1000
+) -> Iterator[Lead]:
+    """Every lead matching `filters` in sort order, fetched in keyset batches (for exports)."""
+    cursor = None
+    while True:
+        page = list_leads(session, filters, cursor=cursor, limit=batch, tz_name=tz_name)
+        yield from page.items
+        session.expunge_all()  # keep memory flat on a 100,000-row export
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+EXPORT_COLUMNS = (
+    "id", "name", "email", "phone", "stage", "lost_reason", "source", "goal_race", "goal_date",
+    "pain_level", "pain_notes", "heard_from", "marketing_consent", "created_at",
+)  # fmt: skip
+
+
+def export_row(lead: Lead) -> list[str]:
+    """A lead as a CSV row in EXPORT_COLUMNS order; cells that a spreadsheet would run as a
+    formula are prefixed with a quote (CSV injection)."""
+    values = [
+        lead.id, lead.name, lead.email, lead.phone, lead.stage.value, lead.lost_reason,
+        lead.source, lead.goal_race, lead.goal_date.isoformat() if lead.goal_date else "",
+        "" if lead.pain_level is None else lead.pain_level, lead.pain_notes, lead.heard_from,
+        "yes" if lead.marketing_consent else "no", lead.created_at.isoformat(),
+    ]  # fmt: skip
+    cells = []
+    for value in values:
+        text = str(value)
+        if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not isinstance(value, int):
+            text = "'" + text
+        cells.append(text)
+    return cells
+
+
+def lead_sources(session: Session) -> list[str]:
+    """The distinct sources the leads came from, for the filter menu."""
+    return list(session.scalars(select(Lead.source).distinct().order_by(Lead.source)))
+
+
+# --- The pipeline board ---------------------------------------------------------------------------
+
+
+def stage_counts(session: Session) -> dict[Stage, int]:
+    """How many leads are in each stage (every stage present, zero included)."""
+    counts = dict.fromkeys(Stage, 0)
+    for stage, n in session.execute(select(Lead.stage, func.count()).group_by(Lead.stage)):
+        counts[Stage(stage)] = n
+    return counts
+
+
+def recent_by_stage(session: Session, per_stage: int = 8) -> dict[Stage, list[Lead]]:
+    """The most recently updated leads of each stage, in one query (a window function)."""
+    ranked = select(
+        Lead.id,
+        func.row_number()
+        .over(partition_by=Lead.stage, order_by=(Lead.updated_at.desc(), Lead.id.desc()))
+        .label("rank"),
+    ).subquery()
+    stmt = (
+        select(Lead)
+        .join(ranked, ranked.c.id == Lead.id)
+        .where(ranked.c.rank <= per_stage)
+        .order_by(Lead.updated_at.desc(), Lead.id.desc())
+    )
+    board: dict[Stage, list[Lead]] = {stage: [] for stage in Stage}
+    for lead in session.scalars(stmt):
+        board[lead.stage].append(lead)
+    return board
+
+
+def get_lead(session: Session, lead_id: int) -> Lead:
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        raise LeadNotFound("No such lead.")
+    return lead
+
+
+def move_lead(
+    session: Session,
+    lead_id: int,
+    stage: Stage | str,
+    *,
+    lost_reason: str = "",
+    actor_id: int | None = None,
+) -> LeadEvent | None:
+    """The coach moves a lead to another stage (commits).
+
+    Returns the timeline event (its id is the undo handle), or None when the lead already was in
+    that stage. Raises LeadNotFound, or LeadError for an illegal move or "lost" without a reason.
+    """
+    lead = get_lead(session, lead_id)
+    try:
+        stage = Stage(stage)
+    except ValueError as exc:
+        raise LeadError(f"Unknown stage {stage!r}.", field="stage") from exc
+    event = change_stage(session, lead, stage, lost_reason=lost_reason, actor_id=actor_id)
+    if event is not None:
+        session.commit()
+    return event
+
+
+def undo_stage_change(
+    session: Session, lead_id: int, event_id: int, *, actor_id: int | None = None
+) -> Stage:
+    """Put a lead back where a stage change (`event_id`) took it from (commits); returns the stage.
+
+    Only the lead's latest stage change can be undone, and only while the lead is still where that
+    change put it; otherwise LeadError.
+    """
+    lead = get_lead(session, lead_id)
+    latest = session.scalar(
+        select(LeadEvent)
+        .where(LeadEvent.lead_id == lead.id, LeadEvent.kind == "stage_changed")
+        .order_by(LeadEvent.id.desc())
+        .limit(1)
+    )
+    if latest is None or latest.id != event_id or latest.data.get("to") != lead.stage.value:
+        raise LeadError("That change can no longer be undone.")
+    previous = Stage(latest.data["from"])
+    # The move back is always allowed (it is the state the lead was in a moment ago), so force it.
+    event = change_stage(
+        session,
+        lead,
+        previous,
+        lost_reason=latest.data.get("previous_lost_reason") or "undone",
+        actor_id=actor_id,
+        force=True,
+    )
+    event.summary = f"Undone: back to {previous.label}"
+    event.data = {**event.data, "undo_of": latest.id}
+    session.commit()
+    return previous
+
+
+def set_automation_paused(
+    session: Session, lead_id: int, paused: bool, *, actor_id: int | None = None
+) -> Lead:
+    """Pause or resume the automatic emails for a lead (commits; timeline entry)."""
+    lead = get_lead(session, lead_id)
+    if lead.automation_paused != paused:
+        lead.automation_paused = paused
+        summary = "Automation paused" if paused else "Automation resumed"
+        record_event(session, lead, "automation_paused" if paused else "automation_resumed",
+                     summary, actor_id=actor_id)  # fmt: skip
+        session.commit()
+    return lead
+
+
+# --- Notes ----------------------------------------------------------------------------------------
+
+NOTE_MAX_LENGTH = 5000
+
+
+def _clean_note(body: str) -> str:
+    body = (body or "").strip()
+    if not body:
+        raise LeadError("Write something in the note.")
+    if len(body) > NOTE_MAX_LENGTH:
+        raise LeadError(f"Keep a note under {NOTE_MAX_LENGTH} characters.")
+    return body
+
+
+def add_note(session: Session, lead_id: int, body: str, *, author_id: int | None = None) -> Note:
+    """Add a note to a lead (commits; timeline entry). LeadError for an empty or huge note."""
+    lead = get_lead(session, lead_id)
+    note = Note(lead=lead, body=_clean_note(body), author_id=author_id)
+    session.add(note)
+    record_event(session, lead, "note_added", f"Note: {note.body[:120]}", actor_id=author_id)
+    session.commit()
+    return note
+
+
+def _get_note(session: Session, lead_id: int, note_id: int) -> Note:
+    note = session.get(Note, note_id)
+    if note is None or note.lead_id != lead_id:
+        raise LeadNotFound("No such note.")
+    return note
+
+
+def update_note(
+    session: Session, lead_id: int, note_id: int, body: str, *, actor_id: int | None = None
+) -> Note:
+    """Change a note's text (commits; timeline entry)."""
+    note = _get_note(session, lead_id, note_id)
+    note.body = _clean_note(body)
+    record_event(session, note.lead, "note_edited", f"Note edited: {note.body[:120]}",
+                 {"note_id": note.id}, actor_id)  # fmt: skip
+    session.commit()
+    return note
+
+
+def delete_note(
+    session: Session, lead_id: int, note_id: int, *, actor_id: int | None = None
+) -> None:
+    """Delete a note (commits; the timeline keeps a trace)."""
+    note = _get_note(session, lead_id, note_id)
+    lead = note.lead
+    session.delete(note)
+    record_event(session, lead, "note_deleted", "Note deleted", {"note_id": note_id}, actor_id)
+    session.commit()
+
+
+def lead_bookings(session: Session, lead_id: int) -> list:
+    """The lead's bookings, newest first."""
+    from crm.booking.models import Booking
+
+    return list(
+        session.scalars(
+            select(Booking).where(Booking.lead_id == lead_id).order_by(Booking.start_at.desc())
+        )
+    )
+
+
+def lead_timeline(session: Session, lead_id: int, limit: int = 200) -> list[LeadEvent]:
+    """The lead's timeline, newest first."""
+    return list(
+        session.scalars(
+            select(LeadEvent)
+            .where(LeadEvent.lead_id == lead_id)
+            .order_by(LeadEvent.created_at.desc(), LeadEvent.id.desc())
+            .limit(limit)
+        )
     )

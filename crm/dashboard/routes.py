@@ -1,0 +1,28 @@
+from flask import Blueprint, render_template
+
+from crm.accounts.access import coach_required
+from crm.dashboard import services
+from crm.leads.services import coach_timezone
+from crm.time import utcnow
+from extensions import db
+
+bp = Blueprint("dashboard", __name__)
+
+
+@bp.get("/coach")
+@coach_required
+def home():
+    now = utcnow()
+    tz_name = coach_timezone(db.session)
+    today, upcoming = services.calls(db.session, tz_name, now)
+    new_count, new_leads = services.new_leads_this_week(db.session, tz_name, now)
+    return render_template(
+        "dashboard/home.html",
+        tz_name=tz_name,
+        today=today,
+        upcoming=upcoming,
+        new_count=new_count,
+        new_leads=new_leads,
+        funnel=services.funnel(db.session, now),
+        funnel_days=services.FUNNEL_DAYS,
+    )

@@ -1,0 +1,107 @@
+"""What the coach's dashboard shows: today's and upcoming calls, new leads, the funnel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy import case, exists, func, select
+from sqlalchemy.orm import Session, joinedload
+
+from crm.booking.models import Booking, BookingStatus
+from crm.leads.models import Lead, Stage
+from crm.time import zone
+
+FUNNEL_DAYS = 90
+UPCOMING_DAYS = 14
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    label: str
+    count: int
+    share: float  # of the first step, 0..1
+    conversion: float | None  # of the previous step, 0..1
+
+
+def _local_midnight(now: datetime, tz_name: str, days: int = 0) -> datetime:
+    local = now.astimezone(zone(tz_name)).date() + timedelta(days=days)
+    return datetime.combine(local, time.min, tzinfo=zone(tz_name)).astimezone(UTC)
+
+
+def calls(session: Session, tz_name: str, now: datetime) -> tuple[list[Booking], list[Booking]]:
+    """(today's calls, upcoming calls in the next two weeks), leads loaded in the same query."""
+    today_start = _local_midnight(now, tz_name)
+    tomorrow = _local_midnight(now, tz_name, 1)
+    live = (BookingStatus.BOOKED, BookingStatus.HELD, BookingStatus.NO_SHOW)
+    base = select(Booking).options(joinedload(Booking.lead)).order_by(Booking.start_at)
+    today = session.scalars(
+        base.where(
+            Booking.start_at >= today_start,
+            Booking.start_at < tomorrow,
+            Booking.status.in_(live),
+        )
+    ).all()
+    upcoming = session.scalars(
+        base.where(
+            Booking.start_at >= tomorrow,
+            Booking.start_at < tomorrow + timedelta(days=UPCOMING_DAYS),
+            Booking.status == BookingStatus.BOOKED,
+        ).limit(20)
+    ).all()
+    return list(today), list(upcoming)
+
+
+def new_leads_this_week(
+    session: Session, tz_name: str, now: datetime, limit: int = 6
+) -> tuple[int, list[Lead]]:
+    """How many leads arrived since Monday (the coach's time zone), and the latest few."""
+    local_today = now.astimezone(zone(tz_name))
+    monday = _local_midnight(now, tz_name, -local_today.weekday())
+    count = session.scalar(select(func.count()).select_from(Lead).where(Lead.created_at >= monday))
+    latest = session.scalars(
+        select(Lead)
+        .where(Lead.created_at >= monday)
+        .order_by(Lead.created_at.desc(), Lead.id.desc())
+        .limit(limit)
+    ).all()
+    return count or 0, list(latest)
+
+
+def funnel(session: Session, now: datetime, days: int = FUNNEL_DAYS) -> list[FunnelStep]:
+    """Leads created in the last `days` → calls booked → calls held → enrolled, in one query.
+
+    A later stage implies the earlier ones (an enrolled lead had her call), so the steps never
+    grow from left to right even when a lead skipped a booking (imported, or enrolled directly).
+    """
+    since = now - timedelta(days=days)
+    booked_stages = (Stage.CALL_BOOKED, Stage.CALL_HELD, Stage.OFFER_SENT, Stage.ENROLLED)
+    held_stages = (Stage.CALL_HELD, Stage.OFFER_SENT, Stage.ENROLLED)
+    has_booking = exists().where(Booking.lead_id == Lead.id)
+    has_held = exists().where(Booking.lead_id == Lead.id, Booking.status == BookingStatus.HELD)
+
+    def total(condition):
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    row = session.execute(
+        select(
+            func.count(Lead.id),
+            total(has_booking | Lead.stage.in_(booked_stages)),
+            total(has_held | Lead.stage.in_(held_stages)),
+            total(Lead.stage == Stage.ENROLLED),
+        ).where(Lead.created_at >= since)
+    ).one()
+    labels = ("Leads", "Calls booked", "Calls held", "Enrolled")
+    steps: list[FunnelStep] = []
+    first = row[0] or 0
+    for index, (label, count) in enumerate(zip(labels, row, strict=True)):
+        previous = steps[index - 1].count if index else None
+        steps.append(
+            FunnelStep(
+                label=label,
+                count=int(count),
+                share=(count / first) if first else 0.0,
+                conversion=(count / previous) if previous else None,
+            )
+        )
+    return steps

@@ -1,0 +1,321 @@
+"""The coach's lead pages: list, export, pipeline board, lead detail, notes, CSV import."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
+from werkzeug.routing import BuildError
+
+from crm.accounts.access import coach_required
+from crm.accounts.routes import safe_next
+from crm.leads import importer, services
+from crm.leads.forms import (
+    ActionForm,
+    ImportForm,
+    LeadFilterForm,
+    NoteForm,
+    StageForm,
+    UndoForm,
+)
+from crm.leads.models import Lead, Stage
+from crm.time import utcnow
+from extensions import db
+
+bp = Blueprint("leads", __name__)
+
+UNDO_KEY = "lead_undo"
+
+
+def _filters(form: LeadFilterForm) -> services.LeadFilters:
+    return services.LeadFilters(
+        q=(form.q.data or "").strip(),
+        stage=Stage(form.stage.data) if form.stage.data else None,
+        source=form.source.data or "",
+        created_from=form.created_from.data,
+        created_to=form.created_to.data,
+        sort=form.sort.data or "newest",
+    )
+
+
+def _filter_form() -> LeadFilterForm:
+    form = LeadFilterForm(request.args)
+    form.source.choices = [("", "All sources")] + [
+        (s, s) for s in services.lead_sources(db.session)
+    ]
+    return form
+
+
+def _pop_undo() -> dict | None:
+    return session.pop(UNDO_KEY, None)
+
+
+@bp.get("/coach/leads")
+@coach_required
+def lead_list():
+    form = _filter_form()
+    if not form.validate():
+        return render_template(
+            "leads/list.html", form=form, page=None, total=0, filters=None, tz_name="UTC"
+        ), 400
+    filters = _filters(form)
+    tz_name = services.coach_timezone(db.session)
+    try:
+        page = services.list_leads(
+            db.session, filters, cursor=request.args.get("cursor") or None, tz_name=tz_name
+        )
+    except services.LeadError as exc:
+        flash(str(exc), "warning")
+        return redirect(url_for("leads.lead_list", **filters.as_args()))
+    total = services.count_leads(db.session, filters, tz_name=tz_name)
+    return render_template(
+        "leads/list.html",
+        form=form,
+        page=page,
+        total=total,
+        filters=filters,
+        first_page=not request.args.get("cursor"),
+        tz_name=tz_name,
+        undo=_pop_undo(),
+    )
+
+
+@bp.get("/coach/leads/export.csv")
+@coach_required
+def export_csv():
+    form = _filter_form()
+    if not form.validate():
+        abort(400, "Those filters are not valid.")
+    filters = _filters(form)
+    tz_name = services.coach_timezone(db.session)
+
+    def rows():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(services.EXPORT_COLUMNS)
+        for lead in services.iter_leads(db.session, filters, tz_name=tz_name):
+            writer.writerow(services.export_row(lead))
+            if buffer.tell() > 64 * 1024:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    filename = f"leads-{utcnow():%Y%m%d-%H%M}.csv"
+    return Response(
+        stream_with_context(rows()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.get("/coach/pipeline")
+@coach_required
+def pipeline():
+    return render_template(
+        "leads/pipeline.html",
+        counts=services.stage_counts(db.session),
+        board=services.recent_by_stage(db.session),
+        stages=list(Stage),
+        undo=_pop_undo(),
+    )
+
+
+@bp.post("/coach/leads/<int:lead_id>/stage")
+@coach_required
+def change_stage(lead_id: int):
+    lead = db.get_or_404(Lead, lead_id)
+    form = StageForm()
+    back = safe_next(form.next.data, url_for("leads.lead_detail", lead_id=lead.id))
+    if not form.validate_on_submit():
+        if back.startswith(url_for("leads.lead_detail", lead_id=lead.id)):
+            return _render_detail(lead, stage_form=form), 400
+        flash(_first_error(form), "error")
+        return redirect(back)
+    try:
+        event = services.move_lead(
+            db.session,
+            lead.id,
+            form.stage.data,
+            lost_reason=form.lost_reason.data or "",
+            actor_id=current_user.id,
+        )
+    except services.LeadError as exc:
+        flash(str(exc), "error")
+        return redirect(back)
+    if event is not None:
+        session[UNDO_KEY] = {
+            "lead_id": lead.id,
+            "event_id": event.id,
+            "message": f"{lead.name} moved to {lead.stage.label}.",
+            "next": back,
+        }
+    return redirect(back)
+
+
+@bp.post("/coach/leads/<int:lead_id>/stage/undo")
+@coach_required
+def undo_stage(lead_id: int):
+    form = UndoForm()
+    back = safe_next(form.next.data, url_for("leads.lead_detail", lead_id=lead_id))
+    if not form.validate_on_submit() or not (form.event_id.data or "").isdigit():
+        flash("That change can no longer be undone.", "error")
+        return redirect(back)
+    try:
+        stage = services.undo_stage_change(
+            db.session, lead_id, int(form.event_id.data), actor_id=current_user.id
+        )
+    except services.LeadNotFound:
+        abort(404)
+    except services.LeadError as exc:
+        flash(str(exc), "error")
+        return redirect(back)
+    flash(f"Undone: the lead is back in {stage.label}.", "success")
+    return redirect(back)
+
+
+def _first_error(form) -> str:
+    for field in form:
+        if field.errors:
+            return f"{field.label.text}: {field.errors[0]}"
+    return "Please check the form."
+
+
+def _outcome_url(booking_id: int) -> str | None:
+    """The booking engineer's "mark held / no-show" endpoint, when the app has it."""
+    if "booking.mark_outcome" not in current_app.view_functions:
+        return None
+    try:
+        return url_for("booking.mark_outcome", booking_id=booking_id)
+    except BuildError:
+        return None
+
+
+def _render_detail(lead, *, stage_form=None, note_form=None, undo=None):
+    if stage_form is None:
+        stage_form = StageForm(formdata=None, stage=lead.stage.value)
+    return render_template(
+        "leads/detail.html",
+        lead=lead,
+        bookings=services.lead_bookings(db.session, lead.id),
+        timeline=services.lead_timeline(db.session, lead.id),
+        notes=lead.notes,
+        stage_form=stage_form,
+        note_form=note_form or NoteForm(formdata=None),
+        action_form=ActionForm(formdata=None),
+        outcome_url=_outcome_url,
+        tz_name=services.coach_timezone(db.session),
+        undo=undo,
+    )
+
+
+@bp.get("/coach/leads/<int:lead_id>")
+@coach_required
+def lead_detail(lead_id: int):
+    lead = db.get_or_404(Lead, lead_id)
+    return _render_detail(lead, undo=_pop_undo())
+
+
+@bp.post("/coach/leads/<int:lead_id>/notes")
+@coach_required
+def add_note(lead_id: int):
+    lead = db.get_or_404(Lead, lead_id)
+    form = NoteForm()
+    if not form.validate_on_submit():
+        return _render_detail(lead, note_form=form), 400
+    try:
+        services.add_note(db.session, lead.id, form.body.data, author_id=current_user.id)
+    except services.LeadError as exc:
+        form.body.errors = [str(exc)]
+        return _render_detail(lead, note_form=form), 400
+    flash("Note added.", "success")
+    return redirect(url_for("leads.lead_detail", lead_id=lead.id, _anchor="notes"))
+
+
+@bp.post("/coach/leads/<int:lead_id>/notes/<int:note_id>")
+@coach_required
+def edit_note(lead_id: int, note_id: int):
+    form = NoteForm()
+    if not form.validate_on_submit():
+        flash(f"The note was not saved: {_first_error(form)}", "error")
+        return redirect(url_for("leads.lead_detail", lead_id=lead_id, _anchor="notes"))
+    try:
+        services.update_note(db.session, lead_id, note_id, form.body.data, actor_id=current_user.id)
+    except services.LeadNotFound:
+        abort(404)
+    except services.LeadError as exc:
+        flash(str(exc), "error")
+    else:
+        flash("Note saved.", "success")
+    return redirect(url_for("leads.lead_detail", lead_id=lead_id, _anchor="notes"))
+
+
+@bp.post("/coach/leads/<int:lead_id>/notes/<int:note_id>/delete")
+@coach_required
+def delete_note(lead_id: int, note_id: int):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        services.delete_note(db.session, lead_id, note_id, actor_id=current_user.id)
+    except services.LeadNotFound:
+        abort(404)
+    flash("Note deleted.", "success")
+    return redirect(url_for("leads.lead_detail", lead_id=lead_id, _anchor="notes"))
+
+
+@bp.post("/coach/leads/<int:lead_id>/automation")
+@coach_required
+def toggle_automation(lead_id: int):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    paused = request.form.get("paused") == "1"
+    try:
+        services.set_automation_paused(db.session, lead_id, paused, actor_id=current_user.id)
+    except services.LeadNotFound:
+        abort(404)
+    flash("Automatic emails paused." if paused else "Automatic emails resumed.", "success")
+    return redirect(url_for("leads.lead_detail", lead_id=lead_id))
+
+
+@bp.route("/coach/leads/import", methods=["GET", "POST"])
+@coach_required
+def import_leads():
+    form = ImportForm()
+    report = None
+    status = 200
+    if form.validate_on_submit():
+        data = form.file.data.read(importer.MAX_IMPORT_BYTES + 1)
+        try:
+            report = importer.import_leads(db.session, data, actor_id=current_user.id)
+        except importer.ImportFileError as exc:
+            form.file.errors.append(str(exc))
+            status = 400
+        else:
+            flash(
+                f"Imported: {report.created} new, {report.updated} updated, "
+                f"{report.skipped} rows skipped.",
+                "success" if not report.errors else "warning",
+            )
+    elif request.method == "POST":
+        status = 400
+    return render_template(
+        "leads/import.html",
+        form=form,
+        report=report,
+        max_mb=importer.MAX_IMPORT_BYTES // (1024 * 1024),
+        max_rows=importer.MAX_IMPORT_ROWS,
+    ), status
