@@ -92,6 +92,12 @@ class Config:
             "BUSINESS_ADDRESS", "0 to 5K Hero · 123 Example Street · Las Vegas, NV 89101"
         )
         self.COACH_TIMEZONE = env.get("COACH_TIMEZONE", "America/Los_Angeles")
+        # The email outbox: bounded retries with exponential backoff, and how long a row may sit
+        # in queued/sending before the sweeper re-enqueues it (longer than one SMTP attempt).
+        self.OUTBOX_MAX_ATTEMPTS = int(env.get("OUTBOX_MAX_ATTEMPTS", "6"))
+        self.OUTBOX_RETRY_BASE_SECONDS = float(env.get("OUTBOX_RETRY_BASE_SECONDS", "10"))
+        self.OUTBOX_STALE_SECONDS = int(env.get("OUTBOX_STALE_SECONDS", "300"))
+        self.SMTP_TIMEOUT = float(env.get("SMTP_TIMEOUT", "30"))
 
         self.STRIPE_SECRET_KEY = env.get("STRIPE_SECRET_KEY", "")
         self.STRIPE_PUBLISHABLE_KEY = env.get("STRIPE_PUBLISHABLE_KEY", "")

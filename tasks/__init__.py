@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from celery import Celery, Task
+from celery.schedules import crontab
 from flask import Flask
+
+# One beat process for the whole deployment (see README): the outbox's clock.
+BEAT_SCHEDULE = {
+    "outbox-dispatch-due": {"task": "tasks.dispatch_due", "schedule": 60.0},
+    "outbox-sweep-stuck": {"task": "tasks.sweep_stuck", "schedule": 60.0},
+    "broker-prune": {"task": "tasks.prune_broker", "schedule": crontab(hour=3, minute=17)},
+}
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -16,6 +24,7 @@ def celery_init_app(app: Flask) -> Celery:
 
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object(app.config["CELERY"])
+    celery_app.conf.beat_schedule = BEAT_SCHEDULE
     broker = celery_app.conf.broker_url or ""
     if broker.startswith("sqla+"):
         _tune_embedded_broker()
