@@ -94,9 +94,7 @@ def _apply_coach_edits(plan: Plan, edits: Sequence[CoachEdit]) -> Plan:
         if w is None:
             continue
         pos = next(i for i, wk in enumerate(weeks) if wk.index == w)
-        new_sessions = tuple(
-            replace(s, date=edit.date, coach_edited=True) for s in edit.sessions
-        )
+        new_sessions = tuple(replace(s, date=edit.date, coach_edited=True) for s in edit.sessions)
         kept = tuple(s for s in weeks[pos].sessions if s.date != edit.date)
         weeks[pos] = replace(
             weeks[pos], sessions=tuple(sorted(kept + new_sessions, key=lambda s: s.date))
@@ -107,9 +105,7 @@ def _apply_coach_edits(plan: Plan, edits: Sequence[CoachEdit]) -> Plan:
 
 def _judge(week: Week, logs: dict[date, WorkoutLog]) -> _Verdict:
     week_logs = [
-        logs[d]
-        for d in sorted(logs)
-        if week.start_date <= d < week.start_date + timedelta(days=7)
+        logs[d] for d in sorted(logs) if week.start_date <= d < week.start_date + timedelta(days=7)
     ]
     missed = sum(
         1
@@ -173,7 +169,9 @@ def _overlay(old: Sequence[Week], new: list[Week], keep: set[date]) -> list[Week
     return out
 
 
-def _rebuild(plan: Plan, library: Library, after: int, level: int, phase: str, keep: set[date]) -> Plan:
+def _rebuild(
+    plan: Plan, library: Library, after: int, level: int, phase: str, keep: set[date]
+) -> Plan:
     profile = plan.profile
     levels, reached = schedule_levels(profile, after + 1, level)
     race_week = race_week_index(profile)
@@ -231,7 +229,11 @@ def adapt(
         new_level = max(week.level - 1, 0) if verdict.step_back else week.level
         phase = "eased" if verdict.step_back else "repeated"
         change = Change(
-            verdict.rule, week.index, _summary(verdict, week.level, new_level), week.level, new_level
+            verdict.rule,
+            week.index,
+            _summary(verdict, week.level, new_level),
+            week.level,
+            new_level,
         )
         flags = plan.flags
         if verdict.step_back and verdict.log is not None:

@@ -32,6 +32,7 @@ Invariants (checked by property tests in tests/programs/engine/test_invariants.p
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 from .library import Library, load_library
@@ -64,6 +65,7 @@ from .words import (
 # Even a runner who is nearly there gets a month: strength work needs time to take hold.
 MIN_WEEKS = 4
 DAY = timedelta(days=1)
+LIGHTER_EVE_NOTE = "Lighter: the race is close, so the day before it stays free."
 
 
 def race_week_index(profile: Profile) -> int | None:
@@ -146,8 +148,11 @@ def build_week(
         wd = (base + offset) % 7
         day = start + timedelta(days=offset)
         if wd in template.run_days:
-            block = b_items if wd == template.block_day else ()
-            sessions.append(_run_session(day, level, run_why_text, block))
+            if wd == template.block_day:
+                why = f"{run_why_text} {BLOCK_WHY}"
+                sessions.append(_run_session(day, level, why, b_items))
+            else:
+                sessions.append(_run_session(day, level, run_why_text))
         elif wd in template.strength_days:
             if template.block_day is not None:
                 which, items = "A", a_items
@@ -198,6 +203,8 @@ def build_race_week(
     assert profile.race_date is not None and profile.race_type is not None
     start = profile.start_date + timedelta(days=7 * index)
     a_items, _ = week_sessions(library, profile.equipment, profile.restricted, index)
+    # Same moves as usual but fewer sets: race week is not the time to chase strength.
+    a_items = tuple(replace(i, sets=min(i.sets, 2)) for i in a_items)
     last_easy_day = profile.race_date - 2 * DAY
     days = [start + timedelta(days=o) for o in range(7)]
     runs = [d for d in days if d.weekday() in template.run_days and d <= last_easy_day]
@@ -238,19 +245,18 @@ def build_race_week(
 
 
 def _trim_eve_of_race(week: Week, race: date) -> Week:
-    """Nothing the day before the race; a week that loses a run this way becomes a lighter
-    (recovery) week rather than a squeezed one."""
+    """Nothing the day before the race; a week that loses a session this way becomes a
+    lighter (recovery) week rather than a squeezed one."""
     kept = tuple(s for s in week.sessions if s.date < race - DAY)
     if len(kept) == len(week.sessions):
         return week
-    lost_run = any(s.kind == RUN_WALK for s in week.sessions if s not in kept)
     return Week(
         index=week.index,
         start_date=week.start_date,
         level=week.level,
         sessions=kept,
-        recovery=week.recovery or lost_run,
-        note=week.note or ("Lighter: the race is close, so no run the day before." if lost_run else None),
+        recovery=True,
+        note=week.note or LIGHTER_EVE_NOTE,
     )
 
 
@@ -287,7 +293,9 @@ def build_weeks(
 
 def adjustment_reason(profile: Profile, strategy: RaceStrategy) -> str:
     """Plain-words explanation for a plan that races with run/walk instead of the goal run."""
-    goal = "a full 5K" if final_level(profile.ability) == FIVE_K else "30 minutes of non-stop running"
+    goal = "30 minutes of non-stop running"
+    if final_level(profile.ability) == FIVE_K:
+        goal = "a full 5K"
     reason = (
         f"There isn't quite enough time before your race to build safely to {goal}, and "
         "rushing is how old injuries flare up. So we keep a safe pace of progress and you race "
@@ -314,5 +322,3 @@ def generate_plan(profile: Profile, library: Library | None = None) -> Plan:
         adjustment_reason=adjustment_reason(profile, strategy) if adjusted and strategy else None,
         race_strategy=strategy,
     )
-
-

@@ -97,7 +97,7 @@ class Profile:
                 if self.race_date <= self.start_date:
                     e["race_date"] = "The race must be after your start date."
                 elif self.race_date - self.start_date > MAX_RACE_LEAD:
-                    e["race_date"] = "That race is more than a year away; plan it closer to the day."
+                    e["race_date"] = "That race is over a year away; plan it closer to the day."
         if self.race_type is not None and self.race_type not in RACE_TYPES:
             e["race_type"] = "Race type is a 5K or a runDisney 5K."
         elif self.race_type is not None and self.race_date is None:
@@ -163,7 +163,8 @@ class Profile:
                 age=data.get("age"),
             )
         except TypeError as exc:  # unhashable equipment items and the like
-            raise ProfileError({"equipment": f"Could not read the equipment list ({exc})."}) from exc
+            message = f"Could not read the equipment list ({exc})."
+            raise ProfileError({"equipment": message}) from exc
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; ``Profile.from_dict(p.to_dict()) == p``."""

@@ -21,6 +21,11 @@ def _segments(session: Session) -> str:
         parts.append(f"run {clock(runs[0])}" + (f" ({distance // 1000} km)" if distance else ""))
     elif len(set(runs)) == 1 and len(set(walks)) == 1:
         parts.append(f"{len(runs)} x run {clock(runs[0])}, walk {clock(walks[0])} between")
+    elif len(set(runs[:-1])) == 1 and len(set(walks)) == 1:
+        parts.append(
+            f"{len(runs) - 1} x (run {clock(runs[0])}, walk {clock(walks[0])}), "
+            f"then run {clock(runs[-1])}"
+        )
     else:
         parts.append(", ".join(f"{s.kind} {clock(s.seconds)}" for s in middle))
     parts += [f"{clock(s.seconds)} walk" for s in tail]

@@ -141,6 +141,4 @@ def strength_why(which: str, week: int, pain_area: str) -> str:
     ][(week + (which == "B")) % 2]
 
 
-BLOCK_WHY = (
-    "Straight after your run while you're warm: hip work in every direction, about 15 minutes."
-)
+BLOCK_WHY = "Afterwards, while you're warm: hip work in every direction, about 15 minutes."
