@@ -1,0 +1,38 @@
+"""Booking fixtures: the coach's default availability and helpers to find free slots."""
+
+from __future__ import annotations
+
+import pytest
+
+from crm.booking import services
+
+
+@pytest.fixture
+def availability(db_session):
+    """Mon–Fri 9:00–12:00 and 13:00–17:00 in Los Angeles, 20-minute calls, 10-minute buffer."""
+    services.ensure_default_availability(db_session)
+    return services.load_rules(db_session)
+
+
+@pytest.fixture
+def free_slot(db_session, availability):
+    """A callable giving the n-th free slot from now (seen from the coach's zone, two weeks)."""
+
+    def pick(n: int = 0):
+        return services.free_slots(db_session, days=14)[n]
+
+    return pick
+
+
+@pytest.fixture
+def book(db_session, free_slot):
+    """Book a call with sensible defaults; keywords override."""
+
+    def make(**kw):
+        kw.setdefault("name", "Maria Lopez")
+        kw.setdefault("email", "maria@example.com")
+        kw.setdefault("slot_start", free_slot(kw.pop("slot_index", 0)).start)
+        kw.setdefault("timezone", "America/New_York")
+        return services.book_call(db_session, **kw)
+
+    return make
