@@ -58,6 +58,7 @@ def _refuse_unsafe_production(app: Flask) -> None:
 def _register_features(app: Flask) -> None:
     """Each feature package registers its blueprints, CLI commands and template helpers."""
     import crm.accounts
+    import crm.billing
     import crm.booking
     import crm.dashboard
     import crm.leads
@@ -66,6 +67,7 @@ def _register_features(app: Flask) -> None:
 
     for feature in (crm.site, crm.accounts, crm.booking, crm.leads, crm.dashboard, tasks.outbox):
         feature.init_app(app)
+    crm.billing.init_app(app)
 
 
 CSP = "; ".join(

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from app import create_app
 from extensions import db, limiter
 
-pytest_plugins = ["tests.peers"]
+pytest_plugins = ["tests.peers", "tests.stripe_server"]
 
 PG_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

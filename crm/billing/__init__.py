@@ -1,0 +1,40 @@
+"""Paid enrolment through Stripe: programmes and prices, offers, Checkout, exactly-once
+fulfilment, webhooks, refunds, reconciliation and the coach's payments ledger."""
+
+from celery.schedules import crontab
+from flask import Flask, current_app
+
+from crm.nav import add_nav
+from extensions import csrf, limiter
+
+
+def init_app(app: Flask) -> None:
+    from crm.billing import cli, models, routes, tasks, webhooks  # noqa: F401 - models, tasks
+
+    app.register_blueprint(routes.bp)
+    csrf.exempt(webhooks.bp)
+    limiter.exempt(webhooks.bp)
+    app.register_blueprint(webhooks.bp)
+    app.cli.add_command(cli.stripe_sync)
+    app.cli.add_command(cli.stripe_reconcile)
+    add_nav(app, "coach", "billing.programmes", "Programmes", 60)
+    add_nav(app, "coach", "billing.payments", "Payments", 65)
+
+    celery = app.extensions.get("celery")
+    if celery is not None:
+        celery.conf.beat_schedule = {
+            **(celery.conf.beat_schedule or {}),
+            "billing-enforce-grace-periods": {
+                "task": "crm.billing.tasks.enforce_grace_periods",
+                "schedule": crontab(minute=15),
+            },
+            "billing-reconcile-stripe": {
+                "task": "crm.billing.tasks.reconcile_stripe",
+                "schedule": crontab(hour=4, minute=30),
+            },
+        }
+
+    @app.context_processor
+    def _stripe_mode():
+        # Offline test mode shows a banner on every page: no money moves.
+        return {"stripe_offline_mode": not current_app.config.get("STRIPE_SECRET_KEY")}
