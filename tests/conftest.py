@@ -19,21 +19,38 @@ from extensions import db, limiter
 
 pytest_plugins = ["tests.peers", "tests.stripe_server"]
 
-PG_URL = os.environ.get(
+PG_SERVER_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+# Each test run gets its own database on the server, so runs side by side never share tables.
+PG_URL = PG_SERVER_URL.rsplit("/", 1)[0] + f"/hero_test_{os.getpid()}"
 ON_CI = os.environ.get("CI", "").lower() == "true"
 BACKENDS = [b for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 
 _backend_report: dict[str, str] = {}
 
 
+def _recreate_database(name: str) -> None:
+    """Drop and create a scratch database next to TEST_DATABASE_URL's."""
+    admin = sa.create_engine(
+        PG_SERVER_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+    )
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def _drop_database(name: str) -> None:
+    admin = sa.create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def _postgres_unreachable() -> str | None:
     try:
-        engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(sa.text("select 1"))
-        engine.dispose()
+        _recreate_database(PG_URL.rsplit("/", 1)[1])
     except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
         return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
     return None
@@ -89,6 +106,8 @@ def app(backend, tmp_path_factory):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+    if backend == "postgresql":
+        _drop_database(PG_URL.rsplit("/", 1)[1])
 
 
 def _reset_schema() -> None:
