@@ -65,6 +65,12 @@ class SmtpSink:
         self._lock = threading.Lock()
         self._controller = None
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address.startswith("bounce"):
+            return "550 5.1.1 no such mailbox"  # a permanent rejection
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         with self._lock:
             self.sessions_started += 1
@@ -249,6 +255,7 @@ def outbox_peers(celery_worker, smtp_server, app_ctx):
         celery_worker.start()
     smtp_server.reset()
     yield celery_worker, smtp_server
+    print(f"--- celery worker log (tail) ---\n{celery_worker.tail()}")  # shown when a test fails
     smtp_server.delay = 0.0
     if smtp_server._controller is None:
         smtp_server.start()
