@@ -1,0 +1,30 @@
+"""Programs: the pure plan engine (``programs.engine``) and what persists around it — intake,
+plans, workout logs, adaptation, the runner's portal and the coach's client view.
+
+Flask is imported inside ``init_app`` only, so importing the engine never pulls in the app.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from crm.nav import add_nav
+    from extensions import api as smorest_api
+    from extensions import csrf
+    from programs import api, cli, coach, models, routes  # noqa: F401 - models for create_all
+
+    app.register_blueprint(routes.bp)
+    app.register_blueprint(coach.bp)
+    csrf.exempt(api.bp)
+    smorest_api.register_blueprint(api.bp)
+    app.cli.add_command(cli.plan_preview)
+    app.cli.add_command(cli.sync_coach_flags)
+    add_nav(app, "runner", "portal.today", "Today", 10)
+    add_nav(app, "runner", "portal.plan", "Plan", 20)
+    add_nav(app, "runner", "portal.progress", "Progress", 30)
+    add_nav(app, "coach", "clients.client_list", "Clients", 40)

@@ -1,0 +1,165 @@
+"""What persists around the pure engine: the runner's profile, her plans, her logs, the coach's
+flags and notes, and the secret of her calendar feed."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.time import UTCDateTime, utcnow
+from extensions import db
+
+
+class LogStatus(enum.StrEnum):
+    DONE = "done"
+    PARTIAL = "partial"
+    SKIPPED = "skipped"
+
+    @property
+    def label(self) -> str:
+        return {"done": "Done", "partial": "Partly", "skipped": "Skipped"}[self.value]
+
+
+class FlagKind(enum.StrEnum):
+    PAIN = "pain"
+    MISSED = "missed"
+    SILENT = "silent"
+
+    @property
+    def label(self) -> str:
+        return {"pain": "Pain", "missed": "Missed sessions", "silent": "Silent"}[self.value]
+
+
+class RunnerProfile(db.Model):
+    """The intake answers: the engine's profile as JSON, plus the columns the coach filters on."""
+
+    __tablename__ = "runner_profiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    profile: Mapped[dict] = mapped_column(JSON)
+    ability: Mapped[str] = mapped_column(String(16))
+    run_minutes: Mapped[int | None]
+    days_per_week: Mapped[int]
+    pain_area: Mapped[str] = mapped_column(String(16), default="none")
+    pain_level: Mapped[int] = mapped_column(default=0)
+    race_date: Mapped[date | None]
+    race_type: Mapped[str | None] = mapped_column(String(16))
+    start_date: Mapped[date]
+    timezone: Mapped[str] = mapped_column(String(64), default="America/Los_Angeles")
+    # Pain (during or next morning) above this raises a flag for the coach.
+    pain_threshold: Mapped[int] = mapped_column(default=4)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PlanRecord(db.Model):
+    """One generated plan. The active one is what the runner follows; older ones are history.
+
+    ``base_plan`` is the engine's output; ``plan`` is the plan as the runner sees it: the base
+    adapted to her logs, with the coach's edits applied. ``coach_edits`` lists those edits
+    (one entry per edit: the day's sessions as the coach left them) so every re-adaptation
+    starts from the base and re-applies them: adaptation never overrides the coach."""
+
+    __tablename__ = "plan_records"
+    __table_args__ = (
+        # At most one active plan per runner, enforced by the database on both backends.
+        Index(
+            "uq_plan_records_one_active",
+            "user_id",
+            unique=True,
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    engine_version: Mapped[str] = mapped_column(String(32))
+    base_plan: Mapped[dict] = mapped_column(JSON)  # the engine's output, before adaptation
+    plan: Mapped[dict] = mapped_column(JSON)
+    coach_edits: Mapped[list] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class WorkoutLog(db.Model):
+    """How a session went. One per runner, date and kind: a second submit updates the first."""
+
+    __tablename__ = "workout_logs"
+    __table_args__ = (
+        UniqueConstraint("user_id", "session_date", "kind"),
+        CheckConstraint("effort IS NULL OR (effort BETWEEN 1 AND 10)", name="effort_range"),
+        CheckConstraint(
+            "pain_during IS NULL OR (pain_during BETWEEN 0 AND 10)", name="pain_during_range"
+        ),
+        CheckConstraint(
+            "pain_next_morning IS NULL OR (pain_next_morning BETWEEN 0 AND 10)",
+            name="pain_next_morning_range",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    session_date: Mapped[date]
+    kind: Mapped[str] = mapped_column(String(16))  # run_walk | strength
+    status: Mapped[LogStatus] = mapped_column(Enum(LogStatus, native_enum=False, length=16))
+    # Effort and pain during are required unless the session was skipped.
+    effort: Mapped[int | None]
+    pain_during: Mapped[int | None]
+    pain_next_morning: Mapped[int | None]
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class CoachFlag(db.Model):
+    """Something the coach should look at. ``key`` makes raising the same finding idempotent."""
+
+    __tablename__ = "coach_flags"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[FlagKind] = mapped_column(Enum(FlagKind, native_enum=False, length=16))
+    key: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ClientNote(db.Model):
+    """The coach's private note on a client."""
+
+    __tablename__ = "client_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CalendarToken(db.Model):
+    """The secret in the runner's .ics feed URL; regenerating it kills the old URL."""
+
+    __tablename__ = "calendar_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    secret: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
