@@ -23,6 +23,7 @@ import socket
 import threading
 import time
 import urllib.request
+import warnings
 from dataclasses import dataclass
 
 import pytest
@@ -32,6 +33,13 @@ API_KEY = "sk_test_hero_localstripe"
 
 
 def _build_app():
+    # localstripe registers plain-function handlers, which aiohttp deprecates: its business.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _extend_localstripe()
+
+
+def _extend_localstripe():
     from localstripe import resources as r
     from localstripe import server
     from localstripe.errors import UserError

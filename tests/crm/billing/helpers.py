@@ -44,5 +44,5 @@ def deliver(client, payload: dict) -> str:
     row_id = db.session.scalar(
         select(StripeEvent.id).where(StripeEvent.stripe_event_id == payload["id"])
     )
-    db.session.remove()
+    db.session.expire_all()
     return process_stripe_event.run(row_id)
