@@ -38,6 +38,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     celery_init_app(app)
     _register_features(app)
     _register_request_hooks(app)
+    from crm import logging as crm_logging
+
+    crm_logging.init_app(app)
 
     from crm import errors
 
@@ -61,13 +64,17 @@ def _register_features(app: Flask) -> None:
     import crm.billing
     import crm.booking
     import crm.dashboard
+    import crm.health
     import crm.leads
     import crm.site
+    import programs
     import tasks.outbox
 
     for feature in (crm.site, crm.accounts, crm.booking, crm.leads, crm.dashboard, tasks.outbox):
         feature.init_app(app)
     crm.billing.init_app(app)
+    programs.init_app(app)
+    crm.health.init_app(app)
 
 
 CSP = "; ".join(

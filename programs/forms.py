@@ -17,7 +17,13 @@ from wtforms import (
     TextAreaField,
     widgets,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+
+def _choices(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in pairs]
+
 
 WEEKDAYS = [
     ("0", "Monday"),
@@ -66,7 +72,7 @@ class IntakeForm(FlaskForm):
     engine's per-field messages land on the right input."""
 
     ability = RadioField(
-        "What can you do today?", choices=ABILITY_CHOICES, validators=[InputRequired()]
+        "What can you do today?", choices=_choices(ABILITY_CHOICES), validators=[InputRequired()]
     )
     run_minutes = IntegerField(
         "How many minutes can you run without stopping?",
@@ -75,34 +81,36 @@ class IntakeForm(FlaskForm):
     )
     days = MultiCheckboxField(
         "Which days can you train?",
-        choices=WEEKDAYS,
+        choices=_choices(WEEKDAYS),
         description="Pick 3 to 6 days. Example: Monday, Wednesday, Friday and Saturday.",
     )
     long_run_day = SelectField(
         "Which day suits your longer run?",
-        choices=[("", "No preference")] + WEEKDAYS,
+        choices=_choices([("", "No preference"), *WEEKDAYS]),
         validators=[Optional()],
         description="Usually a weekend day, when you have more time.",
     )
     equipment = MultiCheckboxField(
         "What equipment do you have?",
-        choices=EQUIPMENT_CHOICES,
+        choices=_choices(EQUIPMENT_CHOICES),
         description="Tick what you own. Body weight needs nothing; leave all unticked if so.",
     )
     pain_area = RadioField(
         "Where does it hurt when you run or walk?",
-        choices=PAIN_AREA_CHOICES,
+        choices=_choices(PAIN_AREA_CHOICES),
         default="none",
         validators=[InputRequired()],
     )
     pain_level = SelectField(
         "How much does it hurt right now? (0 = not at all, 10 = worst imaginable)",
-        choices=ZERO_TO_TEN,
+        choices=_choices(ZERO_TO_TEN),
         default="0",
         description="Example: a dull ache you notice on stairs is about 3.",
     )
     start_date = DateField("When do you want to start?", validators=[InputRequired()])
-    race_type = SelectField("Are you training for a race?", choices=RACE_CHOICES, default="")
+    race_type = SelectField(
+        "Are you training for a race?", choices=_choices(RACE_CHOICES), default=""
+    )
     race_date = DateField(
         "Race date",
         validators=[Optional()],
@@ -164,11 +172,11 @@ class LogForm(FlaskForm):
     kind = HiddenField(validators=[InputRequired()])
     status = RadioField(
         "How did it go?",
-        choices=[("done", "Done"), ("partial", "Partly"), ("skipped", "Skipped")],
+        choices=_choices([("done", "Done"), ("partial", "Partly"), ("skipped", "Skipped")]),
         validators=[InputRequired(message="Tap done, partly or skipped.")],
     )
-    effort = RadioField("How hard was it? (1 easy – 10 all-out)", choices=ONE_TO_TEN)
-    pain_during = RadioField("Pain during (0 none – 10 worst)", choices=ZERO_TO_TEN)
+    effort = RadioField("How hard was it? (1 easy – 10 all-out)", choices=_choices(ONE_TO_TEN))
+    pain_during = RadioField("Pain during (0 none – 10 worst)", choices=_choices(ZERO_TO_TEN))
     note = TextAreaField("Anything to tell your coach? (optional)", validators=[Length(max=2000)])
     submit = SubmitField("Save")
 
@@ -179,7 +187,7 @@ class MorningPainForm(FlaskForm):
     log_id = HiddenField(validators=[InputRequired()])
     pain_next_morning = RadioField(
         "Pain this morning (0 none – 10 worst)",
-        choices=ZERO_TO_TEN,
+        choices=_choices(ZERO_TO_TEN),
         validators=[InputRequired(message="Tap a number from 0 to 10.")],
     )
     submit = SubmitField("Save")
@@ -230,5 +238,5 @@ class NoteForm(FlaskForm):
 
 
 class ThresholdForm(FlaskForm):
-    pain_threshold = SelectField("Flag pain above", choices=ZERO_TO_TEN[:10])
+    pain_threshold = SelectField("Flag pain above", choices=_choices(ZERO_TO_TEN[:10]))
     submit = SubmitField("Save")

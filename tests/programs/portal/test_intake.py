@@ -1,5 +1,13 @@
+from datetime import datetime
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+
 from programs import services
-from tests.programs.portal.conftest import START, intake_values
+from programs.engine import ProfileError
+from programs.models import PlanRecord, WorkoutLog
+from tests.programs.portal.conftest import START, day, intake_values
 
 
 def test_intake_creates_one_active_plan_from_the_engine(db_session, runner):
@@ -14,3 +22,103 @@ def test_intake_creates_one_active_plan_from_the_engine(db_session, runner):
         4,
         "America/New_York",
     )
+
+
+def test_invalid_intake_reports_every_bad_field_and_saves_nothing(db_session, runner):
+    with pytest.raises(ProfileError) as caught:
+        services.submit_intake(
+            db_session, runner.id, intake_values(days=[0, 1], timezone="Mars/Olympus")
+        )
+    assert set(caught.value.messages) >= {"days", "timezone"}
+    db_session.rollback()
+    assert services.active_plan(db_session, runner.id) is None
+    assert services.runner_profile(db_session, runner.id) is None
+
+
+def test_retaking_the_intake_replaces_the_plan_and_keeps_the_logs(db_session, planned_runner):
+    first = services.active_plan(db_session, planned_runner.id)
+    services.record_workout(db_session, planned_runner.id, day(0), "done", 4, 1, today=day(0))
+    services.submit_intake(db_session, planned_runner.id, intake_values(pain_level=0))
+    plans = db_session.scalars(
+        select(PlanRecord).where(PlanRecord.user_id == planned_runner.id)
+    ).all()
+    assert len(plans) == 2
+    assert [p.id for p in plans if p.active] != [first.id]
+    assert sum(p.active for p in plans) == 1
+    assert db_session.scalar(select(func.count(WorkoutLog.id))) == 1
+
+
+def test_intake_page_makes_a_plan_and_shows_it(client, auth, runner):
+    auth.login(runner)
+    page = client.get("/portal")
+    assert b"Start your intake" in page.data
+    form = client.get("/portal/intake")
+    assert b"16 minutes per mile" in form.data
+    response = client.post(
+        "/portal/intake",
+        data={
+            "ability": "run_minutes",
+            "run_minutes": "2",
+            "days": ["0", "2", "4", "5"],
+            "long_run_day": "5",
+            "equipment": ["band"],
+            "pain_area": "knee",
+            "pain_level": "3",
+            "start_date": START.isoformat(),
+            "race_type": "rundisney",
+            "race_date": day(70).isoformat(),
+            "timezone": "America/Chicago",
+        },
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/portal/plan")
+    plan_page = client.get("/portal/plan")
+    assert b"Week 1" in plan_page.data
+    assert b"runDisney" in plan_page.data
+
+
+def test_intake_form_errors_are_shown_per_field_without_a_plan(client, auth, runner):
+    auth.login(runner)
+    response = client.post(
+        "/portal/intake",
+        data={
+            "ability": "walk_only",
+            "days": ["0", "1"],
+            "pain_area": "none",
+            "pain_level": "0",
+            "start_date": START.isoformat(),
+            "race_type": "",
+            "timezone": "America/Chicago",
+        },
+    )
+    assert response.status_code == 200
+    assert b"Pick 3 to 6 days a week" in response.data
+    assert (
+        services.active_plan(client.application.extensions["sqlalchemy"].session, runner.id) is None
+    )
+
+
+def test_today_shows_the_session_its_why_and_the_timer(client, auth, planned_runner):
+    # 6 March 2030 is the Wednesday run of week 1 (noon in New York).
+    with time_machine.travel(datetime(2030, 3, 6, 17, 0), tick=False):
+        auth.login(planned_runner)
+        page = client.get("/portal")
+    html = page.data.decode()
+    assert "Run/walk" in html
+    assert "data-timer" in html and 'type="application/json"' in html
+    assert "js/timer.js" in html
+    assert "<script>" not in html  # strict CSP: no inline script
+    assert "Log it (10 seconds)" in html
+
+
+def test_strength_day_is_a_checklist_with_cues(client, auth, planned_runner):
+    with time_machine.travel(datetime(2030, 3, 4, 17, 0), tick=False):
+        auth.login(planned_runner)
+        html = client.get("/portal").data.decode()
+    plan = services.load_plan(
+        services.active_plan(client.application.extensions["sqlalchemy"].session, planned_runner.id)
+    )
+    first = plan.sessions[0]
+    assert first.kind == "strength"
+    assert "data-checklist" in html
+    assert all(item.cue.replace("'", "&#39;") in html for item in first.items)

@@ -1,0 +1,207 @@
+"""JSON API of programs: preview a plan (coach), the signed-in runner's plan and logs.
+
+Auth: the coach's or runner's session cookie, or a bearer token. A POST made with a session
+cookie must carry the CSRF token in the ``X-CSRFToken`` header (a cross-site form cannot set
+it); a bearer-only request needs none, since browsers never attach bearer tokens by themselves.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, jsonify, request, session
+from flask_login import current_user
+from flask_smorest import Blueprint, abort
+from flask_wtf.csrf import validate_csrf
+from marshmallow import RAISE, Schema, fields, validate
+from werkzeug.exceptions import HTTPException
+from wtforms.validators import ValidationError as WTFValidationError
+
+from crm.accounts.access import coach_required, runner_required
+from extensions import db
+from programs import services
+from programs.engine import Profile, ProfileError, generate_plan
+
+bp = Blueprint(
+    "programs_api",
+    __name__,
+    url_prefix="/api/v1",
+    description="0-to-5K plans: preview from a profile; the signed-in runner's plan and logs",
+)
+
+
+@bp.errorhandler(HTTPException)
+def _json_error(error: HTTPException):
+    data = getattr(error, "data", None) or {}
+    payload = {
+        "code": error.code,
+        "status": error.name,
+        "message": data.get("message") or error.description,
+    }
+    if "errors" in data:
+        payload["errors"] = data["errors"]
+    elif "messages" in data:
+        payload["errors"] = data["messages"]
+    return jsonify(payload), error.code, data.get("headers", {})
+
+
+class ProfileIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    ability = fields.String(
+        required=True, validate=validate.OneOf(["walk_only", "run_minutes", "run_5k"])
+    )
+    run_minutes = fields.Integer(load_default=None, allow_none=True)
+    days = fields.List(
+        fields.Integer(), required=True, metadata={"description": "Weekdays, 0 = Monday"}
+    )
+    long_run_day = fields.Integer(load_default=None, allow_none=True)
+    equipment = fields.List(
+        fields.String(),
+        load_default=lambda: ["none"],
+        metadata={"description": "none, band, dumbbell, ankle_weight, machine"},
+    )
+    pain_area = fields.String(load_default="none")
+    pain_level = fields.Integer(load_default=0)
+    start_date = fields.Date(required=True)
+    race_date = fields.Date(load_default=None, allow_none=True)
+    race_type = fields.String(
+        load_default=None, allow_none=True, metadata={"description": "5k or rundisney"}
+    )
+    age = fields.Integer(load_default=None, allow_none=True)
+
+
+class PlanOut(Schema):
+    engine_version = fields.String()
+    profile = fields.Dict()
+    weeks = fields.List(
+        fields.Dict(), metadata={"description": "Weeks with dated sessions (segments / items)"}
+    )
+    adjusted = fields.Boolean()
+    adjustment_reason = fields.String(allow_none=True)
+    race_strategy = fields.Dict(allow_none=True)
+    changes = fields.List(fields.Dict())
+    flags = fields.List(fields.Dict())
+    reviewed_weeks = fields.List(fields.Integer())
+
+
+class MyPlanOut(Schema):
+    plan_id = fields.Integer()
+    created_at = fields.DateTime()
+    engine_version = fields.String()
+    coach_edited_days = fields.List(fields.Date())
+    plan = fields.Nested(PlanOut)
+
+
+class LogIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    session_date = fields.Date(required=True)
+    kind = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(["run_walk", "strength"]),
+        metadata={"description": "Defaults to the session planned that day"},
+    )
+    status = fields.String(required=True, validate=validate.OneOf(["done", "partial", "skipped"]))
+    effort = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, 10))
+    pain_during = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(0, 10))
+    pain_next_morning = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(0, 10)
+    )
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class LogOut(Schema):
+    id = fields.Integer()
+    session_date = fields.Date()
+    kind = fields.String()
+    status = fields.String()
+    effort = fields.Integer(allow_none=True)
+    pain_during = fields.Integer(allow_none=True)
+    pain_next_morning = fields.Integer(allow_none=True)
+    note = fields.String()
+
+
+def _field_errors(messages: dict[str, str]) -> dict[str, list[str]]:
+    return {field or "_schema": [message] for field, message in messages.items()}
+
+
+def _require_csrf_header_for_cookie_auth() -> None:
+    """A signed-in browser session must prove the request came from our pages."""
+    if "_user_id" not in session or not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken", ""))
+    except WTFValidationError:
+        abort(400, message="Send the CSRF token in the X-CSRFToken header, or use a bearer token.")
+
+
+@bp.post("/plans/preview")
+@coach_required
+@bp.arguments(ProfileIn)
+@bp.response(200, PlanOut)
+def preview_plan(data: dict):
+    """The plan the engine makes for a profile (nothing is saved). 422 with field errors."""
+    _require_csrf_header_for_cookie_auth()
+    try:
+        profile = Profile.from_dict(data)
+    except ProfileError as exc:
+        abort(
+            422, message="The profile is not valid.", errors={"json": _field_errors(exc.messages)}
+        )
+    return generate_plan(profile).to_dict()
+
+
+@bp.get("/me/plan")
+@runner_required
+@bp.response(200, MyPlanOut)
+@bp.alt_response(404, description="No plan yet: the intake comes first")
+def my_plan():
+    """The signed-in runner's current plan, as she sees it (adapted, with coach edits)."""
+    record = services.active_plan(db.session, current_user.id)
+    if record is None:
+        abort(404, message="No plan yet. Fill in the intake at /portal/intake first.")
+    plan = services.load_plan(record)
+    return {
+        "plan_id": record.id,
+        "created_at": record.created_at,
+        "engine_version": record.engine_version,
+        "coach_edited_days": sorted({s.date for s in plan.sessions if s.coach_edited}),
+        "plan": plan.to_dict(),
+    }
+
+
+@bp.post("/me/logs")
+@runner_required
+@bp.arguments(LogIn)
+@bp.response(201, LogOut)
+def create_log(data: dict):
+    """Log a session (a second log for the same day and kind updates the first). The plan
+    re-adapts and the coach is flagged when needed. 422 with field errors."""
+    _require_csrf_header_for_cookie_auth()
+    try:
+        log = services.record_workout(
+            db.session,
+            current_user.id,
+            data["session_date"],
+            data["status"],
+            data["effort"],
+            data["pain_during"],
+            data["pain_next_morning"],
+            data["note"],
+            kind=data["kind"],
+        )
+    except services.PortalError as exc:
+        db.session.rollback()
+        abort(422, message="The log is not valid.", errors={"json": _field_errors(exc.messages)})
+    return {
+        "id": log.id,
+        "session_date": log.session_date,
+        "kind": log.kind,
+        "status": str(log.status),
+        "effort": log.effort,
+        "pain_during": log.pain_during,
+        "pain_next_morning": log.pain_next_morning,
+        "note": log.note,
+    }
