@@ -8,7 +8,7 @@ PORT ?= 5000
 FLASK := $(BIN)/flask --app app
 CELERY := $(BIN)/celery -A tasks.worker
 
-.PHONY: install run test test-fast lint bench serve-prod clean chromium
+.PHONY: install run test test-fast lint bench serve-prod clean chromium audit
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,21 @@ serve-prod: $(STAMP)
 	  $(CELERY) worker --loglevel=INFO --concurrency=$${WORKER_CONCURRENCY:-4} & \
 	  $(CELERY) beat --loglevel=INFO --schedule=instance/celerybeat-schedule & \
 	  wait
+
+# Known vulnerabilities in the installed environment (PyPI advisory database); CI runs it.
+# --strict: a package that could not be checked (e.g. no network) fails the audit.
+audit: $(STAMP)
+	$(BIN)/pip-audit --progress-spinner off --skip-editable --strict
+
+# Seeds a scaled-down PostgreSQL database, serves the app with gunicorn, loads it with wrk, and
+# writes the tables in BENCHMARKS.md (see bench/http.py; BENCH_SCALE=1 for the full 100k leads).
+bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null || { \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }; }
+	$(BIN)/python -m bench.http
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -108,6 +108,10 @@ class Config:
         self.RATELIMIT_HEADERS_ENABLED = True
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
 
+        # Structured logs (crm/logging.py): JSON lines in production, readable text in development.
+        self.LOG_FORMAT = env.get("LOG_FORMAT", "json" if self.HERO_ENV == "production" else "text")
+        self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
+
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
         self.BOOTSTRAP_SERVE_LOCAL = True
         self.API_TITLE = "Hero API"
