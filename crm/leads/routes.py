@@ -54,9 +54,7 @@ def _filters(form: LeadFilterForm) -> services.LeadFilters:
 
 def _filter_form() -> LeadFilterForm:
     form = LeadFilterForm(request.args)
-    form.source.choices = [("", "All sources")] + [
-        (s, s) for s in services.lead_sources(db.session)
-    ]
+    form.source.choices = {"": "All sources"} | {s: s for s in services.lead_sources(db.session)}
     return form
 
 

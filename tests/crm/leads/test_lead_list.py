@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import event
+
+from crm.leads import services
+from crm.leads.models import Stage
+from crm.leads.services import LeadFilters, list_leads
+from extensions import db
+
+BASE = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
+
+
+def _all_pages(session, filters, limit):
+    ids, cursor, pages = [], None, 0
+    while True:
+        page = list_leads(session, filters, cursor=cursor, limit=limit)
+        ids.extend(lead.id for lead in page.items)
+        pages += 1
+        if page.next_cursor is None:
+            return ids, pages
+        cursor = page.next_cursor
+
+
+@pytest.mark.parametrize("sort", ["newest", "oldest", "name"])
+def test_keyset_pages_cover_every_lead_once_in_order(db_session, make_lead, sort):
+    # Ties on the sort key (same created_at, same name) are where naive keysets lose rows.
+    for i in range(23):
+        make_lead(name=f"Runner {i % 4}", created_at=BASE + timedelta(hours=i // 3))
+    filters = LeadFilters(sort=sort)
+    ids, pages = _all_pages(db_session, filters, limit=5)
+    expected = [lead.id for lead in list_leads(db_session, filters, limit=200).items]
+    assert len(ids) == len(set(ids)) == 23
+    assert ids == expected
+    assert pages == 5
+
+
+def test_sort_orders(db_session, make_lead):
+    old = make_lead(name="Zoe Old", created_at=BASE)
+    new = make_lead(name="Amy New", created_at=BASE + timedelta(days=1))
+    assert [x.id for x in list_leads(db_session, LeadFilters()).items] == [new.id, old.id]
+    assert [x.id for x in list_leads(db_session, LeadFilters(sort="oldest")).items] == [
+        old.id,
+        new.id,
+    ]
+    assert [x.id for x in list_leads(db_session, LeadFilters(sort="name")).items] == [
+        new.id,
+        old.id,
+    ]
+
+
+def test_search_is_case_insensitive_over_name_email_and_phone(db_session, make_lead):
+    by_name = make_lead(name="Maria GARCIA", email="m1@example.com")
+    by_email = make_lead(name="Someone", email="garcia.fan@example.com")
+    by_phone = make_lead(name="Phone Person", phone="+1 702 555 0199")
+    make_lead(name="Nobody", email="nobody@example.com")
+
+    def found(q):
+        return {x.id for x in list_leads(db_session, LeadFilters(q=q)).items}
+
+    assert found("garcia") == {by_name.id, by_email.id}
+    assert found("555 01") == {by_phone.id}
+    assert found("100%_") == set()  # wildcards are literal
+
+
+def test_filters_by_stage_source_and_created_dates(db_session, make_lead):
+    hit = make_lead(stage=Stage.LOST, source="instagram", created_at=BASE)
+    make_lead(stage=Stage.NEW, source="instagram", created_at=BASE)
+    make_lead(stage=Stage.LOST, source="google", created_at=BASE)
+    make_lead(stage=Stage.LOST, source="instagram", created_at=BASE + timedelta(days=5))
+    filters = LeadFilters(
+        stage=Stage.LOST,
+        source="instagram",
+        created_from=date(2025, 3, 9),
+        created_to=date(2025, 3, 11),
+    )
+    assert [x.id for x in list_leads(db_session, filters, tz_name="UTC").items] == [hit.id]
+    assert services.count_leads(db_session, filters) == 1
+
+
+def test_created_dates_are_days_in_the_coachs_time_zone(db_session, make_lead):
+    # 2025-03-10 03:00 UTC is still March 9 in Los Angeles.
+    lead = make_lead(created_at=datetime(2025, 3, 10, 3, 0, tzinfo=UTC))
+    day9 = LeadFilters(created_from=date(2025, 3, 9), created_to=date(2025, 3, 9))
+    assert [x.id for x in list_leads(db_session, day9, tz_name="America/Los_Angeles").items] == [
+        lead.id
+    ]
+    assert list_leads(db_session, day9, tz_name="UTC").items == []
+
+
+def test_a_cursor_for_another_sort_is_refused(db_session, make_lead):
+    for _ in range(3):
+        make_lead()
+    page = list_leads(db_session, LeadFilters(), limit=1)
+    with pytest.raises(services.LeadError):
+        list_leads(db_session, LeadFilters(sort="name"), cursor=page.next_cursor)
+    with pytest.raises(services.LeadError):
+        list_leads(db_session, LeadFilters(), cursor="not-a-cursor")
+
+
+def test_list_page_shows_filtered_leads_and_next_link(coach_client, make_lead):
+    for i in range(55):
+        make_lead(name=f"Page Lead {i}", created_at=BASE + timedelta(minutes=i))
+    response = coach_client.get("/coach/leads")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "Page Lead 54" in html and "Page Lead 4<" not in html
+    assert "55 found" in html
+    assert "cursor=" in html
+    second = coach_client.get("/coach/leads?stage=new&q=lead+4")
+    assert "Page Lead 4" in second.get_data(as_text=True)
+
+
+def test_garbled_cursor_sends_the_coach_back_to_the_first_page(coach_client, make_lead):
+    make_lead()
+    response = coach_client.get("/coach/leads?cursor=garbage&q=x")
+    assert response.status_code == 302
+    assert "cursor" not in response.headers["Location"]
+
+
+def test_invalid_date_range_is_reported_not_a_500(coach_client):
+    response = coach_client.get("/coach/leads?created_from=2025-03-10&created_to=2025-03-01")
+    assert response.status_code == 400
+    assert "before the start date" in response.get_data(as_text=True)
+
+
+def test_empty_list_tells_the_coach_to_share_her_booking_link(coach_client):
+    html = coach_client.get("/coach/leads").get_data(as_text=True)
+    assert "No leads yet" in html
+    assert "/book" in html
+
+
+def _statements_for(client, url) -> int:
+    count = 0
+
+    def before(*args, **kwargs):
+        nonlocal count
+        count += 1
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+    return count
+
+
+def test_list_page_query_count_does_not_grow_with_rows(coach_client, make_lead):
+    for _ in range(5):
+        make_lead()
+    few = _statements_for(coach_client, "/coach/leads")
+    for _ in range(45):
+        make_lead(source="instagram")
+    many = _statements_for(coach_client, "/coach/leads")
+    assert few == many
+    assert many <= 6
+
+
+def test_csv_export_has_the_filtered_leads_and_defuses_formulas(coach_client, make_lead):
+    make_lead(name="=HYPERLINK(evil)", email="a@example.com", stage=Stage.LOST, lost_reason="x")
+    make_lead(name="Kept Out", email="b@example.com", stage=Stage.NEW)
+    response = coach_client.get("/coach/leads/export.csv?stage=lost")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert rows[0][:3] == ["id", "name", "email"]
+    assert len(rows) == 2
+    assert rows[1][1] == "'=HYPERLINK(evil)"
+    assert rows[1][2] == "a@example.com"
+
+
+def test_csv_export_streams_every_page(coach_client, make_lead, monkeypatch):
+    for _ in range(7):
+        make_lead()
+    original = services.iter_leads
+    monkeypatch.setattr(services, "iter_leads", lambda *a, **kw: original(*a, **{**kw, "batch": 3}))
+    rows = list(
+        csv.reader(io.StringIO(coach_client.get("/coach/leads/export.csv").get_data(as_text=True)))
+    )
+    assert len(rows) == 8
+    assert len({r[0] for r in rows[1:]}) == 7
