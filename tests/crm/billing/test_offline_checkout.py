@@ -79,7 +79,7 @@ def test_runner_sets_password_on_success_page_and_lands_on_intake(client, db_ses
     ]
     success_url = client.post(test_page).headers["Location"]
     html = client.get(success_url).get_data(as_text=True)
-    assert "Choose your password" in html
+    assert "Your password" in html
     session_id = success_url.split("session_id=")[1]
     import re
 
