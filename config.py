@@ -98,6 +98,7 @@ class Config:
         self.OUTBOX_RETRY_BASE_SECONDS = float(env.get("OUTBOX_RETRY_BASE_SECONDS", "10"))
         self.OUTBOX_STALE_SECONDS = int(env.get("OUTBOX_STALE_SECONDS", "300"))
         self.SMTP_TIMEOUT = float(env.get("SMTP_TIMEOUT", "30"))
+        self.OUTBOX_QUEUE = env.get("OUTBOX_QUEUE", "celery")  # the Celery queue for email sends
 
         self.STRIPE_SECRET_KEY = env.get("STRIPE_SECRET_KEY", "")
         self.STRIPE_PUBLISHABLE_KEY = env.get("STRIPE_PUBLISHABLE_KEY", "")

@@ -306,7 +306,8 @@ def celery_app():
 def enqueue_send(row_id: int) -> bool:
     """Put a send task for the row on the broker; a failure is logged and left to the sweeper."""
     try:
-        celery_app().send_task(SEND_TASK, args=[row_id])
+        queue = current_app.config.get("OUTBOX_QUEUE") if has_app_context() else None
+        celery_app().send_task(SEND_TASK, args=[row_id], queue=queue or None)
     except Exception:  # noqa: BLE001 - the row is durable; sweep_stuck re-enqueues it
         log.exception("could not enqueue outbox email %s; the sweeper will retry", row_id)
         return False

@@ -128,6 +128,9 @@ WORKER_SETTINGS = {
     "OUTBOX_STALE_SECONDS": "3",
     "OUTBOX_MAX_ATTEMPTS": "8",
     "SMTP_TIMEOUT": "10",
+    # Its own queue: send tasks that other tests publish (to "celery") are never run by this
+    # worker, so it cannot race their table cleanup.
+    "OUTBOX_QUEUE": "hero-test-outbox",
 }
 
 
@@ -186,6 +189,8 @@ class Worker:
                 "--without-mingle",
                 "--without-heartbeat",
                 "--loglevel=INFO",
+                "-Q",
+                WORKER_SETTINGS["OUTBOX_QUEUE"],
                 "-n",
                 f"test{self._runs}-{os.getpid()}@%h",
             ],
@@ -233,7 +238,16 @@ class Worker:
 
     def run_task(self, name: str) -> None:
         """Publish a task (e.g. the beat's `tasks.sweep_stuck`) for this worker to run."""
-        self.app.extensions["celery"].send_task(name)
+        self.app.extensions["celery"].send_task(name, queue=WORKER_SETTINGS["OUTBOX_QUEUE"])
+
+    def drain(self, timeout: float = 20.0) -> None:
+        """Wait until the worker has run everything published before now (FIFO, solo pool)."""
+        if not self.alive():
+            return
+        result = self.app.extensions["celery"].send_task(
+            "celery.accumulate", queue=WORKER_SETTINGS["OUTBOX_QUEUE"]
+        )
+        wait_until(lambda: f"[{result.id}] succeeded" in self.log_path.read_text(), timeout)
 
 
 @pytest.fixture(scope="session")
@@ -241,7 +255,7 @@ def celery_worker(app, smtp_server):
     celery = app.extensions["celery"]
     # Whatever earlier tests (or runs, on a shared Redis) left on the queue is not ours.
     with celery.connection_for_write() as conn:
-        conn.default_channel.queue_purge("celery")
+        conn.default_channel.queue_purge(WORKER_SETTINGS["OUTBOX_QUEUE"])
     worker = Worker(app, smtp_server)
     worker.start()
     yield worker
@@ -249,12 +263,14 @@ def celery_worker(app, smtp_server):
 
 
 @pytest.fixture
-def outbox_peers(celery_worker, smtp_server, app_ctx):
-    """A live worker and an empty, running SMTP server for one test."""
+def outbox_peers(celery_worker, smtp_server, app_ctx, monkeypatch):
+    """A live worker and an empty, running SMTP server for one test; sends go to its queue."""
     if not celery_worker.alive():
         celery_worker.start()
     smtp_server.reset()
+    monkeypatch.setitem(app_ctx.config, "OUTBOX_QUEUE", WORKER_SETTINGS["OUTBOX_QUEUE"])
     yield celery_worker, smtp_server
+    celery_worker.drain()  # idle before the tables are emptied
     print(f"--- celery worker log (tail) ---\n{celery_worker.tail()}")  # shown when a test fails
     smtp_server.delay = 0.0
     if smtp_server._controller is None:

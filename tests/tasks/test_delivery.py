@@ -94,7 +94,7 @@ def test_same_send_task_delivered_five_times_sends_one_email(outbox_peers, db_se
     db_session.commit()  # the first delivery, enqueued after commit
     celery = worker.app.extensions["celery"]
     for _ in range(4):
-        celery.send_task("tasks.send_email", args=[row.id])
+        celery.send_task("tasks.send_email", args=[row.id], queue=worker.settings["OUTBOX_QUEUE"])
     smtp.wait_for(1)
     _wait_status(row.id, EmailStatus.SENT)
     # Let the duplicates run: each finds the row claimed and sends nothing.
