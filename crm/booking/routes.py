@@ -1,8 +1,484 @@
-from flask import Blueprint
+"""Booking pages: the public /book page, the confirmation, the manage link, the coach's
+availability and the call outcome buttons. Views parse, call one service, render."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from itertools import groupby
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from crm.accounts.access import coach_required
+from crm.booking import services
+from crm.booking.forms import (
+    COMMON_ZONES,
+    AvailabilityForm,
+    BookingForm,
+    CancelForm,
+    DayOffForm,
+    RescheduleForm,
+    zone_choices,
+)
+from crm.booking.models import Booking, BookingStatus
+from crm.booking.services import UTM_KEYS, BookingError, BookingInvalid, InvalidSlot, SlotTaken
+from crm.booking.slots import WEEKDAYS, Slot
+from crm.time import is_valid_timezone, utcnow, zone
+from extensions import db, limiter
 
 bp = Blueprint("booking", __name__)
 
+DAYS_PER_PAGE = 7
 
-@bp.get("/book")
+
+# --- helpers that only shape input and output ------------------------------------------------
+
+
+def _viewer_tz(raw: str | None) -> tuple[str, str | None]:
+    """The visitor's zone from the query/form, else the coach's; with a note when it was unknown."""
+    coach_tz = services.coach_settings(db.session).timezone
+    if not raw:
+        return coach_tz, None
+    if is_valid_timezone(raw):
+        return raw, None
+    return coach_tz, f"We don't know the time zone {raw[:64]!r}, so times are shown in {coach_tz}."
+
+
+def _start_day(raw: str | None, tz: str) -> date:
+    today = utcnow().astimezone(zone(tz)).date()
+    try:
+        day = date.fromisoformat(raw) if raw else today
+    except ValueError:
+        return today
+    return max(day, today)
+
+
+def _parse_slot(raw: str | None) -> datetime | None:
+    try:
+        value = datetime.fromisoformat((raw or "").strip())
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else None
+
+
+def _group_by_day(slots: list[Slot], tz: str) -> list[tuple[date, list[dict[str, Any]]]]:
+    viewer = zone(tz)
+    shown = [
+        {
+            "value": slot.start.astimezone(viewer).isoformat(),
+            "label": _clock(slot.start.astimezone(viewer)),
+        }
+        for slot in slots
+    ]
+    grouped = groupby(shown, key=lambda s: datetime.fromisoformat(s["value"]).date())
+    return [(day, list(items)) for day, items in grouped]
+
+
+def _clock(moment: datetime) -> str:
+    return moment.strftime("%I:%M %p").lstrip("0")
+
+
+def _zone_names(current: str) -> list[str]:
+    return list(COMMON_ZONES) if current in COMMON_ZONES else [current, *COMMON_ZONES]
+
+
+def _utm_from(source) -> dict[str, str]:
+    # Truncated on the way in: a long campaign link must not stop anyone from booking.
+    limit = services.FIELD_LIMITS["utm"]
+    return {key: source.get(key, "")[:limit] for key in UTM_KEYS if source.get(key)}
+
+
+def _slot_page(tz: str, start_day: date) -> dict[str, Any]:
+    """Template values for a week of free slots seen from zone `tz`."""
+    rules = services.load_rules(db.session)
+    now = utcnow()
+    today = now.astimezone(zone(tz)).date()
+    last_day = (now + timedelta(days=rules.horizon_days)).astimezone(zone(tz)).date()
+    slots = services.free_slots(db.session, start_day=start_day, days=DAYS_PER_PAGE, tz=tz, now=now)
+    later = start_day + timedelta(days=DAYS_PER_PAGE)
+    return {
+        "days": _group_by_day(slots, tz),
+        "tz": tz,
+        "zones": _zone_names(tz),
+        "start_day": start_day,
+        "prev_day": max(today, start_day - timedelta(days=DAYS_PER_PAGE))
+        if start_day > today
+        else None,
+        "next_day": later if later <= last_day else None,
+        "call_minutes": rules.call_minutes,
+    }
+
+
+HIDDEN_FIELDS = ("slot", "tz", *UTM_KEYS)
+
+
+def _hidden_field_errors(form: BookingForm) -> list[tuple[str, str]]:
+    """Errors of fields the visitor does not type, shown together above the slots."""
+    return [(name, message) for name in HIDDEN_FIELDS for message in form[name].errors]
+
+
+def _apply_errors(form, errors: dict[str, str]) -> None:
+    mapping = {"timezone": "tz", "slot_start": "slot"}
+    for field, message in errors.items():
+        name = mapping.get(field, field)
+        if name == "utm":
+            form.form_errors.append(message)
+        elif name in form:
+            form[name].errors = [*form[name].errors, message]
+        else:
+            form.form_errors.append(message)
+
+
+# --- the public booking page -----------------------------------------------------------------
+
+
+@bp.route("/book", methods=["GET", "POST"])
+@limiter.limit("10/minute", methods=["POST"])
 def book():
-    return "Booking is coming soon."
+    form = BookingForm()
+    status = 200
+    if request.method == "GET":
+        tz, note = _viewer_tz(request.args.get("tz"))
+        form.tz.data = tz
+        form.slot.data = request.args.get("slot", "")[:64]
+        for key, value in _utm_from(request.args).items():
+            form[key].data = value
+        if note:
+            form.tz.errors = [note]
+        start_day = _start_day(request.args.get("start"), tz)
+    else:
+        tz, note = _viewer_tz(request.form.get("tz"))
+        start_day = _start_day(None, tz)
+        if note:
+            form.validate()
+            form.tz.errors = [*form.tz.errors, "Pick your time zone from the list."]
+            form.tz.data, status = tz, 422
+        else:
+            booking, status = _try_booking(form, tz)
+            if booking is not None:
+                token = services.make_manage_token(booking)
+                return redirect(url_for("booking.confirmed", token=token))
+    utm = {key: form[key].data for key in UTM_KEYS if form[key].data}
+    return (
+        render_template(
+            "booking/book.html",
+            form=form,
+            utm=utm,
+            hidden_field_errors=_hidden_field_errors,
+            **_slot_page(tz, start_day),
+        ),
+        status,
+    )
+
+
+def _try_booking(form: BookingForm, tz: str) -> tuple[Booking | None, int]:
+    if not form.validate():
+        return None, 422
+    slot_start = _parse_slot(form.slot.data)
+    if slot_start is None:
+        form.slot.errors = ["Pick one of the times shown."]
+        return None, 422
+    try:
+        booking = services.book_call(
+            db.session,
+            name=form.name.data,
+            email=form.email.data,
+            phone=form.phone.data or "",
+            slot_start=slot_start,
+            timezone=tz,
+            goal_race=form.goal_race.data or "",
+            goal_date=form.goal_date.data,
+            pain_level=int(form.pain_level.data) if form.pain_level.data else None,
+            pain_notes=form.pain_notes.data or "",
+            heard_from=form.heard_from.data or "",
+            marketing_consent=bool(form.marketing_consent.data),
+            utm={key: form[key].data for key in UTM_KEYS if form[key].data},
+        )
+    except SlotTaken as exc:
+        form.slot.errors = [exc.message]
+        form.slot.data = ""
+        return None, 409
+    except InvalidSlot as exc:
+        form.slot.errors = [exc.message]
+        form.slot.data = ""
+        return None, 422
+    except BookingInvalid as exc:
+        _apply_errors(form, exc.errors)
+        return None, 422
+    return booking, 201
+
+
+@bp.get("/book/confirmed/<token>")
+def confirmed(token: str):
+    booking = _booking_or_invalid(token)
+    if isinstance(booking, tuple):
+        return booking
+    return render_template("booking/confirmed.html", **_booking_view(booking, token))
+
+
+# --- the manage link -------------------------------------------------------------------------
+
+
+def _booking_or_invalid(token: str):
+    try:
+        return services.booking_from_token(db.session, token)
+    except services.InvalidToken as exc:
+        return render_template("booking/manage_invalid.html", message=exc.message), 404
+
+
+def _booking_view(booking: Booking, token: str) -> dict[str, Any]:
+    tz = booking.timezone
+    start = booking.start_at.astimezone(zone(tz))
+    return {
+        "booking": booking,
+        "token": services.make_manage_token(booking),
+        "when": services.format_when(booking.start_at, tz),
+        "start_local": start,
+        "minutes": round((booking.end_at - booking.start_at).total_seconds() / 60),
+        "changeable": booking.status == BookingStatus.BOOKED and booking.start_at > utcnow(),
+        "BookingStatus": BookingStatus,
+    }
+
+
+@bp.get("/manage/<token>")
+def manage(token: str):
+    booking = _booking_or_invalid(token)
+    if isinstance(booking, tuple):
+        return booking
+    tz, note = _viewer_tz(request.args.get("tz") or booking.timezone)
+    view = _booking_view(booking, token)
+    form = RescheduleForm(tz=tz)
+    if note:
+        flash(note, "warning")
+    slot_page = (
+        _slot_page(tz, _start_day(request.args.get("start"), tz)) if view["changeable"] else {}
+    )
+    return render_template(
+        "booking/manage.html", form=form, cancel_form=CancelForm(), **view, **slot_page
+    )
+
+
+@bp.post("/manage/<token>/reschedule")
+@limiter.limit("10/minute")
+def reschedule(token: str):
+    booking = _booking_or_invalid(token)
+    if isinstance(booking, tuple):
+        return booking
+    form = RescheduleForm()
+    tz, _note = _viewer_tz(form.tz.data or booking.timezone)
+    status = 422
+    if form.validate():
+        slot_start = _parse_slot(form.slot.data)
+        if slot_start is None:
+            form.slot.errors = ["Pick one of the times shown."]
+        else:
+            try:
+                new = services.reschedule_booking(db.session, booking.id, slot_start)
+            except SlotTaken as exc:
+                form.slot.errors, status = [exc.message], 409
+            except (InvalidSlot, BookingError) as exc:
+                form.slot.errors = [exc.message]
+            else:
+                flash("Your call has been moved. A new invite is on its way.", "success")
+                return redirect(url_for("booking.manage", token=services.make_manage_token(new)))
+    view = _booking_view(booking, token)
+    slot_page = _slot_page(tz, _start_day(None, tz)) if view["changeable"] else {}
+    return (
+        render_template(
+            "booking/manage.html", form=form, cancel_form=CancelForm(), **view, **slot_page
+        ),
+        status,
+    )
+
+
+@bp.post("/manage/<token>/cancel")
+@limiter.limit("10/minute")
+def cancel(token: str):
+    booking = _booking_or_invalid(token)
+    if isinstance(booking, tuple):
+        return booking
+    if CancelForm().validate():
+        try:
+            services.cancel_booking(db.session, booking.id)
+        except BookingError as exc:
+            flash(exc.message, "error")
+        else:
+            flash("Your call is cancelled. You can book a new one any time.", "success")
+    return redirect(url_for("booking.manage", token=token))
+
+
+@bp.get("/manage/<token>/invite.ics")
+def invite(token: str):
+    booking = _booking_or_invalid(token)
+    if isinstance(booking, tuple):
+        return booking
+    if booking.status != BookingStatus.BOOKED:
+        abort(404)
+    return Response(
+        services.booking_ics(db.session, booking),
+        mimetype="text/calendar",
+        headers={"Content-Disposition": "attachment; filename=free-call.ics"},
+    )
+
+
+# --- the coach's pages -----------------------------------------------------------------------
+
+BLANK_ROWS = 3
+
+
+@bp.route("/coach/availability", methods=["GET", "POST"])
+@coach_required
+def availability():
+    current = services.get_availability(db.session)
+    form = AvailabilityForm()
+    form.timezone.choices = zone_choices(_zone_names(current.settings.timezone))
+    status = 200
+    if request.method == "GET":
+        settings = current.settings
+        form.timezone.data = settings.timezone
+        for key in services.SETTING_BOUNDS:
+            form[key].data = getattr(settings, key)
+        rows = [
+            {"weekday": str(w.weekday), "start": w.start_time, "end": w.end_time}
+            for w in current.windows
+        ]
+        while form.windows.entries:
+            form.windows.pop_entry()
+        for row in rows + [{"weekday": "0", "start": None, "end": None}] * BLANK_ROWS:
+            form.windows.append_entry(row)
+    elif form.validate():
+        windows, index = [], []
+        for i, entry in enumerate(form.windows.entries):
+            start, end = entry.form.start.data, entry.form.end.data
+            if start is None and end is None:
+                continue
+            if start is None or end is None:
+                entry.form.end.errors = [*entry.form.end.errors, "Give both a start and an end."]
+                continue
+            windows.append((int(entry.form.weekday.data), start, end))
+            index.append(i)
+        if not any(entry.form.end.errors for entry in form.windows.entries):
+            try:
+                services.save_availability(
+                    db.session,
+                    timezone=form.timezone.data,
+                    call_minutes=form.call_minutes.data,
+                    buffer_minutes=form.buffer_minutes.data,
+                    min_notice_hours=form.min_notice_hours.data,
+                    horizon_days=form.horizon_days.data,
+                    windows=windows,
+                )
+            except services.AvailabilityError as exc:
+                for key, message in exc.errors.items():
+                    if key.startswith("windows-"):
+                        row = form.windows.entries[index[int(key.split("-", 1)[1])]].form
+                        row.end.errors = [*row.end.errors, message]
+                    else:
+                        form[key].errors = [*form[key].errors, message]
+            else:
+                flash("Availability saved.", "success")
+                return redirect(url_for("booking.availability"))
+        status = 422
+    else:
+        status = 422
+    return (
+        render_template(
+            "booking/availability.html",
+            form=form,
+            day_off_form=DayOffForm(formdata=None),
+            days_off=current.days_off,
+            weekdays=WEEKDAYS,
+        ),
+        status,
+    )
+
+
+@bp.post("/coach/availability/days-off")
+@coach_required
+def add_day_off():
+    form = DayOffForm()
+    if form.validate():
+        try:
+            services.add_day_off(db.session, form.day.data, form.note.data or "")
+        except services.AvailabilityError as exc:
+            for key, message in exc.errors.items():
+                form[key].errors = [*form[key].errors, message]
+        else:
+            flash(f"{form.day.data:%A %d %B %Y} is now a day off.", "success")
+            return redirect(url_for("booking.availability"))
+    current = services.get_availability(db.session)
+    avail_form = AvailabilityForm(formdata=None)
+    avail_form.timezone.choices = zone_choices(_zone_names(current.settings.timezone))
+    avail_form.timezone.data = current.settings.timezone
+    for key in services.SETTING_BOUNDS:
+        avail_form[key].data = getattr(current.settings, key)
+    while avail_form.windows.entries:
+        avail_form.windows.pop_entry()
+    for w in current.windows:
+        avail_form.windows.append_entry(
+            {"weekday": str(w.weekday), "start": w.start_time, "end": w.end_time}
+        )
+    for _ in range(BLANK_ROWS):
+        avail_form.windows.append_entry({"weekday": "0", "start": None, "end": None})
+    return (
+        render_template(
+            "booking/availability.html",
+            form=avail_form,
+            day_off_form=form,
+            days_off=current.days_off,
+            weekdays=WEEKDAYS,
+        ),
+        422,
+    )
+
+
+@bp.post("/coach/availability/days-off/<int:day_off_id>/delete")
+@coach_required
+def remove_day_off(day_off_id: int):
+    services.remove_day_off(db.session, day_off_id)
+    flash("Day off removed.", "success")
+    return redirect(url_for("booking.availability"))
+
+
+def _is_local_path(target: str) -> bool:
+    parts = urlsplit(target)
+    return bool(
+        target.startswith("/")
+        and not target.startswith("//")
+        and not parts.scheme
+        and not parts.netloc
+        and "\\" not in target
+    )
+
+
+@bp.post("/coach/bookings/<int:booking_id>/outcome")
+@coach_required
+def mark_outcome(booking_id: int):
+    booking = db.get_or_404(Booking, booking_id)
+    try:
+        services.mark_call_outcome(
+            db.session, booking.id, request.form.get("outcome", ""), current_user.id
+        )
+    except BookingError as exc:
+        flash(exc.message, "error")
+    else:
+        label = "held" if request.form.get("outcome") == "held" else "a no-show"
+        flash(f"Call marked {label}.", "success")
+    target = request.form.get("next", "")
+    if _is_local_path(target):
+        return redirect(target)
+    if "crm.lead_detail" in current_app.view_functions:
+        return redirect(url_for("crm.lead_detail", lead_id=booking.lead_id))
+    return redirect("/")

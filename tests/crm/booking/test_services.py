@@ -156,25 +156,24 @@ def test_slot_inside_the_buffer_of_another_call_is_taken(db_session, book, free_
         book(email="b@example.com", slot_start=first.start_at + timedelta(minutes=10))
 
 
-@pytest.mark.parametrize(
-    ("overrides", "field"),
-    [
-        ({"email": "not-an-email"}, "email"),
-        ({"name": "  "}, "name"),
-        ({"name": "x" * 121}, "name"),
-        ({"pain_notes": "x" * 2001}, "pain_notes"),
-        ({"timezone": "Mars/Olympus"}, "timezone"),
-        ({"pain_level": 11}, "pain_level"),
-        ({"goal_date": date(2000, 1, 1)}, "goal_date"),
-        ({"utm": {"utm_source": "x" * 121}}, "utm"),
-    ],
+BAD_FIELDS = (
+    ({"email": "not-an-email"}, "email"),
+    ({"name": "  "}, "name"),
+    ({"name": "x" * 121}, "name"),
+    ({"pain_notes": "x" * 2001}, "pain_notes"),
+    ({"timezone": "Mars/Olympus"}, "timezone"),
+    ({"pain_level": 11}, "pain_level"),
+    ({"goal_date": date(2000, 1, 1)}, "goal_date"),
+    ({"utm": {"utm_source": "x" * 121}}, "utm"),
 )
-def test_bad_fields_are_refused_per_field_and_nothing_is_written(
-    db_session, book, overrides, field
-):
-    with pytest.raises(BookingInvalid) as caught:
-        book(**overrides)
-    assert field in caught.value.errors
+
+
+def test_bad_fields_are_refused_per_field_and_nothing_is_written(db_session, book, subtests):
+    for overrides, field in BAD_FIELDS:
+        with subtests.test(field):
+            with pytest.raises(BookingInvalid) as caught:
+                book(**overrides)
+            assert field in caught.value.errors
     assert db_session.scalar(select(func.count()).select_from(Lead)) == 0
 
 
@@ -329,24 +328,25 @@ def test_save_availability_replaces_windows_and_settings(db_session):
     assert len(rules.windows) == 2
 
 
-@pytest.mark.parametrize(
-    ("overrides", "field"),
-    [
-        ({"windows": [(1, time(12), time(9))]}, "windows-0"),
-        ({"windows": [(1, time(9), time(12)), (1, time(11), time(13))]}, "windows-1"),
-        ({"windows": [(1, time(9), time(9, 20))]}, "windows-0"),  # shorter than one call
-        ({"call_minutes": 0}, "call_minutes"),
-        ({"buffer_minutes": 500}, "buffer_minutes"),
-        ({"horizon_days": 0}, "horizon_days"),
-        ({"min_notice_hours": -1}, "min_notice_hours"),
-        ({"timezone": "Nowhere/Land"}, "timezone"),
-    ],
+BAD_SETTINGS = (
+    ({"windows": [(1, time(12), time(9))]}, "windows-0"),
+    ({"windows": [(1, time(9), time(12)), (1, time(11), time(13))]}, "windows-1"),
+    ({"windows": [(1, time(9), time(9, 20))]}, "windows-0"),  # shorter than one call
+    ({"call_minutes": 0}, "call_minutes"),
+    ({"buffer_minutes": 500}, "buffer_minutes"),
+    ({"horizon_days": 0}, "horizon_days"),
+    ({"min_notice_hours": -1}, "min_notice_hours"),
+    ({"timezone": "Nowhere/Land"}, "timezone"),
 )
-def test_save_availability_refuses_bad_settings(db_session, overrides, field):
+
+
+def test_save_availability_refuses_bad_settings(db_session, subtests):
     services.ensure_default_availability(db_session)
-    with pytest.raises(AvailabilityError) as caught:
-        save(db_session, **overrides)
-    assert field in caught.value.errors
+    for overrides, field in BAD_SETTINGS:
+        with subtests.test(field):
+            with pytest.raises(AvailabilityError) as caught:
+                save(db_session, **overrides)
+            assert field in caught.value.errors
     assert services.load_rules(db_session).call_minutes == 20  # unchanged
 
 
