@@ -136,7 +136,9 @@ class WindowForm(Form):
     """One weekly window; a row with no times is ignored (that is how a window is removed)."""
 
     weekday = SelectField(
-        "Day", choices=[SelectChoice(str(i), name) for i, name in enumerate(WEEKDAYS)], default="0"
+        "Day",
+        choices=[SelectChoice(str(i), name[:3]) for i, name in enumerate(WEEKDAYS)],
+        default="0",
     )
     start = TimeField("From", validators=[Optional()])
     end = TimeField("To", validators=[Optional()])
