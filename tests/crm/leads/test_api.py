@@ -19,7 +19,7 @@ def _bearer(token):
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_coach_gets_a_token_and_can_revoke_it(client, coach, make_lead, forget_user):
+def test_coach_gets_a_token_and_can_revoke_it(client, coach, make_lead):
     make_lead()
     response = _token(client)
     assert response.status_code == 201
@@ -29,11 +29,9 @@ def test_coach_gets_a_token_and_can_revoke_it(client, coach, make_lead, forget_u
     assert client.get("/api/v1/leads", headers=_bearer(token)).status_code == 200
 
     assert client.delete("/api/v1/auth/token", headers=_bearer(token)).status_code == 204
-    forget_user()
     after = client.get("/api/v1/leads", headers=_bearer(token))
     assert after.status_code == 401
     assert after.is_json
-    forget_user()
     assert client.delete("/api/v1/auth/token", headers=_bearer(token)).status_code == 401
 
 
@@ -55,7 +53,7 @@ def test_token_request_rejects_unknown_fields(client, coach):
 
 
 def test_anonymous_gets_401_json_and_runner_403_json(
-    client, auth, make_user, make_lead, forget_user
+    client, auth, make_user, make_lead
 ):
     lead = make_lead()
     for method, url in (("get", "/api/v1/leads"), ("get", f"/api/v1/leads/{lead.id}"),
@@ -65,7 +63,6 @@ def test_anonymous_gets_401_json_and_runner_403_json(
         )
         assert response.status_code == 401 and response.is_json
     auth.login(make_user(role="runner"))
-    forget_user()
     response = client.get("/api/v1/leads")
     assert response.status_code == 403 and response.is_json
 
