@@ -69,6 +69,7 @@ class Config:
         self.SESSION_COOKIE_SECURE = https
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.REMEMBER_COOKIE_SECURE = https
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.PREFERRED_URL_SCHEME = "https" if https else "http"
         self.MAX_CONTENT_LENGTH = 8 * 1024 * 1024
 
