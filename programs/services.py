@@ -580,11 +580,14 @@ def _day(d: date) -> str:
 def compute_flags(
     logs: Sequence[WorkoutLog],
     planned: Sequence[tuple[date, str]],
-    plan_start: date,
+    watch_from: date,
     on_date: date,
     threshold: int,
 ) -> list[Finding]:
     """Pure: what the coach should hear about, from the logs and the planned (day, kind) list.
+
+    ``watch_from`` is the first day the runner could have followed the plan (its start, or the
+    day it was made if later): nothing before it counts as missed or silent.
 
     * pain: a log with pain during or next morning above ``threshold``;
     * missed: two planned sessions in a row, in the last 14 days, skipped or not logged by the
@@ -606,7 +609,7 @@ def compute_flags(
                 )
             )
     by_key = {(lg.session_date, lg.kind): lg for lg in logs}
-    window = on_date - timedelta(days=14)
+    window = max(on_date - timedelta(days=14), watch_from)
     past = sorted(p for p in planned if window <= p[0] <= on_date - timedelta(days=1))
     streaks: list[list[date]] = [[]]
     for day, kind in past:
@@ -629,15 +632,13 @@ def compute_flags(
                 )
             )
     last = max((lg.session_date for lg in logs), default=None)
-    since = last or plan_start
-    if plan_start <= on_date - timedelta(days=SILENT_DAYS) and since <= on_date - timedelta(
-        days=SILENT_DAYS
-    ):
+    since = max(last, watch_from) if last else watch_from
+    if since <= on_date - timedelta(days=SILENT_DAYS):
         gap = (on_date - since).days
         reason = (
             f"No log since {_day(last)} ({gap} days)."
             if last
-            else f"No log since the plan started on {_day(plan_start)} ({gap} days)."
+            else f"No log since the plan started on {_day(watch_from)} ({gap} days)."
         )
         found.append(Finding(FlagKind.SILENT, f"silent:{since.isoformat()}", reason))
     return found
@@ -658,24 +659,42 @@ def sync_flags(session: DbSession, user_id: int, on_date: date | None = None) ->
     on_date = on_date or local_today(session, user_id)
     logs = logs_for(session, user_id, since=plan.profile.start_date)
     threshold = profile.pain_threshold if profile is not None else 4
-    findings = compute_flags(logs, _planned(plan), plan.profile.start_date, on_date, threshold)
-    for flag in coach_flags(plan):
-        findings.append(
-            Finding(
-                FlagKind.PAIN,
-                f"engine:{flag.rule}:{flag.date.isoformat()}",
-                flag.reason,
-            )
-        )
-    existing = set(session.scalars(select(CoachFlag.key).where(CoachFlag.user_id == user_id)).all())
+    tz = zone(profile.timezone) if profile is not None else zone("UTC")
+    made = (record.created_at or utcnow()).astimezone(tz).date()
+    watch_from = max(plan.profile.start_date, made)
+    findings = compute_flags(logs, _planned(plan), watch_from, on_date, threshold)
+    current = {f.key for f in findings}
+    flags = {
+        f.key: f
+        for f in session.scalars(select(CoachFlag).where(CoachFlag.user_id == user_id)).all()
+    }
+    # Missed/silent flags whose condition has cleared (she logged after all) resolve themselves;
+    # pain flags stay until the coach has looked.
+    for flag in flags.values():
+        if flag.kind != FlagKind.PAIN and flag.resolved_at is None and flag.key not in current:
+            flag.resolved_at = utcnow()
     new = []
     for f in findings:
-        if f.key in existing:
+        if f.key in flags:
             continue
-        existing.add(f.key)
         flag = CoachFlag(user_id=user_id, kind=f.kind, key=f.key, reason=f.reason)
         session.add(flag)
+        flags[f.key] = flag
         new.append(flag)
+    # The engine's own flags (a step back) explain what the plan did about the pain: added to
+    # that day's pain flag rather than raised as a second flag for the same day.
+    for ef in coach_flags(plan):
+        day_flags = [f for k, f in flags.items() if k.startswith(f"pain:{ef.date.isoformat()}:")]
+        if day_flags:
+            if ef.reason not in day_flags[0].reason:
+                day_flags[0].reason = f"{day_flags[0].reason} Plan: {ef.reason}"
+            continue
+        key = f"engine:{ef.rule}:{ef.date.isoformat()}"
+        if key not in flags:
+            flag = CoachFlag(user_id=user_id, kind=FlagKind.PAIN, key=key, reason=ef.reason)
+            session.add(flag)
+            flags[key] = flag
+            new.append(flag)
     if new:
         session.flush()
         _alert_coach(session, user_id, new)

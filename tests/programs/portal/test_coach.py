@@ -95,10 +95,11 @@ def test_clients_list_sorts_by_flags_and_adherence(
 ):
     services.submit_intake(db_session, other_runner.id, {**_values(), "timezone": "Europe/London"})
     _log_week_one(db_session, planned_runner, pain_on_wednesday=8)
+    services.record_workout(db_session, planned_runner.id, day(5), "done", 5, 7, today=day(6))
     with time_machine.travel(datetime(2030, 3, 10, 12, 0), tick=False):
         auth.login(coach)
         html = client.get("/coach/clients").data.decode()
-        assert html.index("Maya") < html.index("Rosa")  # Maya has flags
+        assert html.index("Maya") < html.index("Rosa")  # Maya: two pain flags; Rosa: missed
         by_adherence = client.get("/coach/clients?sort=adherence").data.decode()
         assert by_adherence.index("Rosa") < by_adherence.index("Maya")  # Rosa logged nothing
         detail = client.get(f"/coach/clients/{planned_runner.id}").data.decode()

@@ -176,3 +176,37 @@ def test_adherence_counts_partly_as_half_and_only_due_sessions():
     logs = [_row(s[0].date, kind=s[0].kind), _row(s[1].date, "partial", kind=s[1].kind)]
     assert services.adherence(plan, logs, s[0].date - timedelta(days=1)) is None
     assert services.adherence(plan, logs, s[2].date) == 75  # (1 + 0.5) / 2
+
+
+def test_missed_and_silent_flags_clear_themselves_once_she_logs(db_session, planned_runner):
+    uid = planned_runner.id
+    services.sync_flags(db_session, uid, day(9))
+    db_session.commit()
+    open_kinds = {f.kind for f in services.open_flags(db_session, uid)}
+    assert open_kinds == {FlagKind.MISSED, FlagKind.SILENT}
+    for offset in (0, 2, 4, 5):
+        services.record_workout(db_session, uid, day(offset), "done", 5, 1, today=day(9))
+    assert services.open_flags(db_session, uid) == []
+
+
+def test_a_plan_made_late_is_not_missed_before_it_existed(db_session, runner):
+    from programs.models import PlanRecord
+
+    services.submit_intake(db_session, runner.id, __import__(
+        "tests.programs.portal.conftest", fromlist=["intake_values"]
+    ).intake_values())  # fmt: skip
+    record = db_session.scalar(select(PlanRecord))
+    record.created_at = datetime(2030, 3, 9, 18, 0, tzinfo=__import__("datetime").UTC)
+    db_session.commit()
+    # Without the fix, Mon 4 and Wed 6 would count as missed on Sun 10.
+    assert services.sync_flags(db_session, runner.id, day(6)) == []
+
+
+def test_the_engines_step_back_is_added_to_that_days_pain_flag(db_session, planned_runner):
+    for offset, pain in ((0, 0), (2, 7), (4, 0), (5, 0)):
+        services.record_workout(
+            db_session, planned_runner.id, day(offset), "done", 5, pain, today=day(6)
+        )
+    flags = services.open_flags(db_session, planned_runner.id)
+    assert len(flags) == 1
+    assert "7/10" in flags[0].reason and "Plan:" in flags[0].reason
