@@ -90,13 +90,22 @@ def queue_no_show_email(session: Session, booking) -> None:
     )
 
 
-def schedule_call_followups(session: Session, lead, offer_url: str) -> int:
-    """The post-call follow-up with the offer link on day 0, 2 and 5 (marketing: needs consent).
+def schedule_call_followups(
+    session: Session, lead, offer_url: str, days: tuple[int, ...] = FOLLOWUP_DAYS
+) -> int:
+    """The post-call follow-up with the offer link on day 0, 2 and 5 — or after the coach's delays
+    for those steps (marketing: needs consent).
 
     Each stops itself once the lead enrols or is lost; `stop_call_followups` stops them too."""
+    from tasks.editor import step_delays
+
     now = utcnow()
+    # The coach's delays (hours) per built-in step; keys keep the built-in day numbers, so a
+    # changed delay never sends a step twice.
+    delays = step_delays(session, "call_followup", [d * 24 for d in FOLLOWUP_DAYS])
+    hours = dict(zip(FOLLOWUP_DAYS, delays, strict=True))
     queued = 0
-    for day in FOLLOWUP_DAYS:
+    for day in days:
         row = queue_email(
             session,
             to=lead.email,
@@ -105,7 +114,7 @@ def schedule_call_followups(session: Session, lead, offer_url: str) -> int:
             idempotency_key=f"lead:{lead.id}:call-followup:day-{day}",
             lead_id=lead.id,
             category="marketing",
-            due_at=now + timedelta(days=day),
+            due_at=now + timedelta(hours=hours.get(day, day * 24)),
             condition=f"lead_not_enrolled:{lead.id}",
         )
         queued += row is not None

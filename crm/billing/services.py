@@ -42,6 +42,7 @@ from crm.billing.money import format_money
 from crm.leads.models import Lead, Stage
 from crm.leads.services import change_stage, record_event
 from crm.time import utcnow
+from tasks import sequences
 
 log = logging.getLogger(__name__)
 
@@ -276,6 +277,8 @@ def send_offer(
         lead_id=lead.id,
         category="transactional",
     )
+    # The offer email is the day-0 touch; the nurture follows on days 2 and 5 until she enrols.
+    sequences.schedule_call_followups(session, lead, offer_url(offer), days=(2, 5))
     session.commit()
     return offer
 

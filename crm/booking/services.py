@@ -24,6 +24,7 @@ from crm.booking.slots import InvalidSlot, Rules, Slot, Window
 from crm.leads.models import Lead, Stage
 from crm.leads.services import change_stage, record_event, upsert_lead
 from crm.time import is_valid_timezone, utcnow, zone
+from tasks import sequences
 
 __all__ = [
     "AvailabilityError",
@@ -328,6 +329,8 @@ def book_call(
             {"booking_id": booking.id, "start": slot.start.isoformat(), "utm": utm},
         )
         _queue_booking_email(session, booking, "booking_confirmation", rules)
+        sequences.schedule_booking_emails(session, booking)
+        sequences.stop_call_followups(session, lead.id)  # a new booking stops the nurture
         session.commit()
     except IntegrityError as exc:
         session.rollback()
@@ -407,6 +410,8 @@ def reschedule_booking(
             actor_id,
         )
         _queue_booking_email(session, new, "booking_rescheduled", rules, previous=old)
+        sequences.cancel_booking_emails(session, old.id)
+        sequences.schedule_booking_emails(session, new)
         session.commit()
     except SlotTaken:
         session.rollback()
@@ -450,6 +455,7 @@ def cancel_booking(
     if lead.stage == Stage.CALL_BOOKED and others is None:
         change_stage(session, lead, Stage.NEW, force=True, actor_id=actor_id)
     _queue_booking_email(session, booking, "booking_cancelled", rules)
+    sequences.cancel_booking_emails(session, booking.id)
     session.commit()
     return booking
 
@@ -492,6 +498,7 @@ def mark_call_outcome(
             {"booking_id": booking.id},
             actor_id,
         )
+        sequences.queue_no_show_email(session, booking)
     session.commit()
     return booking
 

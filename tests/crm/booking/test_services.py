@@ -10,7 +10,7 @@ from icalendar import Calendar
 from sqlalchemy import func, select
 
 from crm.booking import services
-from crm.booking.models import AvailabilityWindow, Booking, BookingStatus, CoachSettings, DayOff
+from crm.booking.models import AvailabilityWindow, Booking, BookingStatus, DayOff
 from crm.booking.services import (
     AvailabilityError,
     BookingError,
@@ -149,8 +149,9 @@ def test_unique_slot_in_the_database_refuses_a_double_booking_past_the_check(
 
 def test_slot_inside_the_buffer_of_another_call_is_taken(db_session, book, free_slot):
     first = book()
-    db_session.get(CoachSettings, 1).buffer_minutes = 0
-    db_session.get(CoachSettings, 1).call_minutes = 10  # the grid now has 10-minute steps
+    settings = services.coach_settings(db_session)
+    settings.buffer_minutes = 0
+    settings.call_minutes = 10  # the grid now has 10-minute steps
     db_session.commit()
     with pytest.raises(SlotTaken):
         book(email="b@example.com", slot_start=first.start_at + timedelta(minutes=10))
