@@ -1,4 +1,4 @@
-"""Celery: the app bound to Flask, and the background jobs (email outbox, sequences, reconciliation)."""
+"""Celery: the app bound to Flask, and the background jobs (email outbox, sequences, check-ins)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,11 @@ BEAT_SCHEDULE = {
     "outbox-dispatch-due": {"task": "tasks.dispatch_due", "schedule": 60.0},
     "outbox-sweep-stuck": {"task": "tasks.sweep_stuck", "schedule": 60.0},
     "broker-prune": {"task": "tasks.prune_broker", "schedule": crontab(hour=3, minute=17)},
+    # Every 15 minutes on the quarter hour: each client's Sunday 18:00 and the coach's 07:00
+    # fall on one run whatever the zone (offsets are whole quarter hours).
+    "client-weekly-checkins": {"task": "tasks.weekly_checkins", "schedule": crontab(minute="*/15")},
+    "coach-digest": {"task": "tasks.coach_digest", "schedule": crontab(minute="*/15")},
+    "client-sequences": {"task": "tasks.client_sequences", "schedule": crontab(minute=5)},
 }
 
 

@@ -32,10 +32,38 @@ def _booking_no_show(session: Session, booking_id: int) -> bool:
     return booking is not None and booking.status == BookingStatus.NO_SHOW
 
 
+def _client_automation(session: Session, user_id: int) -> bool:
+    from crm.accounts.models import User
+    from tasks.clients import automation_paused, is_active_client
+
+    user = session.get(User, user_id)
+    return (
+        user is not None
+        and is_active_client(session, user_id)
+        and not automation_paused(session, user)
+    )
+
+
+def _missed_workouts(session: Session, user_id: int) -> bool:
+    from tasks.client_sequences import needs_nudge
+
+    return _client_automation(session, user_id) and needs_nudge(session, user_id) is not None
+
+
+def _race_ahead(session: Session, user_id: int) -> bool:
+    from tasks.client_sequences import race_week_date
+
+    return _client_automation(session, user_id) and race_week_date(session, user_id) is not None
+
+
 CONDITIONS: dict[str, Callable[[Session, int], bool]] = {
     "booking_active": _booking_active,
     "booking_no_show": _booking_no_show,
     "lead_not_enrolled": _lead_not_enrolled,
+    # client sequences: an active client whose automation the coach has not paused, and …
+    "client_automation": _client_automation,
+    "missed_workouts": _missed_workouts,  # … still no log for NUDGE_AFTER_DAYS
+    "race_ahead": _race_ahead,  # … her race is still in the coming week
 }
 
 

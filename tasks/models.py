@@ -5,7 +5,16 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.time import UTCDateTime, utcnow
@@ -106,3 +115,51 @@ class Suppression(db.Model):
     @property
     def blocks_transactional(self) -> bool:
         return self.reason != SuppressionReason.UNSUBSCRIBED
+
+
+class Feeling(enum.StrEnum):
+    GREAT = "great"
+    OK = "ok"
+    HARD = "hard"
+
+    @property
+    def label(self) -> str:
+        return {"great": "Great", "ok": "OK", "hard": "Hard"}[self.value]
+
+
+class CheckIn(db.Model):
+    """A runner's answer to the weekly check-in email: one per runner and ISO week."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (
+        UniqueConstraint("user_id", "week"),
+        CheckConstraint("pain BETWEEN 0 AND 10", name="checkin_pain_range"),
+        CheckConstraint("confidence BETWEEN 0 AND 10", name="checkin_confidence_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    week: Mapped[str] = mapped_column(String(8))  # ISO week of the Sunday it was sent: 2030-W45
+    feeling: Mapped[Feeling] = mapped_column(Enum(Feeling, native_enum=False, length=8))
+    pain: Mapped[int]
+    confidence: Mapped[int]
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EmailTemplateOverride(db.Model):
+    """The coach's own version of a built-in email: used by queue_email over the file templates.
+
+    `body` is Markdown or HTML with Jinja placeholders, rendered in a sandbox; an empty subject
+    or body keeps the file template's. `delay_hours` holds one delay per step of the template's
+    sequence (see tasks.editor.SEQUENCES); None keeps the built-in delays."""
+
+    __tablename__ = "email_template_overrides"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template: Mapped[str] = mapped_column(String(80), unique=True)
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    delay_hours: Mapped[list | None] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

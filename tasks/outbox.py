@@ -18,13 +18,21 @@ from urllib.parse import urlsplit
 import css_inline
 from flask import Flask, current_app, has_app_context
 from itsdangerous import BadSignature, URLSafeSerializer
+from markupsafe import Markup
 from sqlalchemy import event, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
 from crm.time import utcnow
-from tasks.models import Category, EmailStatus, OutboxEmail, Suppression, SuppressionReason
+from tasks.models import (
+    Category,
+    EmailStatus,
+    EmailTemplateOverride,
+    OutboxEmail,
+    Suppression,
+    SuppressionReason,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +68,18 @@ def unsubscribe_url(email: str) -> str:
 
 
 def render_email(
-    template: str, context: dict[str, Any], *, to: str, category: str = "transactional"
+    template: str,
+    context: dict[str, Any],
+    *,
+    to: str,
+    category: str = "transactional",
+    override: EmailTemplateOverride | None = None,
 ) -> tuple[str, str, str]:
-    """(subject, html, text) of templates/emails/<template>.*; the HTML with its CSS inlined."""
+    """(subject, html, text) of templates/emails/<template>.*; the HTML with its CSS inlined.
+
+    With the coach's `override`, her subject and/or body (rendered in the sandbox, see
+    tasks.editor) replace the file's, inside the same layout and footer; an override that fails
+    to render is logged and the file template is used."""
     env = current_app.jinja_env
     ctx = {
         "base_url": current_app.config["BASE_URL"],
@@ -72,9 +89,23 @@ def render_email(
         "to_email": to,
         **context,
     }
-    subject = env.get_template(f"emails/{template}.subject.txt").render(ctx)
+    own_subject = own_html = own_text = None
+    if override is not None:
+        from tasks.editor import render_override
+
+        try:
+            own_subject, own_html, own_text = render_override(override.subject, override.body, ctx)
+        except Exception:  # noqa: BLE001 - her text must never stop the email going out
+            log.warning("override of %s does not render; using the file template", template,
+                        exc_info=True)  # fmt: skip
+    subject = own_subject or env.get_template(f"emails/{template}.subject.txt").render(ctx)
     subject = " ".join(subject.split())[:300]
     ctx["subject"] = subject
+    if own_html is not None:
+        ctx.update(own_html=Markup(own_html), own_text=own_text)
+        text = env.get_template("emails/_override.txt").render(ctx).strip() + "\n"
+        html = css_inline.inline(env.get_template("emails/_override.html").render(ctx))
+        return subject, html, text
     text = env.get_template(f"emails/{template}.txt").render(ctx).strip() + "\n"
     html = css_inline.inline(env.get_template(f"emails/{template}.html").render(ctx))
     return subject, html, text
@@ -165,7 +196,11 @@ def queue_email(
     to = to.strip()
     if session.scalar(select(OutboxEmail.id).where(OutboxEmail.idempotency_key == idempotency_key)):
         return None
-    subject, html, text = render_email(template, context, to=to, category=category)
+    from tasks.editor import get_override
+
+    subject, html, text = render_email(
+        template, context, to=to, category=category, override=get_override(session, template)
+    )
     now = utcnow()
     immediate = due_at is None or due_at <= now
     blocked = may_send(session, to, category, lead_id)
@@ -321,7 +356,17 @@ def message_id_for(row_id: int) -> str:
 
 def init_app(app: Flask) -> None:
     from crm import nav
-    from tasks import models, routes, sender  # noqa: F401 - models for create_all, tasks registered
+    from tasks import (  # noqa: F401 - models for create_all, tasks registered
+        alerts,
+        checkin_routes,
+        checkins,
+        client_sequences,
+        models,
+        routes,
+        sender,
+    )
 
     app.register_blueprint(routes.bp)
+    app.register_blueprint(checkin_routes.bp)
     nav.add_nav(app, "coach", "outbox.index", "Outbox", 70)
+    nav.add_nav(app, "coach", "outbox.sequences", "Sequences", 72)

@@ -12,10 +12,13 @@ from flask import (
     request,
     url_for,
 )
+from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from crm.accounts.access import coach_required
 from extensions import csrf, db
-from tasks import services
+from tasks import editor, services
+from tasks.forms import AutomationForm, TemplateForm
 from tasks.models import EmailStatus, OutboxEmail, SuppressionReason
 from tasks.outbox import OutboxError, read_unsubscribe_token, suppress_address, suppression_for
 
@@ -97,3 +100,123 @@ def unsubscribe(token: str):
         return render_template("outbox/unsubscribed.html", email=email)
     done = suppression_for(db.session, email) is not None
     return render_template("outbox/unsubscribe.html", email=email, token=token, done=done)
+
+
+# --- sequences and templates editor ------------------------------------------------------------
+
+
+@bp.get("/coach/sequences")
+@coach_required
+def sequences():
+    overrides = editor.overrides(db.session)
+    return render_template("sequences/index.html", sequences=editor.SEQUENCES, overrides=overrides)
+
+
+def _parse_delays(raw: str | None) -> list[int] | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        return [int(part) for part in raw.replace(";", ",").split(",") if part.strip()]
+    except ValueError:
+        raise editor.TemplateRefused(
+            {"delays": "Delays are whole hours, like 0, 48, 120."}
+        ) from None
+
+
+@bp.route("/coach/sequences/<template>", methods=["GET", "POST"])
+@coach_required
+def edit_template(template: str):
+    step = editor.STEPS.get(template)
+    if step is None:
+        abort(404)
+    override = editor.get_override(db.session, template)
+    form = TemplateForm(obj=None)
+    form.contact.choices = [SelectChoice("", "Sample data")] + [
+        SelectChoice(value, label) for value, label in editor.contacts(db.session)
+    ]
+    if request.method == "GET":
+        form.subject.data = override.subject if override else ""
+        form.body.data = override.body if override else ""
+        delays = override.delay_hours if override and override.delay_hours else step.delays
+        form.delays.data = ", ".join(str(h) for h in delays) if delays else ""
+        form.contact.data = request.args.get("contact", "")
+    preview = None
+    if form.validate_on_submit():
+        try:
+            delays = _parse_delays(form.delays.data) if step.delays else None
+            if form.action.data == "preview":
+                preview = editor.preview(
+                    db.session,
+                    template,
+                    form.contact.data,
+                    subject=form.subject.data,
+                    body=form.body.data,
+                )
+            else:
+                editor.save_override(
+                    db.session,
+                    template,
+                    subject=form.subject.data or "",
+                    body=form.body.data or "",
+                    delays=delays if delays != list(step.delays or ()) else None,
+                    preview_context=editor.contact_context(db.session, template, form.contact.data),
+                    actor_id=current_user.id,
+                )
+                flash("Saved: this email now uses your version.", "success")
+                return redirect(url_for("outbox.edit_template", template=template,
+                                        contact=form.contact.data or None))  # fmt: skip
+        except editor.TemplateRefused as exc:
+            for field, message in exc.messages.items():
+                getattr(form, field, form.body).errors.append(message)
+    if preview is None and not form.errors:
+        preview = editor.preview(db.session, template, form.contact.data)
+    return render_template(
+        "sequences/edit.html",
+        step=step,
+        form=form,
+        override=override,
+        placeholders=editor.placeholders(template),
+        preview=preview,
+    )
+
+
+@bp.post("/coach/sequences/<template>/test")
+@coach_required
+def send_template_test(template: str):
+    if template not in editor.STEPS:
+        abort(404)
+    contact = request.form.get("contact") or None
+    editor.send_test(db.session, template, contact, current_user)
+    flash(f"A test is on its way to {current_user.email}.", "success")
+    return redirect(url_for("outbox.edit_template", template=template, contact=contact))
+
+
+@bp.post("/coach/sequences/<template>/reset")
+@coach_required
+def reset_template(template: str):
+    if template not in editor.STEPS:
+        abort(404)
+    editor.reset_override(db.session, template)
+    flash("Back to the built-in email.", "success")
+    return redirect(url_for("outbox.edit_template", template=template))
+
+
+@bp.post("/coach/sequences/automation/<int:lead_id>")
+@coach_required
+def toggle_automation(lead_id: int):
+    """Pause or resume the automatic emails of one contact (the CRM's own service and event)."""
+    from crm.leads import services as lead_services
+
+    form = AutomationForm()
+    if not form.validate_on_submit() or form.paused.data not in ("0", "1"):
+        abort(400)
+    try:
+        lead_services.set_automation_paused(
+            db.session, lead_id, form.paused.data == "1", actor_id=current_user.id
+        )
+    except lead_services.LeadNotFound:
+        abort(404)
+    flash("Automatic emails paused." if form.paused.data == "1" else "Automatic emails resumed.",
+          "success")  # fmt: skip
+    return redirect(_local(form.next.data) or url_for("leads.lead_detail", lead_id=lead_id))

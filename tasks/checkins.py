@@ -1,0 +1,315 @@
+"""The weekly check-in: an email every Sunday at 18:00 in the runner's own time zone with next
+week's sessions and a signed one-click link to a short form (no login).
+
+The link names the runner and the week and expires after 8 days; the CheckIn table's UNIQUE
+(user_id, week) makes it work once per week. An answer lands on her lead's timeline, is kept for
+her plan's adaptation (`latest_checkins`), and pain over her threshold alerts the coach.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from celery import shared_task
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from crm.accounts.models import User
+from crm.time import utcnow
+from extensions import db
+from tasks.clients import (
+    active_client_zones,
+    active_clients,
+    client_lead,
+    client_leads,
+    local_moment,
+    safe_zone,
+)
+from tasks.models import CheckIn, Feeling, OutboxEmail
+from tasks.outbox import queue_email
+
+SUNDAY = 6
+CHECKIN_TIME = time(18, 0)
+# The beat runs every 15 minutes, so the 18:00–18:14 run queues it; should beat be down then, a
+# later run the same evening still does (the idempotency key keeps it to one email a week).
+CHECKIN_CATCH_UP = timedelta(hours=3)
+LINK_MAX_AGE = timedelta(days=8)
+COMMIT_EVERY = 200
+DEFAULT_PAIN_THRESHOLD = 4
+
+
+class CheckInError(Exception):
+    """A check-in the rules refuse; `messages` maps a form field (or "") to a sentence."""
+
+    def __init__(self, messages: dict[str, str] | str) -> None:
+        self.messages = {"": messages} if isinstance(messages, str) else dict(messages)
+        super().__init__("; ".join(self.messages.values()))
+
+
+class CheckInLinkInvalid(CheckInError):
+    def __init__(self) -> None:
+        super().__init__("This check-in link is not valid. Use the link from your latest email.")
+
+
+class CheckInLinkExpired(CheckInError):
+    def __init__(self) -> None:
+        super().__init__("This check-in link has expired: a new one comes on Sunday evening.")
+
+
+class AlreadyCheckedIn(CheckInError):
+    def __init__(self) -> None:
+        super().__init__("You already checked in for this week. Thank you!")
+
+
+# --- the week and the link ---------------------------------------------------------------------
+
+
+def week_label(day: date) -> str:
+    """ISO week of a date, as in the idempotency key and CheckIn.week: '2030-W45'."""
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="weekly-checkin")
+
+
+def checkin_token(user_id: int, week: str) -> str:
+    return _serializer().dumps({"u": user_id, "w": week})
+
+
+def checkin_url(user_id: int, week: str) -> str:
+    return f"{current_app.config['BASE_URL']}/checkin/{checkin_token(user_id, week)}"
+
+
+@dataclass(frozen=True)
+class CheckInLink:
+    user_id: int
+    week: str
+
+
+def read_checkin_token(token: str) -> CheckInLink:
+    """The runner and week a link is for; raises CheckInLinkExpired / CheckInLinkInvalid."""
+    try:
+        data = _serializer().loads(token, max_age=int(LINK_MAX_AGE.total_seconds()))
+    except SignatureExpired as exc:
+        raise CheckInLinkExpired() from exc
+    except BadSignature as exc:
+        raise CheckInLinkInvalid() from exc
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+        raise CheckInLinkInvalid()
+    return CheckInLink(user_id=data["u"], week=str(data.get("w", "")))
+
+
+def checkin_for(session: Session, user_id: int, week: str) -> CheckIn | None:
+    return session.scalar(select(CheckIn).where(CheckIn.user_id == user_id, CheckIn.week == week))
+
+
+# --- the Sunday email --------------------------------------------------------------------------
+
+
+def next_week_sessions(plan: dict[str, Any] | None, sunday: date) -> list[dict[str, str]]:
+    """The plan's sessions Monday to Sunday after `sunday`, from the stored plan JSON."""
+    if not plan:
+        return []
+    start, end = sunday + timedelta(days=1), sunday + timedelta(days=7)
+    out = []
+    for week in plan.get("weeks", ()):
+        for s in week.get("sessions", ()):
+            day = date.fromisoformat(s["date"])
+            if start <= day <= end:
+                out.append(
+                    {
+                        "day": f"{day:%A} {day.day} {day:%b}",
+                        "date": day.isoformat(),
+                        "title": s.get("title", ""),
+                        "kind": s.get("kind", ""),
+                    }
+                )
+    return sorted(out, key=lambda s: s["date"])
+
+
+def checkin_context(user: User, plan: dict[str, Any] | None, sunday: date) -> dict[str, Any]:
+    week = week_label(sunday)
+    return {
+        "first_name": user.first_name,
+        "week": week,
+        "sessions": next_week_sessions(plan, sunday),
+        "checkin_url": checkin_url(user.id, week),
+        "portal_url": f"{current_app.config['BASE_URL']}/portal",
+    }
+
+
+def queue_weekly_checkins(session: Session, now: datetime | None = None) -> int:
+    """Queue the check-in of every active client for whom it is Sunday 18:00 (to 21:00) local.
+
+    Due at exactly 18:00 her time; key `checkin:{user_id}:{iso_year}-W{week}` so each goes once
+    a week however often this runs. Commits in batches; returns how many were queued."""
+    from programs.models import PlanRecord
+
+    now = now or utcnow()
+    zones = []
+    for name in active_client_zones(session):
+        local = now.astimezone(safe_zone(name))
+        due = local_moment(local.date(), CHECKIN_TIME, name)
+        if local.weekday() == SUNDAY and due <= now < due + CHECKIN_CATCH_UP:
+            zones.append(name)
+    if not zones:
+        return 0
+    clients = list(active_clients(session, zones))
+    keys = {}
+    for user, tz in clients:
+        sunday = now.astimezone(safe_zone(tz)).date()
+        keys[user.id] = (f"checkin:{user.id}:{week_label(sunday)}", sunday, tz)
+    already = set(
+        session.scalars(
+            select(OutboxEmail.idempotency_key).where(
+                OutboxEmail.idempotency_key.in_([k for k, _, _ in keys.values()])
+            )
+        )
+    )
+    plans = dict(
+        session.execute(
+            select(PlanRecord.user_id, PlanRecord.plan).where(
+                PlanRecord.active.is_(True), PlanRecord.user_id.in_(list(keys))
+            )
+        ).all()
+    )
+    leads = client_leads(session, [user for user, _ in clients])
+    queued = 0
+    for user, _tz in clients:
+        key, sunday, tz = keys[user.id]
+        if key in already:
+            continue
+        row = queue_email(
+            session,
+            to=user.email,
+            template="weekly_checkin",
+            context=checkin_context(user, plans.get(user.id), sunday),
+            idempotency_key=key,
+            user_id=user.id,
+            lead_id=leads.get(user.id),
+            due_at=local_moment(sunday, CHECKIN_TIME, tz),
+            condition=f"client_automation:{user.id}",
+        )
+        if row is not None:
+            queued += 1
+            if queued % COMMIT_EVERY == 0:
+                session.commit()  # sends start while the rest are rendered
+    session.commit()
+    return queued
+
+
+@shared_task(name="tasks.weekly_checkins", ignore_result=True)
+def weekly_checkins() -> int:
+    """Beat, every 15 minutes: queue the Sunday check-ins that are due."""
+    return queue_weekly_checkins(db.session)
+
+
+# --- the answer --------------------------------------------------------------------------------
+
+
+def _score(value: Any, field: str, errors: dict[str, str]) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = -1
+    if not 0 <= number <= 10:
+        errors[field] = "Pick a number from 0 to 10."
+    return number
+
+
+def submit_checkin(
+    session: Session,
+    token: str,
+    *,
+    feeling: str,
+    pain: Any,
+    confidence: Any,
+    note: str = "",
+) -> CheckIn:
+    """Record the runner's answer for the week her link names. Commits.
+
+    Raises CheckInLinkExpired/CheckInLinkInvalid, AlreadyCheckedIn (second answer for the week,
+    even when two arrive at once), or CheckInError with per-field messages. The answer goes on her
+    lead's timeline; pain over her threshold alerts the coach."""
+    from programs.services import runner_profile
+
+    link = read_checkin_token(token)
+    user = session.get(User, link.user_id)
+    if user is None:
+        raise CheckInLinkInvalid()
+    errors: dict[str, str] = {}
+    if feeling not in {f.value for f in Feeling}:
+        errors["feeling"] = "Tap great, OK or hard."
+    pain_v = _score(pain, "pain", errors)
+    confidence_v = _score(confidence, "confidence", errors)
+    note = (note or "").strip()
+    if len(note) > 2000:
+        errors["note"] = "Keep the note under 2000 characters."
+    if errors:
+        raise CheckInError(errors)
+    if checkin_for(session, user.id, link.week) is not None:
+        raise AlreadyCheckedIn()
+    checkin = CheckIn(
+        user_id=user.id,
+        week=link.week,
+        feeling=Feeling(feeling),
+        pain=pain_v,
+        confidence=confidence_v,
+        note=note,
+    )
+    session.add(checkin)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the same link submitted twice at once: the other one won
+        session.rollback()
+        raise AlreadyCheckedIn() from exc
+    summary = (
+        f"Weekly check-in {link.week}: {Feeling(feeling).label.lower()}, "
+        f"pain {pain_v}/10, confidence {confidence_v}/10"
+    )
+    lead = client_lead(session, user)
+    if lead is not None:
+        from crm.leads.services import record_event
+
+        record_event(
+            session,
+            lead,
+            "checkin",
+            summary + (f" — {note}" if note else ""),
+            data={"checkin_id": checkin.id, "week": link.week, "pain": pain_v,
+                  "confidence": confidence_v, "feeling": feeling},
+        )  # fmt: skip
+    profile = runner_profile(session, user.id)
+    threshold = profile.pain_threshold if profile is not None else DEFAULT_PAIN_THRESHOLD
+    if pain_v > threshold:
+        from tasks.alerts import alert_coach
+
+        alert_coach(
+            session,
+            "pain",
+            user.id,
+            f"{user.display_name} reported pain {pain_v}/10 in her weekly check-in "
+            f"(her threshold is {threshold})." + (f' Her note: "{note}"' if note else ""),
+        )
+    session.commit()
+    return checkin
+
+
+def latest_checkins(session: Session, user_id: int, limit: int = 4) -> list[CheckIn]:
+    """The runner's most recent check-ins, newest first: what her plan's adaptation and the coach
+    read (programs exposes no adaptation input for them yet)."""
+    return list(
+        session.scalars(
+            select(CheckIn)
+            .where(CheckIn.user_id == user_id)
+            .order_by(CheckIn.week.desc(), CheckIn.id.desc())
+            .limit(limit)
+        )
+    )

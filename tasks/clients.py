@@ -1,0 +1,125 @@
+"""Who the client emails go to, and the local-time arithmetic they need.
+
+An active client is a runner account that is active, has an active plan, and whose enrolment
+(when she has one) is active or past due: a paused or ended enrolment stops the automation. A
+client with no enrolment at all (added by the coach) counts as active while she has a plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time
+
+from sqlalchemy import and_, exists, func, not_, or_, select
+from sqlalchemy.orm import Session
+
+from crm.accounts.models import Role, User
+from crm.time import is_valid_timezone, zone
+
+DEFAULT_TIMEZONE = "America/Los_Angeles"
+
+
+def _active_conditions():
+    from crm.billing.models import Enrolment, EnrolmentStatus
+    from programs.models import PlanRecord
+
+    has_plan = exists().where(PlanRecord.user_id == User.id, PlanRecord.active.is_(True))
+    any_enrolment = exists().where(Enrolment.user_id == User.id)
+    live_enrolment = exists().where(
+        Enrolment.user_id == User.id,
+        Enrolment.status.in_((EnrolmentStatus.ACTIVE, EnrolmentStatus.PAST_DUE)),
+    )
+    return and_(
+        User.role == Role.RUNNER,
+        User.active.is_(True),
+        has_plan,
+        or_(not_(any_enrolment), live_enrolment),
+    )
+
+
+def client_timezone_column():
+    """The zone the runner gave at intake, else her account's."""
+    from programs.models import RunnerProfile
+
+    return func.coalesce(RunnerProfile.timezone, User.timezone)
+
+
+def active_client_zones(session: Session) -> list[str]:
+    """The distinct time zones of the active clients (a handful, whatever the client count)."""
+    from programs.models import RunnerProfile
+
+    tz = client_timezone_column()
+    rows = session.scalars(
+        select(tz)
+        .select_from(User)
+        .outerjoin(RunnerProfile, RunnerProfile.user_id == User.id)
+        .where(_active_conditions())
+        .distinct()
+    )
+    return [name for name in rows if name]
+
+
+def active_clients(session: Session, zones: list[str] | None = None) -> Iterator[tuple[User, str]]:
+    """(user, time zone) of every active client, optionally only those in `zones`."""
+    from programs.models import RunnerProfile
+
+    tz = client_timezone_column()
+    stmt = (
+        select(User, tz)
+        .outerjoin(RunnerProfile, RunnerProfile.user_id == User.id)
+        .where(_active_conditions())
+        .order_by(User.id)
+    )
+    if zones is not None:
+        stmt = stmt.where(tz.in_(zones))
+    yield from ((user, name) for user, name in session.execute(stmt))
+
+
+def is_active_client(session: Session, user_id: int) -> bool:
+    return bool(
+        session.scalar(
+            select(func.count()).select_from(User).where(User.id == user_id, _active_conditions())
+        )
+    )
+
+
+def safe_zone(name: str | None):
+    """ZoneInfo for a stored zone name; a bad name falls back to the business default."""
+    return zone(name if name and is_valid_timezone(name) else DEFAULT_TIMEZONE)
+
+
+def local_moment(day: date, at: time, tz: str) -> datetime:
+    """The UTC instant of wall-clock `at` on `day` in `tz`."""
+    return datetime.combine(day, at, tzinfo=safe_zone(tz)).astimezone(UTC)
+
+
+def client_lead(session: Session, user: User):
+    """The lead this runner came from (linked by user id, else by email), or None."""
+    from crm.leads.models import Lead
+    from crm.leads.services import find_lead
+
+    lead = session.scalar(select(Lead).where(Lead.user_id == user.id).limit(1))
+    return lead or find_lead(session, user.email)
+
+
+def automation_paused(session: Session, user: User) -> bool:
+    """The coach paused the automatic emails on this client's lead."""
+    lead = client_lead(session, user)
+    return bool(lead is not None and lead.automation_paused)
+
+
+def client_leads(session: Session, users: list[User]) -> dict[int, int]:
+    """{user id: lead id} for many runners in two queries (by user id, else by email)."""
+    from crm.leads.models import Lead
+
+    if not users:
+        return {}
+    ids = [u.id for u in users]
+    found = dict(session.execute(select(Lead.user_id, Lead.id).where(Lead.user_id.in_(ids))).all())
+    missing = {u.email.lower(): u.id for u in users if u.id not in found}
+    if missing:
+        for email, lead_id in session.execute(
+            select(Lead.email, Lead.id).where(Lead.email.in_(list(missing)))
+        ):
+            found[missing[email]] = lead_id
+    return found
