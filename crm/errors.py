@@ -18,12 +18,29 @@ def wants_json() -> bool:
     ]
 
 
+def json_body(error: HTTPException) -> dict:
+    """The JSON error: code, status, message, and the field messages (`errors`) when the API's
+    schemas or a service gave them (plus fresh `slots` when a booking lost its time)."""
+    data = getattr(error, "data", None) or {}
+    body = {
+        "code": error.code,
+        "status": error.name,
+        "message": data.get("message") or error.description,
+    }
+    errors = data.get("errors") or data.get("messages")
+    if errors:
+        body["errors"] = errors
+    if "slots" in data:
+        body["slots"] = data["slots"]
+    return body
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
         if wants_json():
-            body = {"code": error.code, "status": error.name, "message": error.description}
-            response = jsonify(body)
+            response = jsonify(json_body(error))
+            response.headers.extend((getattr(error, "data", None) or {}).get("headers", {}))
         else:
             response = app.make_response(render_template("errors/error.html", error=error))
         response.status_code = error.code or 500

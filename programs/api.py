@@ -7,12 +7,11 @@ it); a bearer-only request needs none, since browsers never attach bearer tokens
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, request, session
+from flask import current_app, request, session
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 from flask_wtf.csrf import validate_csrf
 from marshmallow import RAISE, Schema, fields, validate
-from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError as WTFValidationError
 
 from crm.accounts.access import coach_required, runner_required
@@ -27,20 +26,6 @@ bp = Blueprint(
     description="0-to-5K plans: preview from a profile; the signed-in runner's plan and logs",
 )
 
-
-@bp.errorhandler(HTTPException)
-def _json_error(error: HTTPException):
-    data = getattr(error, "data", None) or {}
-    payload = {
-        "code": error.code,
-        "status": error.name,
-        "message": data.get("message") or error.description,
-    }
-    if "errors" in data:
-        payload["errors"] = data["errors"]
-    elif "messages" in data:
-        payload["errors"] = data["messages"]
-    return jsonify(payload), error.code, data.get("headers", {})
 
 
 class ProfileIn(Schema):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, request
+from flask import Flask, request
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import select
-from werkzeug.exceptions import HTTPException
 
 from crm.accounts import services
 from crm.accounts.access import hash_token
@@ -21,25 +20,6 @@ bp = Blueprint(
 )
 csrf.exempt(bp)
 
-
-def json_error(error: HTTPException):
-    """JSON errors that keep their field messages (`errors`), for the API blueprints.
-
-    The app-wide handler answers JSON too but knows nothing of webargs' field errors.
-    """
-    data = getattr(error, "data", None) or {}
-    payload = {
-        "code": error.code,
-        "status": error.name,
-        "message": data.get("message") or error.description,
-    }
-    errors = data.get("errors") or data.get("messages")
-    if errors:
-        payload["errors"] = errors
-    return jsonify(payload), error.code, data.get("headers", {})
-
-
-bp.register_error_handler(HTTPException, json_error)
 
 
 class TokenRequestSchema(Schema):

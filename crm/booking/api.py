@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import jsonify
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
-from werkzeug.exceptions import HTTPException
 
 from crm.booking import services
 from crm.booking.services import FIELD_LIMITS, BookingInvalid, InvalidSlot, SlotTaken
@@ -19,22 +17,6 @@ bp = Blueprint(
     "booking_api", __name__, url_prefix="/api/v1", description="Free slots and free-call bookings"
 )
 
-
-@bp.errorhandler(HTTPException)
-def _json_error(error: HTTPException):
-    """JSON errors with their field messages (and fresh slots on a 409) from this blueprint."""
-    data = getattr(error, "data", None) or {}
-    payload = {
-        "code": error.code,
-        "status": error.name,
-        "message": data.get("message") or error.description,
-    }
-    for key in ("errors", "slots"):
-        if key in data:
-            payload[key] = data[key]
-    if "messages" in data and "errors" not in payload:
-        payload["errors"] = data["messages"]
-    return jsonify(payload), error.code, data.get("headers", {})
 
 
 def _zone_name(value: str) -> None:

@@ -6,10 +6,8 @@ from flask import Flask
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE, Schema, fields, validate
-from werkzeug.exceptions import HTTPException
 
 from crm.accounts.access import coach_required
-from crm.accounts.api import json_error
 from crm.leads import services
 from crm.leads.models import Lead, Stage
 from extensions import api, csrf, db
@@ -21,7 +19,6 @@ bp = Blueprint(
     description="The coach's leads: search, read, move between pipeline stages.",
 )
 csrf.exempt(bp)
-bp.register_error_handler(HTTPException, json_error)
 
 SECURITY = [{"bearerAuth": []}, {"sessionCookie": []}]
 
