@@ -42,7 +42,7 @@ def find_user(session: Session, email: str) -> User | None:
 def create_user(
     session: Session, *, email: str, password: str | None, role: Role, **fields
 ) -> User:
-    """Create a user (commits). Raises AccountError when the email is taken or the password short."""
+    """Create a user (commits). Raises AccountError for a taken email or a short password."""
     if find_user(session, email) is not None:
         raise AccountError("An account with that email already exists.")
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
