@@ -203,6 +203,17 @@ def _outcome_url(booking_id: int) -> str | None:
         return None
 
 
+def _client_url(lead) -> str | None:
+    """The coach's client page for the runner behind this lead, once she has a plan."""
+    if lead.user_id is None or "clients.client_detail" not in current_app.view_functions:
+        return None
+    from programs.services import active_plan
+
+    if active_plan(db.session, lead.user_id) is None:
+        return None
+    return url_for("clients.client_detail", user_id=lead.user_id)
+
+
 def _render_detail(lead, *, stage_form=None, note_form=None, undo=None):
     if stage_form is None:
         stage_form = StageForm(formdata=None, stage=lead.stage.value)
@@ -210,6 +221,8 @@ def _render_detail(lead, *, stage_form=None, note_form=None, undo=None):
         "leads/detail.html",
         lead=lead,
         bookings=services.lead_bookings(db.session, lead.id),
+        enrolments=services.lead_enrolments(db.session, lead.id),
+        client_url=_client_url(lead),
         timeline=services.lead_timeline(db.session, lead.id),
         notes=lead.notes,
         stage_form=stage_form,

@@ -498,6 +498,26 @@ def lead_bookings(session: Session, lead_id: int) -> list:
     )
 
 
+def lead_enrolments(session: Session, lead_id: int) -> list:
+    """The lead's paid enrolments (billing), newest first, with programme, price and payments."""
+    from sqlalchemy.orm import selectinload
+
+    from crm.billing.models import Enrolment
+
+    return list(
+        session.scalars(
+            select(Enrolment)
+            .where(Enrolment.lead_id == lead_id)
+            .options(
+                selectinload(Enrolment.programme),
+                selectinload(Enrolment.price),
+                selectinload(Enrolment.payments),
+            )
+            .order_by(Enrolment.started_at.desc(), Enrolment.id.desc())
+        )
+    )
+
+
 def lead_timeline(session: Session, lead_id: int, limit: int = 200) -> list[LeadEvent]:
     """The lead's timeline, newest first."""
     return list(
