@@ -69,12 +69,14 @@ def _register_features(app: Flask) -> None:
     import crm.site
     import programs
     import tasks.outbox
+    from bench import seed as bench_seed
 
     for feature in (crm.site, crm.accounts, crm.booking, crm.leads, crm.dashboard, tasks.outbox):
         feature.init_app(app)
     crm.billing.init_app(app)
     programs.init_app(app)
     crm.health.init_app(app)
+    bench_seed.init_app(app)  # `flask seed-bench`
 
 
 CSP = "; ".join(
