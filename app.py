@@ -61,6 +61,7 @@ def _refuse_unsafe_production(app: Flask) -> None:
 def _register_features(app: Flask) -> None:
     """Each feature package registers its blueprints, CLI commands and template helpers."""
     import crm.accounts
+    import crm.articles
     import crm.billing
     import crm.booking
     import crm.dashboard
@@ -75,6 +76,7 @@ def _register_features(app: Flask) -> None:
         feature.init_app(app)
     crm.billing.init_app(app)
     programs.init_app(app)
+    crm.articles.init_app(app)
     crm.health.init_app(app)
     bench_seed.init_app(app)  # `flask seed-bench`
 
@@ -89,6 +91,8 @@ CSP = "; ".join(
         "font-src 'self'",
         "connect-src 'self'",
         "object-src 'none'",
+        # Article videos play in a privacy-enhanced embed from these two hosts only.
+        "frame-src https://www.youtube-nocookie.com https://player.vimeo.com",
         "base-uri 'self'",
         "frame-ancestors 'none'",
         "form-action 'self' https://checkout.stripe.com",

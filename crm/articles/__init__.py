@@ -1,0 +1,67 @@
+"""The coach's articles: Markdown writing with a live preview, public pages, feed, sitemap, and
+which article brought which booked call and client."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, request, session
+
+log = logging.getLogger(__name__)
+
+
+def init_app(app: Flask) -> None:
+    from crm.articles import cli, models, routes  # noqa: F401 - models for db.create_all()
+    from crm.nav import add_nav
+
+    app.register_blueprint(routes.bp)
+    app.cli.add_command(cli.seed_articles)
+    add_nav(app, "coach", "articles.coach_list", "Articles", 45)
+    # The dashboard includes templates/articles/_attribution.html with this global, so the
+    # dashboard's own view needs no change.
+    app.add_template_global(_attribution, "articles_attribution")
+
+    @app.after_request
+    def _attribute_booking(response):
+        # The booking form already carries the CTA's utm_* fields onto the lead; this adds the
+        # visitor's first and last article touches from the session, once the booking exists.
+        if (
+            request.endpoint == "booking.book"
+            and request.method == "POST"
+            and response.status_code in (302, 303)
+            and (session.get("first_touch") or session.get("last_touch")
+                 or request.form.get("utm_source") == "article")
+        ):  # fmt: skip
+            _record_attribution(response.headers.get("Location", ""))
+        return response
+
+
+def _attribution() -> list[dict]:
+    from crm.articles.services import articles_attribution
+    from extensions import db
+
+    return articles_attribution(db.session)
+
+
+def _record_attribution(location: str) -> None:
+    from crm.articles.services import record_booking_attribution
+    from crm.booking.services import UTM_KEYS, InvalidToken, booking_from_token
+    from extensions import db
+
+    token = location.rstrip("/").rsplit("/", 1)[-1]
+    if "/book/confirmed/" not in location or not token:
+        return
+    try:
+        booking = booking_from_token(db.session, token)
+        record_booking_attribution(
+            db.session,
+            booking.id,
+            first_touch=str(session.get("first_touch", "")),
+            last_touch=str(session.get("last_touch", "")),
+            utm={k: request.form.get(k, "") for k in UTM_KEYS},
+        )
+    except InvalidToken:
+        return
+    except Exception:  # the booking is made; a lost attribution must not turn it into an error
+        db.session.rollback()
+        log.exception("could not record the article attribution of a booking")

@@ -1,0 +1,158 @@
+"""Markdown → safe HTML for articles, with the coach's two block directives.
+
+Two layers keep stored XSS out: markdown-it runs with raw HTML off (a `<script>` she types is
+shown as text) and refuses javascript:/vbscript:/data: links; nh3 then cleans the result against
+an allowlist of tags, attributes and URL schemes. The directives `[[cta]]` and
+`[[exercise:<id>]]`, each alone on its line, are cut out of the Markdown before rendering and
+replaced by our own templates, so nothing the coach types ever becomes markup we did not write.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from urllib.parse import parse_qs, urlsplit
+
+import nh3
+from flask import render_template
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from programs.engine import load_library
+
+DIRECTIVE = re.compile(r"^[ \t]*\[\[(cta|exercise:([a-z0-9][a-z0-9-]{0,80}))\]\][ \t]*$", re.M)
+
+ALLOWED_TAGS = {
+    "p", "br", "hr", "h2", "h3", "h4", "h5", "h6", "strong", "em", "b", "i", "s", "del", "code",
+    "pre", "blockquote", "ul", "ol", "li", "a", "img", "table", "thead", "tbody", "tr", "th", "td",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "ol": {"start"}}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+
+@cache
+def _markdown() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "typographer": True})
+    md.enable(["table", "strikethrough"])
+    return md
+
+
+def sanitise(html: str) -> str:
+    """Clean HTML against the article allowlist (tags, attributes, http/https/mailto URLs)."""
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    )
+
+
+def markdown_to_html(text: str) -> str:
+    """Markdown rendered and sanitised (no directives)."""
+    # Heading levels start at 2 on the page: the article title is the only h1.
+    html = _markdown().render(text or "")
+    html = re.sub(r"<(/?)h1>", r"<\1h2>", html)
+    return sanitise(html)
+
+
+def exercise_ids(text: str) -> list[str]:
+    return [m.group(2) for m in DIRECTIVE.finditer(text or "") if m.group(2)]
+
+
+def unknown_exercises(text: str) -> list[str]:
+    """Exercise ids the body embeds that the plan library does not have."""
+    library = load_library()
+    return [ex_id for ex_id in exercise_ids(text) if ex_id not in library.by_id]
+
+
+def render_body(text: str, *, booking_url: str, preview: bool = False) -> Markup:
+    """The article body as safe HTML, with CTA blocks and embedded exercises in place."""
+    library = load_library()
+    parts: list[str] = []
+    position = 0
+    for match in DIRECTIVE.finditer(text or ""):
+        parts.append(markdown_to_html(text[position : match.start()]))
+        position = match.end()
+        if match.group(1) == "cta":
+            parts.append(render_template("articles/_cta.html", booking_url=booking_url))
+        else:
+            exercise = library.by_id.get(match.group(2))
+            parts.append(
+                render_template(
+                    "articles/_exercise.html",
+                    exercise=exercise,
+                    exercise_id=match.group(2),
+                    preview=preview,
+                )
+            )
+    parts.append(markdown_to_html((text or "")[position:]))
+    return Markup("".join(parts))  # each part is sanitised or one of our own templates
+
+
+def plain_text(text: str, limit: int = 300) -> str:
+    """The body as plain text (for descriptions and feeds), cut at a word boundary."""
+    html = markdown_to_html(DIRECTIVE.sub("", text or ""))
+    words = nh3.clean(html, tags=set()).split()
+    out = " ".join(words)
+    if len(out) <= limit:
+        return out
+    return out[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def reading_minutes(text: str) -> int:
+    return max(1, round(len((text or "").split()) / 200))
+
+
+@dataclass(frozen=True)
+class Video:
+    provider: str  # "youtube" | "vimeo"
+    video_id: str
+    url: str
+
+    @property
+    def embed_url(self) -> str:
+        # youtube-nocookie and Vimeo's dnt=1 set no tracking cookies until the video plays.
+        if self.provider == "youtube":
+            return f"https://www.youtube-nocookie.com/embed/{self.video_id}"
+        return f"https://player.vimeo.com/video/{self.video_id}?dnt=1"
+
+    @property
+    def label(self) -> str:
+        return "YouTube" if self.provider == "youtube" else "Vimeo"
+
+
+YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
+YOUTUBE_HOSTS = {"youtube.com", "www.youtube.com", "m.youtube.com", "youtube-nocookie.com",
+                 "www.youtube-nocookie.com"}  # fmt: skip
+VIMEO_HOSTS = {"vimeo.com", "www.vimeo.com", "player.vimeo.com"}
+
+
+def parse_video(url: str) -> Video | None:
+    """A YouTube or Vimeo link as a Video, or None for anything else."""
+    url = (url or "").strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https"):
+        return None
+    host = (parts.hostname or "").lower()
+    segments = [s for s in parts.path.split("/") if s]
+    candidate = None
+    if host == "youtu.be" and segments:
+        candidate = segments[0]
+    elif host in YOUTUBE_HOSTS:
+        if segments[:1] == ["watch"]:
+            candidate = (parse_qs(parts.query).get("v") or [""])[0]
+        elif len(segments) >= 2 and segments[0] in ("embed", "shorts", "live", "v"):
+            candidate = segments[1]
+    if candidate is not None:
+        return Video("youtube", candidate, url) if YOUTUBE_ID.match(candidate) else None
+    if host in VIMEO_HOSTS:
+        numeric = [s for s in segments if s.isdigit()]
+        if numeric and len(numeric[-1]) <= 12:
+            return Video("vimeo", numeric[-1], url)
+    return None

@@ -1,0 +1,398 @@
+"""Articles: writing, publishing, listing, and which article brought which call and client.
+
+Service functions take a session and plain values, validate, own the commit and raise
+ArticleError with per-field messages the form shows.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from crm.articles import images
+from crm.articles.models import Article, ArticleStatus, BookingAttribution
+from crm.articles.render import parse_video, unknown_exercises
+from crm.time import utcnow, zone
+
+COVER_BUCKET = "articles"
+PER_PAGE = 10
+LIMITS = {"title": 200, "slug": 120, "summary": 400, "body": 100_000, "tags": 400, "video_url": 300}
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+TAG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MAX_TAGS = 8
+TOUCH_PREFIX = "article:"
+
+
+class ArticleError(ValueError):
+    """Invalid article input: `errors` maps a field name to what to fix."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[: LIMITS["slug"]].rstrip("-")
+
+
+def parse_tags(raw: str) -> list[str]:
+    """'Knee pain, strength' → ['knee-pain', 'strength'] (deduplicated, order kept)."""
+    tags: list[str] = []
+    for part in (raw or "").split(","):
+        tag = slugify(part)[:40].rstrip("-")
+        if tag and tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def save_article(
+    session: Session,
+    *,
+    article_id: int | None = None,
+    title: str,
+    body: str,
+    slug: str = "",
+    summary: str = "",
+    tags: str = "",
+    status: str = ArticleStatus.DRAFT,
+    published_at: datetime | None = None,
+    video_url: str = "",
+    cover: bytes | None = None,
+    remove_cover: bool = False,
+    author_id: int | None = None,
+    now: datetime | None = None,
+) -> Article:
+    """Create (article_id None) or update an article and commit.
+
+    A naive `published_at` is the coach's local time. Publishing without a date publishes now.
+    `cover` is the raw upload: it is checked, re-encoded and stored only if everything is valid.
+    Raises ArticleError (field → message); LookupError for an unknown article_id.
+    """
+    now = now or utcnow()
+    article = None
+    if article_id is not None:
+        article = session.get(Article, article_id)
+        if article is None:
+            raise LookupError("There is no such article.")
+    title, summary, body = (title or "").strip(), (summary or "").strip(), body or ""
+    slug = (slug or "").strip().lower() or slugify(title)
+    video_url = (video_url or "").strip()
+    tag_list = parse_tags(tags)
+    errors: dict[str, str] = {}
+    if not title:
+        errors["title"] = "Give the article a title."
+    for field, value in (("title", title), ("summary", summary), ("body", body),
+                         ("video_url", video_url)):  # fmt: skip
+        if len(value) > LIMITS[field]:
+            errors[field] = f"Keep this under {LIMITS[field]:,} characters."
+    if not slug or not SLUG.match(slug) or len(slug) > LIMITS["slug"]:
+        errors["slug"] = "Use lower-case letters, digits and dashes, e.g. run-without-walking."
+    elif _slug_taken(session, slug, article_id):
+        errors["slug"] = "Another article already uses this web address."
+    if len(tag_list) > MAX_TAGS:
+        errors["tags"] = f"Use at most {MAX_TAGS} tags."
+    elif len(",".join(tag_list)) + 2 > LIMITS["tags"]:
+        errors["tags"] = "These tags are too long."
+    if video_url and parse_video(video_url) is None:
+        errors["video_url"] = "Paste a YouTube or Vimeo link (or leave it empty)."
+    missing = unknown_exercises(body)
+    if missing:
+        errors["body"] = "No exercise with id " + ", ".join(repr(m) for m in missing) + "."
+    try:
+        status = ArticleStatus(status)
+    except ValueError:
+        errors["status"] = "Choose draft or published."
+    when = None
+    if published_at is not None:
+        when = published_at
+        if when.tzinfo is None:
+            from crm.leads.services import coach_timezone
+
+            when = when.replace(tzinfo=zone(coach_timezone(session)))
+        when = when.astimezone(zone("UTC"))
+    cover_bytes = None
+    if cover and not errors:
+        try:
+            cover_bytes = images.process_image(cover)
+        except images.ImageRejected as exc:
+            errors["cover"] = str(exc)
+    if errors:
+        raise ArticleError(errors)
+
+    if article is None:
+        article = Article(author_id=author_id, created_at=now)
+        session.add(article)
+    old_cover = article.cover_key
+    article.title, article.slug, article.summary, article.body = title, slug, summary, body
+    article.tags_text = f",{','.join(tag_list)}," if tag_list else ""
+    article.video_url = video_url
+    article.status = status
+    if status == ArticleStatus.PUBLISHED:
+        article.published_at = when or article.published_at or now
+    else:
+        article.published_at = when
+    new_key = images.store_image(COVER_BUCKET, cover_bytes) if cover_bytes else None
+    if new_key:
+        article.cover_key = new_key
+    elif remove_cover:
+        article.cover_key = ""
+    article.updated_at = now
+    try:
+        session.commit()
+    except IntegrityError as exc:  # the same slug saved concurrently
+        session.rollback()
+        if new_key:
+            images.delete_image(COVER_BUCKET, new_key)
+        raise ArticleError({"slug": "Another article already uses this web address."}) from exc
+    if old_cover and old_cover != article.cover_key:
+        images.delete_image(COVER_BUCKET, old_cover)
+    return article
+
+
+def _slug_taken(session: Session, slug: str, article_id: int | None) -> bool:
+    query = select(Article.id).where(Article.slug == slug)
+    if article_id is not None:
+        query = query.where(Article.id != article_id)
+    return session.scalar(query) is not None
+
+
+def delete_article(session: Session, article_id: int) -> None:
+    """Delete an article and its cover. Its booking attributions keep the slug they recorded."""
+    article = session.get(Article, article_id)
+    if article is None:
+        return
+    key = article.cover_key
+    session.delete(article)
+    session.commit()
+    images.delete_image(COVER_BUCKET, key)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _live(now: datetime):
+    return (Article.status == ArticleStatus.PUBLISHED) & (Article.published_at <= now)
+
+
+@dataclass
+class ArticlePage:
+    items: list[Article]
+    page: int
+    pages: int
+    total: int
+    tag: str | None
+
+
+def list_published(
+    session: Session,
+    *,
+    tag: str | None = None,
+    page: int = 1,
+    per_page: int = PER_PAGE,
+    now: datetime | None = None,
+) -> ArticlePage:
+    """Published articles, newest first, optionally with a tag; page numbers start at 1."""
+    now = now or utcnow()
+    query = select(Article).where(_live(now))
+    if tag:
+        query = query.where(Article.tags_text.contains(f",{tag},", autoescape=True))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    items = session.scalars(
+        query.order_by(Article.published_at.desc(), Article.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return ArticlePage(list(items), page, pages, total, tag)
+
+
+def published_article(session: Session, slug: str, now: datetime | None = None) -> Article | None:
+    now = now or utcnow()
+    return session.scalar(select(Article).where(Article.slug == slug, _live(now)))
+
+
+def article_by_slug(session: Session, slug: str) -> Article | None:
+    """Any article (draft or published) by its slug: for the coach's own look at a draft."""
+    return session.scalar(select(Article).where(Article.slug == slug))
+
+
+def all_published(session: Session, now: datetime | None = None, limit: int | None = None):
+    query = select(Article).where(_live(now or utcnow()))
+    query = query.order_by(Article.published_at.desc(), Article.id.desc())
+    if limit:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def tag_counts(session: Session, now: datetime | None = None) -> list[tuple[str, int]]:
+    counts: dict[str, int] = {}
+    for article in all_published(session, now):
+        for tag in article.tags:
+            counts[tag] = counts.get(tag, 0) + 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def coach_articles(session: Session) -> list[Article]:
+    return list(session.scalars(select(Article).order_by(Article.updated_at.desc(), Article.id)))
+
+
+def related(session: Session, article: Article, limit: int = 3) -> list[Article]:
+    """Other published articles, those sharing a tag first."""
+    others = [a for a in all_published(session) if a.id != article.id]
+    shared = set(article.tags)
+    others.sort(key=lambda a: -len(shared & set(a.tags)))
+    return others[:limit]
+
+
+# --- attribution -----------------------------------------------------------------------------
+
+
+def touch(store: MutableMapping[str, Any], slug: str) -> None:
+    """Remember an article visit in the visitor's session: first touch once, last touch always."""
+    value = f"{TOUCH_PREFIX}{slug}"
+    store.setdefault("first_touch", value)
+    if store.get("last_touch") != value:
+        store["last_touch"] = value
+
+
+def record_booking_attribution(
+    session: Session,
+    booking_id: int,
+    *,
+    first_touch: str = "",
+    last_touch: str = "",
+    utm: dict[str, str] | None = None,
+) -> BookingAttribution | None:
+    """Store which articles led to a booking (idempotent per booking) and note it on the lead's
+    timeline. A CTA link (utm_source=article, utm_campaign=<slug>) counts as the last touch,
+    since clicking it is the visitor's latest step. Returns None when nothing points to an
+    article or the booking does not exist. Commits."""
+    from crm.booking.models import Booking
+    from crm.leads.services import record_event
+
+    utm = utm or {}
+    if utm.get("utm_source") == "article" and utm.get("utm_campaign"):
+        last_touch = f"{TOUCH_PREFIX}{slugify(utm['utm_campaign'])}"
+        first_touch = first_touch or last_touch
+    first_touch, last_touch = first_touch[:140], last_touch[:140]
+    if not (first_touch.startswith(TOUCH_PREFIX) or last_touch.startswith(TOUCH_PREFIX)):
+        return None
+    booking = session.get(Booking, booking_id)
+    if booking is None:
+        return None
+    existing = session.scalar(
+        select(BookingAttribution).where(BookingAttribution.booking_id == booking_id)
+    )
+    if existing is not None:
+        return existing
+    row = BookingAttribution(
+        booking_id=booking.id,
+        lead_id=booking.lead_id,
+        first_touch=first_touch,
+        last_touch=last_touch,
+    )
+    session.add(row)
+    record_event(
+        session,
+        booking.lead,
+        "attribution",
+        f"Booked after reading {last_touch.removeprefix(TOUCH_PREFIX) or '?'}"
+        f" (first: {first_touch.removeprefix(TOUCH_PREFIX) or '?'})",
+        {"booking_id": booking.id, "first_touch": first_touch, "last_touch": last_touch},
+    )
+    try:
+        session.commit()
+    except IntegrityError:  # recorded concurrently for the same booking
+        session.rollback()
+        return session.scalar(
+            select(BookingAttribution).where(BookingAttribution.booking_id == booking_id)
+        )
+    return row
+
+
+def _enrolled_lead_ids(session: Session, lead_ids: set[int]) -> set[int]:
+    from crm.billing.models import Enrolment
+    from crm.leads.models import Lead, Stage
+
+    if not lead_ids:
+        return set()
+    enrolled = set(
+        session.scalars(select(Lead.id).where(Lead.id.in_(lead_ids), Lead.stage == Stage.ENROLLED))
+    )
+    enrolled |= {
+        lead_id
+        for lead_id in session.scalars(
+            select(Enrolment.lead_id).where(Enrolment.lead_id.in_(lead_ids))
+        )
+        if lead_id is not None
+    }
+    return enrolled
+
+
+def articles_attribution(session: Session) -> list[dict[str, Any]]:
+    """Per article: calls booked and clients enrolled, by last touch and by first touch.
+
+    Each dict: slug, title, article_id (None once deleted), calls_booked, clients_enrolled,
+    first_touch_calls, first_touch_clients. Articles with no bookings yet are listed (zeros)
+    when published; rows are sorted by calls booked, most first."""
+    rows = list(session.scalars(select(BookingAttribution)))
+    enrolled = _enrolled_lead_ids(session, {r.lead_id for r in rows})
+    stats: dict[str, dict[str, Any]] = {}
+
+    def entry(slug: str) -> dict[str, Any]:
+        return stats.setdefault(
+            slug,
+            {"calls": 0, "first_calls": 0, "clients": set(), "first_clients": set()},
+        )
+
+    for row in rows:
+        if row.last_touch.startswith(TOUCH_PREFIX):
+            e = entry(row.last_touch.removeprefix(TOUCH_PREFIX))
+            e["calls"] += 1
+            if row.lead_id in enrolled:
+                e["clients"].add(row.lead_id)
+        if row.first_touch.startswith(TOUCH_PREFIX):
+            e = entry(row.first_touch.removeprefix(TOUCH_PREFIX))
+            e["first_calls"] += 1
+            if row.lead_id in enrolled:
+                e["first_clients"].add(row.lead_id)
+    articles = {
+        a.slug: a
+        for a in session.scalars(
+            select(Article).where(
+                or_(Article.status == ArticleStatus.PUBLISHED, Article.slug.in_(list(stats)))
+            )
+        )
+    }
+    result = []
+    for slug in sorted(set(stats) | set(articles)):
+        e = stats.get(slug) or {"calls": 0, "first_calls": 0, "clients": (), "first_clients": ()}
+        article = articles.get(slug)
+        result.append(
+            {
+                "slug": slug,
+                "title": article.title if article else slug,
+                "article_id": article.id if article else None,
+                "calls_booked": e["calls"],
+                "clients_enrolled": len(e["clients"]),
+                "first_touch_calls": e["first_calls"],
+                "first_touch_clients": len(e["first_clients"]),
+            }
+        )
+    result.sort(key=lambda r: (-r["calls_booked"], -r["first_touch_calls"], r["title"]))
+    return result
