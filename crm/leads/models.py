@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text
+from sqlalchemy import DDL, JSON, Enum, ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.time import UTCDateTime, utcnow
@@ -33,6 +33,17 @@ class Lead(db.Model):
         Index("ix_leads_source_created", "source", "created_at"),
         # Keyset pagination of the "name" sort order.
         Index("ix_leads_name_id", "name", "id"),
+        # The list's search is a substring match (ILIKE '%q%') on name, email and phone: trigram
+        # GIN indexes let PostgreSQL answer it without reading every row (bench/, BENCHMARKS.md).
+        *(
+            Index(
+                f"ix_leads_{column}_trgm",
+                column,
+                postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"},
+            ).ddl_if(dialect="postgresql")
+            for column in ("name", "email", "phone")
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -69,6 +80,15 @@ class Lead(db.Model):
     @property
     def first_name(self) -> str:
         return self.name.split()[0] if self.name.strip() else ""
+
+
+# The trigram indexes need the pg_trgm extension (a trusted extension: the database owner may
+# create it); migrations run the same statement before creating the indexes.
+event.listen(
+    Lead.__table__,
+    "before_create",
+    DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
+)
 
 
 class LeadEvent(db.Model):
