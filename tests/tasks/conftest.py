@@ -32,7 +32,9 @@ def make_client(db_session, make_user):
     from programs import services
 
     def make(start: date, *, email: str | None = None, first_name: str = "Maya", **overrides):
-        user = make_user(role="runner", first_name=first_name, **({"email": email} if email else {}))
+        user = make_user(
+            role="runner", first_name=first_name, **({"email": email} if email else {})
+        )
         services.submit_intake(db_session, user.id, intake_values(start, **overrides))
         return user
 

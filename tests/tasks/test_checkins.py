@@ -83,7 +83,10 @@ def test_each_client_gets_it_at_18_in_her_own_zone(db_session, make_client):
     paris = make_client(date(2030, 10, 21), email="paris@example.com", timezone="Europe/Paris")
     start = datetime(2030, 11, 3, 0, 0, tzinfo=UTC)
     hits = _run_beat(db_session, start, start + timedelta(days=1, hours=6))
-    assert hits == [datetime(2030, 11, 3, 17, 0, tzinfo=UTC), datetime(2030, 11, 4, 2, 0, tzinfo=UTC)]
+    assert hits == [
+        datetime(2030, 11, 3, 17, 0, tzinfo=UTC),
+        datetime(2030, 11, 4, 2, 0, tzinfo=UTC),
+    ]
     due = {r.to_email: r.due_at for r in _checkins(db_session)}
     assert due == {la.email: hits[1], paris.email: hits[0]}
 
@@ -185,7 +188,9 @@ def test_bad_answers_are_shown_per_field_and_nothing_is_stored(client, db_sessio
 def test_pain_over_her_threshold_alerts_the_coach_once(db_session, linked_runner, coach):
     runner, _ = linked_runner  # threshold 4 (the intake default)
     with time_machine.travel(SENT, tick=False):
-        submit_checkin(db_session, _token(runner), feeling="hard", pain=6, confidence=4, note="Knee")
+        submit_checkin(
+            db_session, _token(runner), feeling="hard", pain=6, confidence=4, note="Knee"
+        )
         submit_checkin(db_session, _token(runner, "2030-W45"), feeling="hard", pain=7, confidence=3)
     [alert] = db_session.scalars(
         select(OutboxEmail).where(OutboxEmail.template == "coach_alert")
