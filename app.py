@@ -69,6 +69,7 @@ def _register_features(app: Flask) -> None:
     import crm.leads
     import crm.site
     import programs
+    import programs.community
     import tasks.outbox
     from bench import seed as bench_seed
 
@@ -77,6 +78,7 @@ def _register_features(app: Flask) -> None:
     crm.billing.init_app(app)
     programs.init_app(app)
     crm.articles.init_app(app)
+    programs.community.init_app(app)
     crm.health.init_app(app)
     bench_seed.init_app(app)  # `flask seed-bench`
 

@@ -1,0 +1,27 @@
+"""The clients' private community: posts, photos, reactions, replies, the coach's weekly pinned
+threads, milestones shared from the log, moderation, and the digest and reply emails."""
+
+from __future__ import annotations
+
+from celery.schedules import crontab
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from crm.nav import add_nav
+    from programs.community import cli, models, routes, tasks  # noqa: F401 - models, tasks
+
+    app.register_blueprint(routes.bp)
+    app.cli.add_command(cli.community_digest)
+    add_nav(app, "runner", "community.feed", "Community", 40)
+    add_nav(app, "coach", "community.feed", "Community", 47)
+
+    celery = app.extensions.get("celery")
+    if celery is not None:
+        celery.conf.beat_schedule = {
+            **(celery.conf.beat_schedule or {}),
+            "community-weekly-digest": {
+                "task": "programs.community.send_digest",
+                "schedule": crontab(day_of_week="mon", hour=15, minute=0),
+            },
+        }

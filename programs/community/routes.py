@@ -1,0 +1,366 @@
+"""Community pages: the feed, a post with its replies, settings; the coach's moderation.
+
+Every member route goes through `member_required` and every service re-checks the acting user,
+so a guessed post id (IDOR) answers 404 exactly like a post that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user
+
+from crm.accounts.access import coach_required
+from crm.articles import images
+from extensions import db, limiter, login_manager
+from programs.community import services
+from programs.community.forms import (
+    ActionForm,
+    CommentForm,
+    MilestoneForm,
+    PostForm,
+    ReportForm,
+    SettingsForm,
+    ThreadForm,
+)
+
+bp = Blueprint("community", __name__)
+
+
+def member_required(view: Callable) -> Callable:
+    """Anonymous → login; not a client (or no longer one) → a 403 page that says why."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if not services.is_member(db.session, current_user.id):
+            return render_template("community/no_access.html"), 403
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _back(default: str):
+    target = request.form.get("next", "")
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
+        return redirect(target)
+    return redirect(default)
+
+
+def _photo(form) -> bytes | None:
+    upload = form.photo.data
+    if not upload or not upload.filename:
+        return None
+    return upload.read(images.MAX_UPLOAD_BYTES + 1)
+
+
+def _flash_error(exc: services.CommunityError) -> None:
+    flash(exc.message, "error")
+
+
+# --- members ---------------------------------------------------------------------------------
+
+
+@bp.get("/community")
+@member_required
+def feed():
+    if services.needs_display_name(db.session, current_user.id):
+        return redirect(url_for("community.profile", next=url_for("community.feed")))
+    before = request.args.get("before", "")
+    return _feed_page(PostForm(), before=int(before) if before.isdigit() else None)
+
+
+def _feed_page(form: PostForm, before: int | None = None, status: int = 200):
+    data = services.feed(db.session, current_user.id, before=before)
+    return (
+        render_template(
+            "community/feed.html",
+            feed=data,
+            form=form,
+            action_form=ActionForm(),
+            thread_form=ThreadForm(formdata=None) if current_user.is_coach else None,
+            reactions=services.REACTIONS,
+            milestones=services.MILESTONES,
+            muted=services.is_muted(db.session, current_user.id),
+            before=before,
+        ),
+        status,
+    )
+
+
+@bp.post("/community/posts")
+@member_required
+@limiter.limit("20/hour")
+def create_post():
+    form = PostForm()
+    if form.validate_on_submit():
+        try:
+            services.create_post(db.session, current_user.id, form.body.data or "", _photo(form))
+        except services.CommunityError as exc:
+            target = form.photo if exc.field == "photo" else form.body
+            target.errors = [*target.errors, exc.message]
+        else:
+            flash("Posted.", "success")
+            return redirect(url_for("community.feed"))
+    return _feed_page(form, status=422)
+
+
+@bp.get("/community/posts/<int:post_id>")
+@member_required
+def post_detail(post_id: int):
+    return _post_page(post_id, CommentForm(formdata=None))
+
+
+def _post_page(post_id: int, form: CommentForm, status: int = 200):
+    try:
+        view, names = services.post_view(db.session, current_user.id, post_id)
+    except services.NotFound:
+        abort(404)
+    return (
+        render_template(
+            "community/post.html",
+            view=view,
+            names=names,
+            form=form,
+            report_form=ReportForm(formdata=None),
+            action_form=ActionForm(),
+            reactions=services.REACTIONS,
+            milestones=services.MILESTONES,
+        ),
+        status,
+    )
+
+
+@bp.post("/community/posts/<int:post_id>/comments")
+@member_required
+@limiter.limit("60/hour")
+def add_comment(post_id: int):
+    form = CommentForm()
+    if form.validate_on_submit():
+        try:
+            services.add_comment(db.session, current_user.id, post_id, form.body.data)
+        except services.NotFound:
+            abort(404)
+        except services.CommunityError as exc:
+            form.body.errors = [*form.body.errors, exc.message]
+        else:
+            return redirect(url_for("community.post_detail", post_id=post_id) + "#replies")
+    return _post_page(post_id, form, status=422)
+
+
+@bp.post("/community/posts/<int:post_id>/react")
+@member_required
+def react(post_id: int):
+    if ActionForm().validate_on_submit():
+        try:
+            services.toggle_reaction(
+                db.session, current_user.id, post_id, request.form.get("emoji", "")
+            )
+        except services.NotFound:
+            abort(404)
+        except services.CommunityError as exc:
+            _flash_error(exc)
+    return _back(url_for("community.feed") + f"#post-{post_id}")
+
+
+@bp.post("/community/posts/<int:post_id>/report")
+@member_required
+def report(post_id: int):
+    form = ReportForm()
+    if form.validate_on_submit():
+        try:
+            services.report_post(db.session, current_user.id, post_id, form.reason.data or "")
+        except services.NotFound:
+            abort(404)
+        flash("Thank you — the coach will take a look.", "success")
+    return redirect(url_for("community.post_detail", post_id=post_id))
+
+
+@bp.post("/community/milestones")
+@member_required
+@limiter.limit("20/hour")
+def share_milestone():
+    form = MilestoneForm()
+    if form.validate_on_submit():
+        try:
+            post = services.share_milestone(
+                db.session, current_user.id, form.kind.data, form.text.data or ""
+            )
+        except services.CommunityError as exc:
+            _flash_error(exc)
+        else:
+            flash("Shared with the community. 🎉", "success")
+            return _back(url_for("community.feed") + f"#post-{post.id}")
+    else:
+        flash("That milestone could not be shared.", "error")
+    return _back(url_for("community.feed"))
+
+
+@bp.route("/community/profile", methods=["GET", "POST"])
+@member_required
+def profile():
+    settings = services.member_settings(db.session, current_user.id)
+    form = SettingsForm(obj=settings)
+    if request.method == "GET" and settings is None:
+        form.display_name.data = current_user.first_name
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            try:
+                services.save_settings(
+                    db.session,
+                    current_user.id,
+                    display_name=form.display_name.data,
+                    notify_replies=form.notify_replies.data,
+                    weekly_digest=form.weekly_digest.data,
+                )
+            except services.CommunityError as exc:
+                form.display_name.errors = [*form.display_name.errors, exc.message]
+            else:
+                flash("Saved.", "success")
+                return _back(url_for("community.feed"))
+    return render_template(
+        "community/profile.html", form=form, first_time=settings is None,
+        next=request.args.get("next", ""),
+    ), status  # fmt: skip
+
+
+@bp.get("/community/photos/<key>")
+@member_required
+def photo(key: str):
+    try:
+        path = services.visible_photo(db.session, current_user.id, key)
+    except services.NotFound:
+        abort(404)
+    response = send_file(path, mimetype="image/jpeg", max_age=3600)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+# --- the coach -------------------------------------------------------------------------------
+
+
+@bp.get("/coach/community")
+@coach_required
+def moderation():
+    return render_template(
+        "community/moderation.html",
+        data=services.moderation(db.session, current_user.id),
+        action_form=ActionForm(),
+        thread_form=ThreadForm(formdata=None),
+    )
+
+
+@bp.post("/coach/community/threads")
+@coach_required
+def create_thread():
+    form = ThreadForm()
+    if form.validate_on_submit():
+        try:
+            services.create_thread(db.session, current_user.id, form.title.data, form.body.data)
+        except services.CommunityError as exc:
+            _flash_error(exc)
+        else:
+            flash("Thread pinned to the top of the feed.", "success")
+            return redirect(url_for("community.feed"))
+    else:
+        flash("Give the thread a title.", "error")
+    return redirect(url_for("community.moderation"))
+
+
+def _coach_action(action: Callable[[], object], done: str, post_id: int):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        action()
+    except services.NotFound:
+        abort(404)
+    flash(done, "success")
+    return _back(url_for("community.moderation"))
+
+
+@bp.post("/coach/community/posts/<int:post_id>/hide")
+@coach_required
+def hide_post(post_id: int):
+    return _coach_action(
+        lambda: services.set_hidden(db.session, current_user.id, post_id, True),
+        "Post hidden. Only you can see it now.",
+        post_id,
+    )
+
+
+@bp.post("/coach/community/posts/<int:post_id>/unhide")
+@coach_required
+def unhide_post(post_id: int):
+    return _coach_action(
+        lambda: services.set_hidden(db.session, current_user.id, post_id, False),
+        "Post visible again.",
+        post_id,
+    )
+
+
+@bp.post("/coach/community/posts/<int:post_id>/delete")
+@coach_required
+def delete_post(post_id: int):
+    return _coach_action(
+        lambda: services.delete_post(db.session, current_user.id, post_id),
+        "Post deleted.",
+        post_id,
+    )
+
+
+@bp.post("/coach/community/posts/<int:post_id>/pin")
+@coach_required
+def pin_post(post_id: int):
+    pinned = request.form.get("pinned") == "1"
+    return _coach_action(
+        lambda: services.set_pinned(db.session, current_user.id, post_id, pinned),
+        "Pinned." if pinned else "Unpinned.",
+        post_id,
+    )
+
+
+@bp.post("/coach/community/posts/<int:post_id>/dismiss")
+@coach_required
+def dismiss_reports(post_id: int):
+    return _coach_action(
+        lambda: services.dismiss_reports(db.session, current_user.id, post_id),
+        "Reports dismissed.",
+        post_id,
+    )
+
+
+@bp.post("/coach/community/comments/<int:comment_id>/hide")
+@coach_required
+def hide_comment(comment_id: int):
+    return _coach_action(
+        lambda: services.hide_comment(db.session, current_user.id, comment_id),
+        "Reply hidden.",
+        comment_id,
+    )
+
+
+@bp.post("/coach/community/members/<int:user_id>/mute")
+@coach_required
+def mute_member(user_id: int):
+    muted = request.form.get("muted", "1") == "1"
+    return _coach_action(
+        lambda: services.set_muted(db.session, current_user.id, user_id, muted),
+        "Member muted: she can read but not post." if muted else "Member can post again.",
+        user_id,
+    )
