@@ -58,8 +58,13 @@ def markdown_to_html(text: str) -> str:
     return sanitise(html)
 
 
+def normalise_newlines(text: str | None) -> str:
+    """Browsers send textarea contents with CRLF line breaks; the directives are line-based."""
+    return (text or "").replace("\r\n", "\n").replace("\r", "\n")
+
+
 def exercise_ids(text: str) -> list[str]:
-    return [m.group(2) for m in DIRECTIVE.finditer(text or "") if m.group(2)]
+    return [m.group(2) for m in DIRECTIVE.finditer(normalise_newlines(text)) if m.group(2)]
 
 
 def unknown_exercises(text: str) -> list[str]:
@@ -71,9 +76,10 @@ def unknown_exercises(text: str) -> list[str]:
 def render_body(text: str, *, booking_url: str, preview: bool = False) -> Markup:
     """The article body as safe HTML, with CTA blocks and embedded exercises in place."""
     library = load_library()
+    text = normalise_newlines(text)
     parts: list[str] = []
     position = 0
-    for match in DIRECTIVE.finditer(text or ""):
+    for match in DIRECTIVE.finditer(text):
         parts.append(markdown_to_html(text[position : match.start()]))
         position = match.end()
         if match.group(1) == "cta":
@@ -88,7 +94,7 @@ def render_body(text: str, *, booking_url: str, preview: bool = False) -> Markup
                     preview=preview,
                 )
             )
-    parts.append(markdown_to_html((text or "")[position:]))
+    parts.append(markdown_to_html(text[position:]))
     return Markup("".join(parts))  # each part is sanitised or one of our own templates
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from crm.articles import images
 from crm.articles.models import Article, ArticleStatus, BookingAttribution
-from crm.articles.render import parse_video, unknown_exercises
+from crm.articles.render import normalise_newlines, parse_video, unknown_exercises
 from crm.time import utcnow, zone
 
 COVER_BUCKET = "articles"
@@ -88,7 +88,8 @@ def save_article(
         article = session.get(Article, article_id)
         if article is None:
             raise LookupError("There is no such article.")
-    title, summary, body = (title or "").strip(), (summary or "").strip(), body or ""
+    title, summary = (title or "").strip(), (summary or "").strip()
+    body = normalise_newlines(body)
     slug = (slug or "").strip().lower() or slugify(title)
     video_url = (video_url or "").strip()
     tag_list = parse_tags(tags)

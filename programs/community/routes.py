@@ -203,7 +203,7 @@ def share_milestone():
         except services.CommunityError as exc:
             _flash_error(exc)
         else:
-            flash("Shared with the community. 🎉", "success")
+            flash("Shared with the community. Well done!", "success")
             return _back(url_for("community.feed") + f"#post-{post.id}")
     else:
         flash("That milestone could not be shared.", "error")

@@ -33,7 +33,8 @@ from programs.community.models import (
 PHOTO_BUCKET = "community"
 LIMITS = {"body": 1000, "comment": 500, "display_name": 40, "reason": 300, "title": 120}
 PER_PAGE = 20
-REACTIONS = {"cheer": "👏", "heart": "❤️", "strong": "💪"}
+# Words, not emoji: not every phone or browser font has the emoji, and words read to everyone.
+REACTIONS = {"cheer": "Cheer", "heart": "Love", "strong": "Strong"}
 MILESTONES = {
     "first_run": "ran for the first time in the plan",
     "continuous_10": "ran 10 minutes without walking",

@@ -187,3 +187,11 @@ def test_seed_articles_cli_is_idempotent(cli_runner, coach, db_session):
     second = cli_runner.invoke(seed_articles)
     assert "0 demo articles created" in second.output
     assert _count(db_session) == 3
+
+
+def test_directives_work_with_the_crlf_line_breaks_browsers_send(client, login, coach):
+    login(coach)
+    body = "Intro\r\n\r\n[[exercise:clamshell]]\r\n\r\n[[cta]]\r\n"
+    html = client.post("/coach/articles/preview", data={"body": body}).get_json()["html"]
+    assert "Clamshell</h3>" in html and "Book a FREE call" in html
+    assert "[[" not in html
