@@ -398,10 +398,13 @@ def localstripe() -> LocalStripe:
     port = sock.getsockname()[1]
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(app, access_log=None)
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.SockSite(runner, sock).start())
+    # Start the server on its own thread's loop: the main thread may already run one (Playwright's
+    # sync API does, once a browser test has started), and run_until_complete refuses to nest.
     thread = threading.Thread(target=loop.run_forever, name="localstripe", daemon=True)
     thread.start()
+    asyncio.run_coroutine_threadsafe(runner.setup(), loop).result(timeout=10)
+    site = web.SockSite(runner, sock)
+    asyncio.run_coroutine_threadsafe(site.start(), loop).result(timeout=10)
     server = LocalStripe(url=f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + 10
     while True:
