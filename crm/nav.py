@@ -1,8 +1,13 @@
-"""The navigation bar: each feature adds its entries in its init_app()."""
+"""The navigation bar: each feature adds its entries in its init_app().
+
+The coach's links from MORE_FROM on sit in a "More" menu, so the bar fits on one line.
+"""
 
 from __future__ import annotations
 
 from flask import Flask
+
+MORE_FROM = 60
 
 
 def add_nav(app: Flask, audience: str, endpoint: str, label: str, order: int = 50) -> None:
@@ -19,6 +24,9 @@ def init_app(app: Flask) -> None:
     def _nav():
         nav = app.extensions["hero_nav"]
         return {
-            "coach_nav": lambda: [(e, label) for _, e, label in nav["coach"]],
+            "coach_nav": lambda: [(e, label) for o, e, label in nav["coach"] if o < MORE_FROM],
+            "coach_more_nav": lambda: [
+                (e, label) for o, e, label in nav["coach"] if o >= MORE_FROM
+            ],
             "runner_nav": lambda: [(e, label) for _, e, label in nav["runner"]],
         }
