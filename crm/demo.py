@@ -252,6 +252,12 @@ def seed_demo(if_empty: bool) -> None:
             seed_leads(session, coach, settings.timezone)
             bar.update(1)
         click.echo(f"{LEADS} demo leads created.")
+    from crm.articles.cli import seed_demo_articles
+    from crm.demo_clients import seed_clients
+
+    clients = seed_clients(session, today=utcnow().astimezone(zone(settings.timezone)).date())
+    articles = seed_demo_articles(session)
+    click.echo(f"{clients} demo clients enrolled with plans; {articles} demo articles written.")
     click.echo("")
     if created:
         click.echo(f"Demo coach login: {DEMO_EMAIL} / {DEMO_PASSWORD}")

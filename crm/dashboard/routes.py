@@ -1,6 +1,7 @@
 from flask import Blueprint, render_template
 
 from crm.accounts.access import coach_required
+from crm.billing.services import revenue_summary
 from crm.dashboard import services
 from crm.leads.services import coach_timezone
 from crm.time import utcnow
@@ -25,4 +26,6 @@ def home():
         new_leads=new_leads,
         funnel=services.funnel(db.session, now),
         funnel_days=services.FUNNEL_DAYS,
+        attention=services.clients_needing_attention(db.session),
+        revenue=revenue_summary(db.session, now),
     )

@@ -8,9 +8,11 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session, joinedload
 
+from crm.accounts.models import User
 from crm.booking.models import Booking, BookingStatus
 from crm.leads.models import Lead, Stage
 from crm.time import zone
+from programs.models import CoachFlag
 
 FUNNEL_DAYS = 90
 UPCOMING_DAYS = 14
@@ -105,3 +107,29 @@ def funnel(session: Session, now: datetime, days: int = FUNNEL_DAYS) -> list[Fun
             )
         )
     return steps
+
+
+@dataclass(frozen=True)
+class Attention:
+    user: User
+    flag: CoachFlag  # the newest open flag
+    open_flags: int
+
+
+def clients_needing_attention(session: Session, limit: int = 8) -> list[Attention]:
+    """Clients with open flags (pain over threshold, missed sessions, silence), one row each,
+    newest flag first."""
+    counts = (
+        select(CoachFlag.user_id, func.count().label("n"), func.max(CoachFlag.id).label("newest"))
+        .where(CoachFlag.resolved_at.is_(None))
+        .group_by(CoachFlag.user_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(CoachFlag, User, counts.c.n)
+        .join(counts, counts.c.newest == CoachFlag.id)
+        .join(User, User.id == CoachFlag.user_id)
+        .order_by(CoachFlag.id.desc())
+        .limit(limit)
+    )
+    return [Attention(user=user, flag=flag, open_flags=n) for flag, user, n in rows]

@@ -130,15 +130,21 @@ def _judge(week: Week, logs: dict[date, WorkoutLog]) -> _Verdict:
     return _Verdict(None, False, None, missed)
 
 
+def _eased(level: int, new_level: int) -> str:
+    if new_level == level:  # already on the first rung: nothing lower to step back to
+        return f"held at rung {level}, the gentlest step"
+    return f"eased back from rung {level} to {new_level}"
+
+
 def _summary(verdict: _Verdict, level: int, new_level: int) -> str:
     lg = verdict.log
     when = lg.session_date.strftime("%a %d %b") if lg else ""
     if verdict.rule == "pain-high-step-back" and lg:
-        return f"Pain {lg.pain_during}/10 on {when}: eased back from rung {level} to {new_level}."
+        return f"Pain {lg.pain_during}/10 on {when}: {_eased(level, new_level)}."
     if verdict.rule == "pain-worse-next-morning" and lg:
         return (
             f"Pain went from {lg.pain_during}/10 during to {lg.pain_next_morning}/10 next "
-            f"morning ({when}): eased back from rung {level} to {new_level}."
+            f"morning ({when}): {_eased(level, new_level)}."
         )
     if verdict.rule == "missed-runs-repeat-week":
         return f"{verdict.missed} runs missed: repeating rung {level} next week."

@@ -97,3 +97,40 @@ def test_login_sends_the_coach_to_the_dashboard(client, coach):
     )
     assert response.status_code == 302
     assert response.headers["Location"] == "/coach"
+
+
+def test_clients_who_need_you_shows_each_flagged_client_once_with_the_newest_flag(
+    db_session, make_user
+):
+    from programs.models import CoachFlag, FlagKind
+
+    maria, june = make_user(first_name="Maria"), make_user(first_name="June")
+    db_session.add_all(
+        [
+            CoachFlag(user_id=maria.id, kind=FlagKind.MISSED, key="m1", reason="Two missed"),
+            CoachFlag(user_id=maria.id, kind=FlagKind.PAIN, key="p1", reason="Pain 7/10"),
+            CoachFlag(
+                user_id=june.id, kind=FlagKind.SILENT, key="s1", reason="Quiet", resolved_at=utcnow()
+            ),
+        ]
+    )
+    db_session.commit()
+    rows = services.clients_needing_attention(db_session)
+    assert [(r.user.id, r.flag.reason, r.open_flags) for r in rows] == [(maria.id, "Pain 7/10", 2)]
+
+
+def test_dashboard_shows_revenue_and_the_clients_who_need_you(
+    client, auth, coach, make_user, db_session
+):
+    from programs.models import CoachFlag, FlagKind
+
+    runner = make_user(first_name="Maria", last_name="Lopez")
+    db_session.add(
+        CoachFlag(user_id=runner.id, kind=FlagKind.PAIN, key="p", reason="Pain <b>7</b>/10")
+    )
+    db_session.commit()
+    auth.login(coach)
+    page = client.get("/coach").get_data(as_text=True)
+    assert "Revenue" in page and "$0.00" in page
+    assert "Maria Lopez" in page
+    assert "Pain &lt;b&gt;7&lt;/b&gt;/10" in page

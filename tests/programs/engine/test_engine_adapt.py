@@ -122,3 +122,10 @@ def test_step_back_near_the_race_turns_into_a_run_walk_strategy():
         )
     assert adapted.adjusted and adapted.race_strategy.holds_16_min_mile
     assert len(coach_flags(adapted)) == 3
+
+
+def test_high_pain_on_the_first_rung_says_it_holds_rather_than_easing_back():
+    from programs.engine.adapt import _eased
+
+    assert _eased(0, 0) == "held at rung 0, the gentlest step"
+    assert _eased(4, 3) == "eased back from rung 4 to 3"

@@ -1,0 +1,128 @@
+"""Demo clients for `seed-demo`: paying runners with plans and logs, through the real services.
+
+Each demo client goes the way a real one does — an offer, the offline test checkout, fulfilment,
+an intake and a few weeks of logs — so the payments ledger, the revenue card, the client list and
+the coach's flags all show something true on first run.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crm.billing import services as billing
+from crm.billing.models import Enrolment, Programme
+from crm.leads.models import Lead, Stage
+from programs import services as plans
+
+CLIENTS = 8
+DEMO_PROFILES = (
+    {
+        "ability": "run_minutes",
+        "run_minutes": 1,
+        "days": [0, 2, 4, 5],
+        "equipment": ["band"],
+        "pain_area": "knee",
+        "pain_level": 4,
+        "race_type": "rundisney",
+        "race_weeks": 10,
+    },
+    {
+        "ability": "walk_only",
+        "days": [1, 3, 5],
+        "equipment": [],
+        "pain_area": "none",
+        "pain_level": 0,
+    },
+    {
+        "ability": "run_minutes",
+        "run_minutes": 15,
+        "days": [0, 1, 3, 4, 6],
+        "equipment": ["dumbbell", "machine"],
+        "pain_area": "shin",
+        "pain_level": 2,
+        "race_type": "5k",
+        "race_weeks": 6,
+    },
+    {
+        "ability": "run_minutes",
+        "run_minutes": 3,
+        "days": [0, 2, 5],
+        "equipment": ["band"],
+        "pain_area": "it_band",
+        "pain_level": 3,
+    },
+)
+
+
+def ensure_programme(session: Session) -> Programme:
+    """The coach's flagship programme with a pay-in-full and an instalment price."""
+    programme = session.scalar(select(Programme).order_by(Programme.id))
+    if programme is not None:
+        return programme
+    programme = billing.save_programme(
+        session,
+        name="0 to 5K Hero — 12 weeks",
+        description=(
+            "A personal run/walk plan from your first minute of running to 5K without walking, "
+            "hip strength in every direction, injury coaching from a physical therapist and "
+            "weekly check-ins."
+        ),
+        weeks=12,
+    )
+    billing.add_price(session, programme.id, kind="one_time", amount_cents=29900)
+    billing.add_price(session, programme.id, kind="instalments", amount_cents=11000, instalments=3)
+    return programme
+
+
+def seed_clients(session: Session, *, today: date, seed: int = 7) -> int:
+    """Enrol up to CLIENTS leads who were sent an offer, give each a plan and some logs."""
+    if session.scalar(select(func.count()).select_from(Enrolment)):
+        return 0
+    rng = random.Random(seed)
+    programme = ensure_programme(session)
+    leads = session.scalars(
+        select(Lead).where(Lead.stage == Stage.OFFER_SENT).order_by(Lead.id).limit(CLIENTS)
+    ).all()
+    for n, lead in enumerate(leads):
+        offer = billing.send_offer(session, lead.id, programme.id)
+        price = programme.active_prices[n % len(programme.active_prices)]
+        checkout_url = billing.start_checkout(session, billing.offer_token(offer), price.id)
+        session_id = urlsplit(checkout_url).path.rstrip("/").rsplit("/", 1)[-1]
+        billing.complete_offline_checkout(session, session_id)
+        enrolment = billing.fulfil_checkout(session, session_id)
+        _start_plan(session, enrolment.user_id, DEMO_PROFILES[n % len(DEMO_PROFILES)], today, rng)
+    return len(leads)
+
+
+def _start_plan(session: Session, user_id: int, shape: dict, today: date, rng) -> None:
+    start = today - timedelta(days=21 + rng.randrange(7))
+    start -= timedelta(days=start.weekday())  # plans start on a Monday
+    values = {k: v for k, v in shape.items() if k != "race_weeks"}
+    values["start_date"] = start
+    if "race_weeks" in shape:
+        values["race_date"] = start + timedelta(weeks=shape["race_weeks"])
+    values["timezone"] = "America/New_York"
+    record = plans.submit_intake(session, user_id, values)
+    plan = plans.load_plan(record)
+    quiet_from = today - timedelta(days=rng.choice((2, 3, 9)))  # some clients go silent
+    for week in plan.weeks:
+        for day in week.sessions:
+            if day.date >= min(today, quiet_from):
+                continue
+            roll = rng.random()
+            status = "skipped" if roll < 0.12 else ("partial" if roll < 0.25 else "done")
+            pain = None if status == "skipped" else _pain(rng)
+            effort = None if status == "skipped" else rng.randint(3, 8)
+            plans.record_workout(
+                session, user_id, day.date, status, effort, pain, kind=day.kind, today=today
+            )
+
+
+def _pain(rng: random.Random) -> int:
+    # Mostly comfortable, now and then a bad day that the plan and the coach must react to.
+    return 6 if rng.random() < 0.03 else rng.choice((0, 0, 1, 1, 2, 2, 3, 3, 4))
