@@ -110,7 +110,11 @@ def test_clients_who_need_you_shows_each_flagged_client_once_with_the_newest_fla
             CoachFlag(user_id=maria.id, kind=FlagKind.MISSED, key="m1", reason="Two missed"),
             CoachFlag(user_id=maria.id, kind=FlagKind.PAIN, key="p1", reason="Pain 7/10"),
             CoachFlag(
-                user_id=june.id, kind=FlagKind.SILENT, key="s1", reason="Quiet", resolved_at=utcnow()
+                user_id=june.id,
+                kind=FlagKind.SILENT,
+                key="s1",
+                reason="Quiet",
+                resolved_at=utcnow(),
             ),
         ]
     )
