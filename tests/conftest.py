@@ -57,7 +57,7 @@ def _postgres_unreachable() -> str | None:
     return None
 
 
-def test_config(database_url: str, tmp_dir) -> dict:
+def make_test_config(database_url: str, tmp_dir) -> dict:
     broker = os.environ.get("TEST_CELERY_BROKER_URL") or f"sqla+sqlite:///{tmp_dir / 'broker.sqlite'}"
     return {
         "TESTING": True,
@@ -99,7 +99,7 @@ def backend(request) -> str:
 def app(backend, tmp_path_factory):
     tmp_dir = tmp_path_factory.mktemp(f"hero-{backend}")
     url = f"sqlite:///{tmp_dir / 'hero.sqlite'}" if backend == "sqlite" else PG_URL
-    app = create_app(test_config(url, tmp_dir))
+    app = create_app(make_test_config(url, tmp_dir))
     app.config["HERO_TEST_TMP"] = tmp_dir
     # Tests keep one app context open and the test client reuses it, so Flask-Login's per-context
     # cache of the current user would leak from one request into the next: forget it each time.

@@ -8,7 +8,7 @@ import logging
 
 from app import create_app
 from crm.logging import build_handler
-from tests.conftest import test_config as make_test_config
+from tests.conftest import make_test_config
 from tests.peers import free_port
 
 

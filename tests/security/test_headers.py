@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app import create_app
-from tests.conftest import test_config as make_test_config
+from tests.conftest import make_test_config
 from tests.security.conftest import methods_of, walkable_rules
 
 
