@@ -13,10 +13,13 @@ if TYPE_CHECKING:
 
 
 def init_app(app: Flask) -> None:
+    from celery.schedules import crontab
+
     from crm.nav import add_nav
     from extensions import api as smorest_api
     from extensions import csrf
-    from programs import api, cli, coach, models, routes  # noqa: F401 - models for create_all
+    from programs import api, cli, coach, models, routes, tasks  # noqa: F401 - models, tasks
+    from tasks import add_periodic_task
 
     app.register_blueprint(routes.bp)
     app.register_blueprint(coach.bp)
@@ -28,3 +31,4 @@ def init_app(app: Flask) -> None:
     add_nav(app, "runner", "portal.plan", "Plan", 20)
     add_nav(app, "runner", "portal.progress", "Progress", 30)
     add_nav(app, "coach", "clients.client_list", "Clients", 40)
+    add_periodic_task(app, "coach-flags", "programs.sync_coach_flags", crontab(minute=40))

@@ -44,14 +44,8 @@ def plan_preview(profile_file, fmt: str) -> None:
 def sync_coach_flags() -> None:
     """Raise the flags now due for every runner (pain, missed sessions, silence). Idempotent:
     run it daily (cron or beat) so silent runners are flagged even when nobody looks."""
-    from sqlalchemy import select
-
-    from crm.accounts.models import Role, User
     from extensions import db
     from programs import services
 
-    raised = 0
-    for user_id in db.session.scalars(select(User.id).where(User.role == Role.RUNNER)).all():
-        raised += len(services.sync_flags(db.session, user_id))
-        db.session.commit()
+    raised = services.sync_all_flags(db.session)
     click.echo(f"{raised} new flag(s).")

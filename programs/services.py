@@ -763,25 +763,48 @@ class ClientRow:
 
 def client_overview(session: DbSession, on_date: date, sort: str = "flags") -> list[ClientRow]:
     """Every runner with her adherence, open flags and pain, sorted by ``flags`` (most first),
-    ``adherence`` (lowest first) or ``name``. Raises any flags now due (idempotent)."""
-    runners = session.scalars(select(User).where(User.role == Role.RUNNER)).all()
+    ``adherence`` (lowest first) or ``name``. A fixed handful of queries however many clients:
+    flags are raised by logging and by the hourly ``sync_all_flags``, not by looking."""
+    runners = session.scalars(select(User).where(User.role == Role.RUNNER).order_by(User.id)).all()
+    ids = [u.id for u in runners]
+    records = {
+        r.user_id: r
+        for r in session.scalars(
+            select(PlanRecord).where(PlanRecord.user_id.in_(ids), PlanRecord.active.is_(True))
+        )
+    }
+    profiles = {
+        p.user_id: p
+        for p in session.scalars(select(RunnerProfile).where(RunnerProfile.user_id.in_(ids)))
+    }
+    logs: dict[int, list[WorkoutLog]] = {uid: [] for uid in ids}
+    for lg in session.scalars(
+        select(WorkoutLog)
+        .where(WorkoutLog.user_id.in_(ids))
+        .order_by(WorkoutLog.session_date, WorkoutLog.kind)
+    ):
+        logs[lg.user_id].append(lg)
+    flags: dict[int, list[CoachFlag]] = {uid: [] for uid in ids}
+    for flag in session.scalars(
+        select(CoachFlag)
+        .where(CoachFlag.user_id.in_(ids), CoachFlag.resolved_at.is_(None))
+        .order_by(CoachFlag.created_at.desc(), CoachFlag.id.desc())
+    ):
+        flags[flag.user_id].append(flag)
     rows = []
     for user in runners:
-        sync_flags(session, user.id, on_date)
-    session.commit()
-    for user in runners:
-        record = active_plan(session, user.id)
-        logs = logs_for(session, user.id)
+        record = records.get(user.id)
         plan = load_plan(record) if record else None
+        user_logs = logs[user.id]
         rows.append(
             ClientRow(
                 user=user,
-                profile=runner_profile(session, user.id),
+                profile=profiles.get(user.id),
                 record=record,
-                open_flags=open_flags(session, user.id),
-                adherence=adherence(plan, logs, on_date) if plan else None,
-                last_log=max((lg.session_date for lg in logs), default=None),
-                pain=pain_trend(logs, on_date) if logs else None,
+                open_flags=flags[user.id],
+                adherence=adherence(plan, user_logs, on_date) if plan else None,
+                last_log=max((lg.session_date for lg in user_logs), default=None),
+                pain=pain_trend(user_logs, on_date) if user_logs else None,
             )
         )
     if sort == "adherence":
@@ -793,6 +816,17 @@ def client_overview(session: DbSession, on_date: date, sort: str = "flags") -> l
             key=lambda r: (-len(r.open_flags), r.adherence is None, r.adherence or 0, r.user.id)
         )
     return rows
+
+
+def sync_all_flags(session: DbSession) -> int:
+    """Raise the flags now due for every runner with a plan (silence needs a clock, not a log);
+    commits per runner. Returns how many new flags were raised."""
+    user_ids = session.scalars(select(PlanRecord.user_id).where(PlanRecord.active.is_(True)))
+    raised = 0
+    for user_id in user_ids.all():
+        raised += len(sync_flags(session, user_id))
+        session.commit()
+    return raised
 
 
 def client_user(session: DbSession, user_id: int) -> User | None:

@@ -38,6 +38,15 @@ def celery_init_app(app: Flask) -> Celery:
     return celery_app
 
 
+def add_periodic_task(app: Flask, name: str, task: str, schedule) -> None:
+    """Put a feature's periodic task on the one beat schedule (call from its init_app)."""
+    celery_app = app.extensions["celery"]
+    celery_app.conf.beat_schedule = {
+        **(celery_app.conf.beat_schedule or {}),
+        name: {"task": task, "schedule": schedule},
+    }
+
+
 def _tune_embedded_broker() -> None:
     # kombu's SQLAlchemy transport polls once a second by default (~2 tasks/s); its polling
     # interval must be set on the transport class: passing it in broker_transport_options

@@ -6,6 +6,7 @@ from flask import Flask, current_app
 
 from crm.nav import add_nav
 from extensions import csrf, limiter
+from tasks import add_periodic_task
 
 
 def init_app(app: Flask) -> None:
@@ -20,19 +21,14 @@ def init_app(app: Flask) -> None:
     add_nav(app, "coach", "billing.programmes", "Programmes", 60)
     add_nav(app, "coach", "billing.payments", "Payments", 65)
 
-    celery = app.extensions.get("celery")
-    if celery is not None:
-        celery.conf.beat_schedule = {
-            **(celery.conf.beat_schedule or {}),
-            "billing-enforce-grace-periods": {
-                "task": "crm.billing.tasks.enforce_grace_periods",
-                "schedule": crontab(minute=15),
-            },
-            "billing-reconcile-stripe": {
-                "task": "crm.billing.tasks.reconcile_stripe",
-                "schedule": crontab(hour=4, minute=30),
-            },
-        }
+    add_periodic_task(
+        app, "billing-enforce-grace-periods", "crm.billing.tasks.enforce_grace_periods",
+        crontab(minute=15),
+    )  # fmt: skip
+    add_periodic_task(
+        app, "billing-reconcile-stripe", "crm.billing.tasks.reconcile_stripe",
+        crontab(hour=4, minute=30),
+    )  # fmt: skip
 
     @app.context_processor
     def _stripe_mode():

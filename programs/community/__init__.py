@@ -6,6 +6,8 @@ from __future__ import annotations
 from celery.schedules import crontab
 from flask import Flask
 
+from tasks import add_periodic_task
+
 
 def init_app(app: Flask) -> None:
     from crm.nav import add_nav
@@ -16,12 +18,7 @@ def init_app(app: Flask) -> None:
     add_nav(app, "runner", "community.feed", "Community", 40)
     add_nav(app, "coach", "community.feed", "Community", 47)
 
-    celery = app.extensions.get("celery")
-    if celery is not None:
-        celery.conf.beat_schedule = {
-            **(celery.conf.beat_schedule or {}),
-            "community-weekly-digest": {
-                "task": "programs.community.send_digest",
-                "schedule": crontab(day_of_week="mon", hour=15, minute=0),
-            },
-        }
+    add_periodic_task(
+        app, "community-weekly-digest", "programs.community.send_digest",
+        crontab(day_of_week="mon", hour=15, minute=0),
+    )  # fmt: skip

@@ -104,10 +104,6 @@ def test_outbox_queries_do_not_grow_with_emails(as_coach, db_session):
     assert_constant(as_coach, "/coach/outbox", grow)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="N+1: /coach/clients (programs.services.client_overview) runs ~9 queries per client",
-)
 def test_client_list_queries_do_not_grow_with_clients(as_coach, db_session, make_user):
     def grow(n):
         for _ in range(min(n, 6)):  # plans are generated for real: keep it short

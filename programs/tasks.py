@@ -1,0 +1,12 @@
+"""Programs' periodic work: flags that need a clock (a runner gone silent), not a log."""
+
+from celery import shared_task
+
+from extensions import db
+from programs import services
+
+
+@shared_task(name="programs.sync_coach_flags")
+def sync_coach_flags() -> int:
+    """Raise due flags for every runner; idempotent, so a repeated beat tick changes nothing."""
+    return services.sync_all_flags(db.session)
