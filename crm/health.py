@@ -33,8 +33,14 @@ def check_database() -> None:
 def check_broker() -> None:
     """Raise if the Celery broker cannot be connected to within BROKER_TIMEOUT_SECONDS."""
     celery = current_app.extensions["celery"]
-    with celery.connection_for_write(connect_timeout=BROKER_TIMEOUT_SECONDS) as conn:
+    # From Celery's connection pool: a load balancer polls often, and a fresh broker connection
+    # per probe would cost more than the probe itself.
+    with celery.pool.acquire(block=True, timeout=BROKER_TIMEOUT_SECONDS) as conn:
         conn.ensure_connection(max_retries=1, interval_start=0, timeout=BROKER_TIMEOUT_SECONDS)
+        # A pooled connection can outlive the broker: ask it something (Redis: PING).
+        client = getattr(conn.default_channel, "client", None)
+        if callable(getattr(client, "ping", None)):
+            client.ping()
 
 
 CHECKS: dict[str, Callable[[], None]] = {"database": check_database, "broker": check_broker}
