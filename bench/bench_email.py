@@ -160,16 +160,18 @@ def _start_worker(env: dict, workers: int, log: Path) -> subprocess.Popen:
     return proc
 
 
-def _wait_ready(app, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
+def _wait_ready(app, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    """Publish a no-op task and wait until the worker has taken it off the queue (works on every
+    broker: the embedded one has no broadcast for `celery inspect ping`)."""
     celery = app.extensions["celery"]
+    celery.send_task("celery.accumulate", queue=QUEUE)
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"worker exited:\n{log.read_text()[-3000:]}")
-        if celery.control.ping(
-            timeout=0.5, destination=[f"bench-{os.getpid()}@{socket.gethostname()}"]
-        ):
-            return
+        with celery.connection_for_write() as conn:
+            if conn.default_channel.queue_declare(QUEUE, passive=True).message_count == 0:
+                return
         time.sleep(0.2)
     raise SystemExit("worker not ready")
 
