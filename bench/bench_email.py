@@ -30,6 +30,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from amqp.exceptions import ChannelError
+
 ROOT = Path(__file__).resolve().parent.parent
 # Run as a script, bench/ itself is first on sys.path, where bench/http.py would shadow the
 # standard library's http package.
@@ -170,7 +172,11 @@ def _wait_ready(app, proc: subprocess.Popen, log: Path, timeout: float = 90) -> 
         if proc.poll() is not None:
             raise SystemExit(f"worker exited:\n{log.read_text()[-3000:]}")
         with celery.connection_for_write() as conn:
-            if conn.default_channel.queue_declare(QUEUE, passive=True).message_count == 0:
+            try:
+                waiting = conn.default_channel.queue_declare(QUEUE, passive=True).message_count
+            except ChannelError:  # Redis: an emptied queue no longer exists
+                waiting = 0
+            if waiting == 0:
                 return
         time.sleep(0.2)
     raise SystemExit("worker not ready")
