@@ -6,7 +6,7 @@ import logging
 import secrets
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, abort, g, request
 
 import config as config_module
 from extensions import api, bootstrap, csrf, db, limiter, login_manager, migrate
@@ -106,6 +106,14 @@ def _register_request_hooks(app: Flask) -> None:
     @app.before_request
     def _request_id() -> None:
         g.request_id = request.headers.get("X-Request-ID") or secrets.token_hex(8)
+
+    @app.before_request
+    def _refuse_nul_characters() -> None:
+        # No form or query legitimately carries NUL, and PostgreSQL text cannot store it (the
+        # insert would fail as a 500 deep inside a service).
+        for values in (request.args, request.form):
+            if any("\x00" in v for _, vs in values.lists() for v in vs):
+                abort(400, "The request contains a character that is not allowed (NUL).")
 
     @app.after_request
     def _security_headers(response):
