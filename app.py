@@ -102,6 +102,16 @@ CSP = "; ".join(
 )
 
 
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
 def _register_request_hooks(app: Flask) -> None:
     @app.before_request
     def _request_id() -> None:
@@ -114,6 +124,8 @@ def _register_request_hooks(app: Flask) -> None:
         for values in (request.args, request.form):
             if any("\x00" in v for _, vs in values.lists() for v in vs):
                 abort(400, "The request contains a character that is not allowed (NUL).")
+        if request.is_json and _holds_nul(request.get_json(silent=True)):
+            abort(400, "The request contains a character that is not allowed (NUL).")
 
     @app.after_request
     def _security_headers(response):
