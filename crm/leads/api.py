@@ -117,6 +117,8 @@ def list_leads(args: dict):
 @bp.route("/<int:lead_id>", methods=["GET"])
 @coach_required
 @bp.response(200, LeadSchema)
+@bp.alt_response(401, description="Not signed in")
+@bp.alt_response(403, description="Not the coach")
 @bp.alt_response(404, description="No such lead")
 @bp.doc(security=SECURITY)
 def get_lead(lead_id: int):
@@ -128,6 +130,8 @@ def get_lead(lead_id: int):
 @coach_required
 @bp.arguments(LeadPatchSchema)
 @bp.response(200, LeadSchema)
+@bp.alt_response(401, description="Not signed in")
+@bp.alt_response(403, description="Not the coach")
 @bp.alt_response(404, description="No such lead")
 @bp.doc(security=SECURITY)
 def patch_lead(data: dict, lead_id: int):
