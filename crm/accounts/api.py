@@ -45,6 +45,7 @@ class TokenSchema(Schema):
 @bp.response(201, TokenSchema)
 @bp.alt_response(401, description="Wrong email or password")
 @bp.alt_response(403, description="Not the coach")
+@bp.alt_response(429, description="Too many attempts: wait for Retry-After seconds")
 def issue_token(data: dict):
     """Issue a bearer token for the coach (only its hash is stored)."""
     user = services.authenticate(db.session, data["email"], data["password"])
