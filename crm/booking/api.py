@@ -108,6 +108,7 @@ def _field_errors(errors: dict[str, str]) -> dict[str, list[str]]:
 @bp.arguments(BookingIn)
 @bp.response(201, BookingOut)
 @bp.alt_response(409, description="That time was just taken; `slots` lists free ones")
+@bp.alt_response(429, description="Too many bookings from here: wait for Retry-After seconds")
 def create_booking(data: dict):
     """Book a free call. 422 with field errors on bad input; 409 when the slot is taken."""
     try:
