@@ -126,6 +126,8 @@ def _require_csrf_header_for_cookie_auth() -> None:
 @coach_required
 @bp.arguments(ProfileIn)
 @bp.response(200, PlanOut)
+@bp.alt_response(401, description="Not signed in")
+@bp.alt_response(403, description="Not the coach")
 def preview_plan(data: dict):
     """The plan the engine makes for a profile (nothing is saved). 422 with field errors."""
     _require_csrf_header_for_cookie_auth()
@@ -141,6 +143,8 @@ def preview_plan(data: dict):
 @bp.get("/me/plan")
 @runner_required
 @bp.response(200, MyPlanOut)
+@bp.alt_response(401, description="Not signed in")
+@bp.alt_response(403, description="Not a runner")
 @bp.alt_response(404, description="No plan yet: the intake comes first")
 def my_plan():
     """The signed-in runner's current plan, as she sees it (adapted, with coach edits)."""
@@ -161,6 +165,8 @@ def my_plan():
 @runner_required
 @bp.arguments(LogIn)
 @bp.response(201, LogOut)
+@bp.alt_response(401, description="Not signed in")
+@bp.alt_response(403, description="Not a runner")
 def create_log(data: dict):
     """Log a session (a second log for the same day and kind updates the first). The plan
     re-adapts and the coach is flagged when needed. 422 with field errors."""
