@@ -20,14 +20,14 @@ from tasks.models import Suppression
 
 @pytest.fixture
 def limits_on(app_ctx):
-    saved = app_ctx.config.get("RATELIMIT_ENABLED", True)
-    app_ctx.config["RATELIMIT_ENABLED"] = True
     from extensions import limiter
 
+    saved = limiter.enabled
+    limiter.enabled = True
     limiter.reset()
     yield
     limiter.reset()
-    app_ctx.config["RATELIMIT_ENABLED"] = saved
+    limiter.enabled = saved
 
 
 def hammer(client, method: str, url: str, times: int, **kw):
