@@ -1,8 +1,9 @@
 """Every HTML form, found by crawling every page as each role, given hostile input.
 
 For each form the crawl finds (its action URL and field names), six payloads fill every field:
-oversized, empty, wrong-type, unicode, a NUL character and script injection. Whatever is sent, the answer is never
-a 5xx; oversized and empty input never changes the database (when the form has fields to fill);
+oversized, empty, wrong-type, unicode, a NUL character and script injection. Whatever is sent,
+the answer is never a 5xx; oversized, empty and NUL input never changes the database (when the
+form has fields to fill);
 the script payload never comes back unescaped — neither in the response nor, afterwards, on any
 page of the site (stored XSS).
 """
