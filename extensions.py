@@ -32,3 +32,14 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 bootstrap = Bootstrap5()
 api = Api()
+
+
+def include_in_migrations(dialect_name: str):
+    """Alembic's include_object for `dialect_name`: skip schema items declared for another
+    dialect only (e.g. the PostgreSQL trigram indexes, which SQLite does not have)."""
+
+    def include_object(obj, name, type_, reflected, compare_to) -> bool:
+        ddl_if = getattr(obj, "_ddl_if", None)
+        return ddl_if is None or ddl_if.dialect in (None, dialect_name)
+
+    return include_object
