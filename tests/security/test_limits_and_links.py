@@ -74,7 +74,9 @@ def test_hammering_a_sensitive_endpoint_gets_429_with_retry_after(
 def tamper(token: str) -> list[str]:
     """Tokens one edit away: a flipped signature character, a swapped payload, a truncation."""
     payload, _, signature = token.rpartition(".")
-    flipped = signature[:-1] + ("A" if signature[-1] != "A" else "B")
+    # Flip the first character: the last one of a base64 signature carries padding bits, so
+    # changing it may decode to the very same bytes.
+    flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
     return [f"{payload}.{flipped}", token[:-3], f"{payload}x.{signature}", token + "x"]
 
 
