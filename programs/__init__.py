@@ -18,11 +18,12 @@ def init_app(app: Flask) -> None:
     from crm.nav import add_nav
     from extensions import api as smorest_api
     from extensions import csrf
-    from programs import api, cli, coach, models, routes, tasks  # noqa: F401 - models, tasks
+    from programs import api, cli, coach, library_admin, models, routes, tasks  # noqa: F401
     from tasks import add_periodic_task
 
     app.register_blueprint(routes.bp)
     app.register_blueprint(coach.bp)
+    app.register_blueprint(library_admin.bp)
     csrf.exempt(api.bp)
     smorest_api.register_blueprint(api.bp)
     app.cli.add_command(cli.plan_preview)
@@ -31,4 +32,5 @@ def init_app(app: Flask) -> None:
     add_nav(app, "runner", "portal.plan", "Plan", 20)
     add_nav(app, "runner", "portal.progress", "Progress", 30)
     add_nav(app, "coach", "clients.client_list", "Clients", 40)
+    add_nav(app, "coach", "exercises.exercise_list", "Exercises", 55)
     add_periodic_task(app, "coach-flags", "programs.sync_coach_flags", crontab(minute=40))

@@ -137,7 +137,7 @@ def preview_plan(data: dict):
         abort(
             422, message="The profile is not valid.", errors={"json": _field_errors(exc.messages)}
         )
-    return generate_plan(profile).to_dict()
+    return generate_plan(profile, services.current_library(db.session)).to_dict()
 
 
 @bp.get("/me/plan")

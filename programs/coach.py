@@ -70,8 +70,9 @@ def _detail(user_id: int, status: int = 200, **forms):
         data = services.progress(db.session, user_id, today)
         ctx["data"] = data
         ctx["charts"] = charts(data)
+        library = services.current_library(db.session)
         ctx["swap_options"] = {
-            item.exercise_id: services.swap_options(ctx["plan"], item.exercise_id)
+            item.exercise_id: services.swap_options(ctx["plan"], item.exercise_id, library)
             for s in ctx["plan"].sessions
             for item in (*s.items, *s.block)
         }

@@ -240,3 +240,133 @@ class NoteForm(FlaskForm):
 class ThresholdForm(FlaskForm):
     pain_threshold = SelectField("Flag pain above", choices=_choices(ZERO_TO_TEN[:10]))
     submit = SubmitField("Save")
+
+
+DIRECTION_CHOICES = [
+    ("flexion", "Forward (flexion)"),
+    ("extension", "Backward (extension)"),
+    ("abduction", "Away from the other leg (abduction)"),
+    ("adduction", "Toward the other leg (adduction)"),
+    ("external_rotation", "Rotating out (external rotation)"),
+    ("internal_rotation", "Rotating in (internal rotation)"),
+]
+KNEE_CHOICES = [("straight", "Knee straight"), ("bent", "Knee bent")]
+POSITION_CHOICES = [("standing", "Standing"), ("lying", "Lying"), ("sitting", "Sitting")]
+EXERCISE_EQUIPMENT_CHOICES = [("none", "No equipment"), *EQUIPMENT_CHOICES]
+TAG_CHOICES = [
+    ("knee_dominant", "Loads the knee (squat, lunge, step-down): left out for a sore knee"),
+    ("impact", "Impact (jumps, hops): left out for a sore knee or pain above 3"),
+]
+
+
+class ExerciseForm(FlaskForm):
+    """One of the coach's exercises. The engine's ``validate_exercise`` is the judge; its
+    per-field messages are put on these fields (``ENGINE_FIELDS`` maps them)."""
+
+    slug = StringField(
+        "Id",
+        validators=[Optional(), Length(max=64)],
+        description="Lowercase words and dashes, e.g. banded-side-step-low. It can't change later.",
+    )
+    name = StringField("Name", validators=[Optional(), Length(max=80)])
+    instructions = TextAreaField(
+        "Instructions", validators=[Optional(), Length(max=400)],
+        description="How to do it, in one or two sentences.",
+    )  # fmt: skip
+    cue = StringField(
+        "Coaching cue", validators=[Optional(), Length(max=160)],
+        description="The one thing to think about, e.g. “Toes point forward.”",
+    )  # fmt: skip
+    direction = SelectField("Direction the hip moves", choices=_choices(DIRECTION_CHOICES))
+    knee = SelectField("Knee", choices=_choices(KNEE_CHOICES))
+    position = SelectField("Position", choices=_choices(POSITION_CHOICES))
+    equipment = SelectField("Equipment", choices=_choices(EXERCISE_EQUIPMENT_CHOICES))
+    sets = IntegerField("Sets", validators=[Optional()], default=2)
+    reps = IntegerField("Reps", validators=[Optional()], description="Reps or seconds, not both.")
+    seconds = IntegerField("Seconds (a hold)", validators=[Optional()])
+    per_side = RadioField(
+        "Each side?", choices=_choices([("yes", "Yes, each leg"), ("no", "No")]), default="yes"
+    )
+    tags = MultiCheckboxField("Tags", choices=_choices(TAG_CHOICES))
+    # Choices are set by the view (the library as it is); the service checks the links.
+    easier = SelectField("Easier variant", choices=[], validate_choice=False)
+    harder = SelectField("Harder variant", choices=[], validate_choice=False)
+    submit = SubmitField("Save exercise")
+
+    ENGINE_FIELDS = {
+        "id": "slug",
+        "dose": "reps",
+        "dose.sets": "sets",
+        "dose.reps": "reps",
+        "dose.seconds": "seconds",
+        "dose.per_side": "per_side",
+    }
+
+    def exercise_values(self) -> dict[str, Any]:
+        """The answers as an exercise dict for the engine (``exercises.yaml`` shape)."""
+        dose: dict[str, Any] = {"sets": self.sets.data, "per_side": self.per_side.data == "yes"}
+        if self.reps.data is not None:
+            dose["reps"] = self.reps.data
+        if self.seconds.data is not None:
+            dose["seconds"] = self.seconds.data
+        return {
+            "id": (self.slug.data or "").strip(),
+            "name": self.name.data,
+            "instructions": self.instructions.data,
+            "cue": self.cue.data,
+            "direction": self.direction.data,
+            "knee": self.knee.data,
+            "position": self.position.data,
+            "equipment": self.equipment.data,
+            "dose": dose,
+            "tags": list(self.tags.data or []),
+            "easier": self.easier.data or None,
+            "harder": self.harder.data or None,
+        }
+
+    def fill_from(self, values: dict[str, Any]) -> None:
+        """Pre-fill from an exercise dict (editing one of hers)."""
+        dose = values["dose"]
+        self.slug.data = values["id"]
+        for key in ("name", "instructions", "cue", "direction", "knee", "position", "equipment"):
+            getattr(self, key).data = values[key]
+        self.sets.data, self.reps.data = dose["sets"], dose.get("reps")
+        self.seconds.data = dose.get("seconds")
+        self.per_side.data = "yes" if dose["per_side"] else "no"
+        self.tags.data = list(values.get("tags") or [])
+        self.easier.data = values.get("easier") or ""
+        self.harder.data = values.get("harder") or ""
+
+    def engine_error(self, engine_field: str | None, message: str) -> None:
+        """Put one of the engine's messages on the field it is about."""
+        name = self.ENGINE_FIELDS.get(engine_field or "", engine_field or "")
+        field = getattr(self, name, None) if name else None
+        if field is None or not hasattr(field, "errors"):
+            field = self.slug
+        text = message[:1].upper() + message[1:]
+        field.errors = [*(field.errors or []), text if text.endswith(".") else f"{text}."]
+
+
+class ExerciseFilterForm(FlaskForm):
+    """The library page's search and filters (GET, no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Search", validators=[Optional(), Length(max=80)])
+    direction = SelectField(
+        "Direction",
+        choices=_choices([("", "Any direction"), *DIRECTION_CHOICES]),
+        default="",
+        validators=[Optional()],
+    )
+    knee = SelectField("Knee", choices=_choices([("", "Knee: any"), *KNEE_CHOICES]), default="",
+                       validators=[Optional()])  # fmt: skip
+    position = SelectField("Position", choices=_choices([("", "Any position"), *POSITION_CHOICES]),
+                           default="", validators=[Optional()])  # fmt: skip
+    equipment = SelectField(
+        "Equipment",
+        choices=_choices([("", "Any equipment"), *EXERCISE_EQUIPMENT_CHOICES]),
+        default="",
+        validators=[Optional()],
+    )

@@ -163,3 +163,56 @@ class CalendarToken(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
     secret: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CoachExercise(db.Model):
+    """A hip exercise the coach added from the admin page: the same fields as an entry of
+    ``engine/exercises.yaml``. Active ones are merged after the built-in library (see
+    ``services.current_library``); switching one off keeps it for plans that already use it.
+
+    ``slug`` is the exercise id the engine and stored plans use, so it never changes once made.
+    Only her own side of a variant link is stored; the merge fills in the other side."""
+
+    __tablename__ = "coach_exercises"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    instructions: Mapped[str] = mapped_column(Text)
+    cue: Mapped[str] = mapped_column(String(160))
+    direction: Mapped[str] = mapped_column(String(24))
+    knee: Mapped[str] = mapped_column(String(16))
+    position: Mapped[str] = mapped_column(String(16))
+    equipment: Mapped[str] = mapped_column(String(16))
+    sets: Mapped[int]
+    reps: Mapped[int | None]
+    seconds: Mapped[int | None]
+    per_side: Mapped[bool] = mapped_column(default=False)
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    easier: Mapped[str | None] = mapped_column(String(64))
+    harder: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    def to_engine_dict(self) -> dict:
+        """The exercise as the engine's ``validate_exercise`` takes it."""
+        dose: dict = {"sets": self.sets, "per_side": self.per_side}
+        if self.reps is not None:
+            dose["reps"] = self.reps
+        if self.seconds is not None:
+            dose["seconds"] = self.seconds
+        return {
+            "id": self.slug,
+            "name": self.name,
+            "instructions": self.instructions,
+            "cue": self.cue,
+            "direction": self.direction,
+            "knee": self.knee,
+            "position": self.position,
+            "equipment": self.equipment,
+            "dose": dose,
+            "tags": sorted(self.tags or []),
+            "easier": self.easier,
+            "harder": self.harder,
+        }

@@ -19,7 +19,9 @@ from flask import render_template
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from programs.engine import load_library
+from extensions import db
+from programs.engine import Library
+from programs.services import current_library
 
 DIRECTIVE = re.compile(r"^[ \t]*\[\[(cta|exercise:([a-z0-9][a-z0-9-]{0,80}))\]\][ \t]*$", re.M)
 
@@ -29,6 +31,11 @@ ALLOWED_TAGS = {
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "ol": {"start"}}
 URL_SCHEMES = {"http", "https", "mailto"}
+
+
+def load_library() -> Library:
+    """The plan library as the coach has it: built-in plus her own active exercises."""
+    return current_library(db.session)
 
 
 @cache

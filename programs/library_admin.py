@@ -1,0 +1,166 @@
+"""The coach's exercise library: every exercise (built-in and hers) with search, filters and
+the coverage grid; a page per exercise; add, edit and switch off her own. The engine's
+``validate_exercise`` judges every form, and ``services.current_library`` is what plans use."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from crm.accounts.access import coach_required
+from extensions import db
+from programs import services
+from programs.engine import LibraryError
+from programs.engine.library import DIRECTIONS, KNEE_POSITIONS
+from programs.forms import (
+    DIRECTION_CHOICES,
+    EXERCISE_EQUIPMENT_CHOICES,
+    KNEE_CHOICES,
+    POSITION_CHOICES,
+    ConfirmForm,
+    ExerciseFilterForm,
+    ExerciseForm,
+)
+
+bp = Blueprint("exercises", __name__, url_prefix="/coach/exercises")
+
+LABELS = {
+    "direction": dict(DIRECTION_CHOICES),
+    "knee": dict(KNEE_CHOICES),
+    "position": dict(POSITION_CHOICES),
+    "equipment": dict(EXERCISE_EQUIPMENT_CHOICES),
+}
+
+
+@bp.context_processor
+def _labels() -> dict:
+    return {"labels": LABELS, "directions": DIRECTIONS, "knee_positions": KNEE_POSITIONS}
+
+
+@bp.get("")
+@coach_required
+def exercise_list():
+    form = ExerciseFilterForm(request.args)
+    filters = {
+        k: v
+        for k, v in form.data.items()
+        if k in ("q", "direction", "knee", "position", "equipment")
+    }
+    if not form.validate():
+        filters = {}
+    entries = services.exercise_catalogue(db.session, **{k: v or "" for k, v in filters.items()})
+    library = services.current_library(db.session)
+    return render_template(
+        "exercises/list.html",
+        form=form,
+        entries=entries,
+        filtered=any(filters.values()),
+        coverage=services.library_coverage(library),
+    )
+
+
+def _entry_or_404(slug: str) -> services.CatalogueEntry:
+    entry = next(
+        (e for e in services.exercise_catalogue(db.session) if e.exercise.id == slug), None
+    )
+    if entry is None:
+        abort(404)
+    return entry
+
+
+@bp.get("/<slug>")
+@coach_required
+def exercise_detail(slug: str):
+    entry = _entry_or_404(slug)
+    library = services.current_library(db.session)
+    return render_template(
+        "exercises/detail.html",
+        entry=entry,
+        ex=entry.exercise,
+        library=library,
+        confirm_form=ConfirmForm(formdata=None),
+    )
+
+
+def _link_choices(form: ExerciseForm, own_id: str | None) -> None:
+    library = services.current_library(db.session)
+    options = [("", "None")] + [
+        (ex.id, f"{ex.name} ({LABELS['direction'][ex.direction].split(' (')[0].lower()})")
+        for ex in sorted(library.exercises, key=lambda e: DIRECTIONS.index(e.direction))
+        if ex.id != own_id
+    ]
+    form.easier.choices = options
+    form.harder.choices = options
+
+
+def _save(form: ExerciseForm, slug: str | None):
+    """Validate through the engine and save; on error the form again, messages on fields."""
+    if form.validate_on_submit():
+        try:
+            row = services.save_coach_exercise(db.session, form.exercise_values(), slug)
+        except LibraryError as exc:
+            db.session.rollback()
+            form.engine_error(exc.field, services.library_message(exc))
+        else:
+            flash(f"Saved. New plans and adaptations can now use {row.name}.", "success")
+            return redirect(url_for("exercises.exercise_detail", slug=row.slug))
+    return render_template("exercises/form.html", form=form, slug=slug), (
+        422 if request.method == "POST" else 200
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@coach_required
+def new_exercise():
+    form = ExerciseForm()
+    _link_choices(form, None)
+    return _save(form, None)
+
+
+@bp.route("/<slug>/edit", methods=["GET", "POST"])
+@coach_required
+def edit_exercise(slug: str):
+    row = services.coach_exercise(db.session, slug)
+    if row is None:
+        abort(404)
+    form = ExerciseForm()
+    _link_choices(form, slug)
+    if request.method == "GET":
+        form.fill_from(row.to_engine_dict())
+    return _save(form, slug)
+
+
+def _set_active(slug: str, active: bool):
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        row = services.set_coach_exercise_active(db.session, slug, active)
+    except LibraryError as exc:
+        db.session.rollback()
+        if services.coach_exercise(db.session, slug) is None:
+            abort(404)
+        flash(
+            f"Can't switch it back on: its {exc.field or 'id'} {services.library_message(exc)}. "
+            "Edit it first.",
+            "error",
+        )
+    else:
+        if active:
+            flash(f"{row.name} is back in the library for new plans.", "success")
+        else:
+            flash(
+                f"{row.name} is switched off: new plans won't use it; plans that have it keep it.",
+                "success",
+            )
+    return redirect(url_for("exercises.exercise_detail", slug=slug))
+
+
+@bp.post("/<slug>/deactivate")
+@coach_required
+def deactivate_exercise(slug: str):
+    return _set_active(slug, False)
+
+
+@bp.post("/<slug>/activate")
+@coach_required
+def activate_exercise(slug: str):
+    return _set_active(slug, True)

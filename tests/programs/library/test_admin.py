@@ -1,0 +1,247 @@
+"""The coach's exercise library: her exercises join the built-in ones everywhere a plan is made
+or changed, through a form the engine validates."""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+
+import pytest
+from flask import url_for
+from sqlalchemy import func, select
+
+from crm.articles import render
+from programs import services
+from programs.models import CoachExercise
+from tests.programs.library.conftest import form_data
+from tests.programs.portal.conftest import intake_values
+
+
+def _feedback(html: str, field: str) -> str:
+    """The error text Bootstrap-Flask shows under one field (before the next field starts)."""
+    after = html[html.index(f'id="{field}"') :]
+    after = after[: after.find("<label", 1)] if "<label" in after[1:] else after
+    return html_lib.unescape(
+        " ".join(re.findall(r'class="invalid-feedback[^"]*"[^>]*>\s*([^<]*)', after))
+    )
+
+
+ENGINE_EXERCISE = {"id": "x", "name": "X", "instructions": "Do it.", "cue": "Well.",
+                   "direction": "abduction", "knee": "straight", "position": "standing",
+                   "equipment": "none",
+                   "dose": {"sets": 2, "reps": 10, "per_side": True}}  # fmt: skip
+
+
+def _count(db_session) -> int:
+    return db_session.scalar(select(func.count()).select_from(CoachExercise))
+
+
+def test_added_exercise_is_listed_and_offered_as_a_swap_of_its_direction(
+    client, db_session, coach_in, runner_with_plan
+):
+    r = client.post("/coach/exercises/new", data=form_data())
+    assert r.status_code == 302
+    assert r.headers["Location"].endswith("/coach/exercises/wall-lean-side-raise")
+
+    listed = client.get("/coach/exercises").data.decode()
+    assert "Wall-lean side raise" in listed and "Clamshell" in listed  # hers and built-in
+    assert "Wall-lean side raise" in client.get("/coach/exercises?direction=abduction").text
+    assert "Wall-lean side raise" not in client.get("/coach/exercises?direction=flexion").text
+    assert "Wall-lean side raise" not in client.get("/coach/exercises?equipment=band").text
+    assert "Wall-lean side raise" in client.get("/coach/exercises?q=wall-lean").text
+
+    uid = runner_with_plan.id
+    plan = services.load_plan(services.active_plan(db_session, uid))
+    strength = next(s for s in plan.sessions if s.kind == "strength")
+    abduction = next(i for i in strength.items if i.direction == "abduction")
+    flexion = next(i for i in strength.items if i.direction == "flexion")
+    library = services.current_library(db_session)
+    assert "wall-lean-side-raise" in [
+        e.id for e in services.swap_options(plan, abduction.exercise_id, library)
+    ]
+    assert "wall-lean-side-raise" not in [
+        e.id for e in services.swap_options(plan, flexion.exercise_id, library)
+    ]
+    assert "Wall-lean side raise" in client.get(f"/coach/clients/{uid}").text  # in the swap menu
+
+    r = client.post(
+        f"/coach/clients/{uid}/swap",
+        data={"session_date": strength.date.isoformat(), "kind": "strength",
+              "exercise_id": abduction.exercise_id, "replacement": "wall-lean-side-raise"},
+    )  # fmt: skip
+    assert r.status_code == 302
+    after = services.load_plan(services.active_plan(db_session, uid))
+    swapped = next(s for s in after.sessions if s.date == strength.date and s.kind == "strength")
+    item = next(i for i in swapped.items if i.exercise_id == "wall-lean-side-raise")
+    assert (item.sets, item.reps, item.per_side) == (2, 12, True)
+    assert item.cue == "Toes point forward, not up."
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"reps": ""}, "reps", "Give exactly one of reps or seconds."),
+        ({"seconds": "30"}, "reps", "Give exactly one of reps or seconds."),
+        ({"sets": "9"}, "sets", "Must be a whole number from 1 to 5."),
+        ({"reps": "", "seconds": "200"}, "seconds", "Must be a whole number from 5 to 120."),
+        ({"name": "  "}, "name", "Is required and must be text."),
+        ({"slug": "Wall Lean"}, "slug", "Must be a slug: lowercase letters, digits and dashes."),
+        ({"slug": "clamshell"}, "slug", "Is a built-in exercise's id; pick another."),
+        ({"easier": "no-such-exercise"}, "easier", "Must be an exercise in the library"),
+        ({"harder": "seated-march"}, "harder", "Must train the same direction."),
+        # The side-lying leg raise already leads on to its own harder variant: slot taken.
+        ({"easier": "side-lying-leg-raise"}, "easier", "Side-lying leg raise already has"),
+    ],
+)
+def test_invalid_exercise_is_shown_again_with_the_message_on_its_field_and_nothing_saved(
+    client, db_session, coach_in, overrides, field, message
+):
+    r = client.post("/coach/exercises/new", data=form_data(**overrides))
+    assert r.status_code == 422
+    html = r.data.decode()
+    assert "nothing was saved" in html
+    assert message in _feedback(html, field)
+    assert 'value="Wall-lean side raise"' in html or field == "name"  # her typing is kept
+    assert _count(db_session) == 0
+
+
+def test_reusing_one_of_her_own_ids_is_refused_on_the_id_field(client, db_session, coach_in):
+    assert client.post("/coach/exercises/new", data=form_data()).status_code == 302
+    r = client.post("/coach/exercises/new", data=form_data(name="Another"))
+    assert r.status_code == 422
+    assert "Is already used by one of your exercises" in r.text
+    assert _count(db_session) == 1
+
+
+def test_a_variant_link_is_made_both_ways_in_the_library(client, db_session, coach_in):
+    # Banded clamshell has no harder variant yet, so hers can be it.
+    banded = services.current_library(db_session)["banded-clamshell"]
+    assert banded.harder is None
+    data = form_data(slug="heavy-band-clamshell", name="Heavy-band clamshell",
+                     direction=banded.direction, knee="bent", position="lying",
+                     equipment="band", easier="banded-clamshell")  # fmt: skip
+    assert client.post("/coach/exercises/new", data=data).status_code == 302
+    library = services.current_library(db_session)
+    assert library["banded-clamshell"].harder == "heavy-band-clamshell"
+    assert library["heavy-band-clamshell"].easier == "banded-clamshell"
+    page = client.get("/coach/exercises/banded-clamshell").text
+    assert "Heavy-band clamshell" in page  # shown as the built-in's harder variant
+
+
+def test_new_and_regenerated_plans_use_her_exercise_but_existing_plans_stay(
+    client, db_session, coach_in, make_user
+):
+    gym = make_user(role="runner", email="gym@example.com")
+    values = intake_values(ability="walk_only", run_minutes=None, pain_area="none", pain_level=0,
+                           equipment=["none", "machine"])  # fmt: skip
+    services.submit_intake(db_session, gym.id, values)
+    before = services.active_plan(db_session, gym.id).plan
+    data = form_data(
+        slug="cable-hip-flexion",
+        name="Cable hip flexion",
+        direction="flexion",
+        equipment="machine",
+        instructions="Face away from a low cable; drive the knee forward.",
+    )
+    assert client.post("/coach/exercises/new", data=data).status_code == 302
+
+    def uses(plan: dict) -> bool:
+        return "cable-hip-flexion" in str(plan)
+
+    assert not uses(before) and services.active_plan(db_session, gym.id).plan == before
+    regenerated = services.regenerate_plan(db_session, gym.id)
+    assert uses(regenerated.plan)
+    # A runner without a gym never gets it.
+    home = make_user(role="runner", email="home@example.com")
+    services.submit_intake(db_session, home.id, {**values, "equipment": ["none", "band"]})
+    assert not uses(services.active_plan(db_session, home.id).plan)
+
+
+def test_switched_off_exercise_leaves_new_plans_and_can_come_back(
+    client, db_session, coach_in, runner_with_plan
+):
+    assert client.post("/coach/exercises/new", data=form_data()).status_code == 302
+    r = client.post("/coach/exercises/wall-lean-side-raise/deactivate")
+    assert r.status_code == 302
+    assert "wall-lean-side-raise" not in services.current_library(db_session)
+    listed = client.get("/coach/exercises").text
+    assert "Wall-lean side raise" in listed and "Switched off" in listed
+    plan = services.load_plan(services.active_plan(db_session, runner_with_plan.id))
+    item = next(i for s in plan.sessions for i in s.items if i.direction == "abduction")
+    library = services.current_library(db_session)
+    assert "wall-lean-side-raise" not in [
+        e.id for e in services.swap_options(plan, item.exercise_id, library)
+    ]
+
+    assert client.post("/coach/exercises/wall-lean-side-raise/activate").status_code == 302
+    assert "wall-lean-side-raise" in services.current_library(db_session)
+
+
+def test_editing_keeps_the_id_and_changes_what_plans_get(client, db_session, coach_in):
+    assert client.post("/coach/exercises/new", data=form_data()).status_code == 302
+    form = client.get("/coach/exercises/wall-lean-side-raise/edit").text
+    assert 'value="Wall-lean side raise"' in form
+    r = client.post(
+        "/coach/exercises/wall-lean-side-raise/edit",
+        data=form_data(slug="renamed", name="Side raise at the wall", reps="15"),
+    )
+    assert r.status_code == 302
+    ex = services.current_library(db_session)["wall-lean-side-raise"]
+    assert (ex.name, ex.dose.reps) == ("Side raise at the wall", 15)
+    assert "renamed" not in services.current_library(db_session)
+    assert client.get("/coach/exercises/clamshell/edit").status_code == 404  # built-ins are fixed
+
+
+def test_articles_embed_her_exercise(client, db_session, coach_in, app):
+    assert client.post("/coach/exercises/new", data=form_data()).status_code == 302
+    with app.test_request_context():
+        html = render.render_body("[[exercise:wall-lean-side-raise]]", booking_url="/book")
+        assert "Wall-lean side raise" in html and "Toes point forward" in html
+        assert render.unknown_exercises("[[exercise:wall-lean-side-raise]]") == []
+        assert url_for("exercises.exercise_list") == "/coach/exercises"
+
+
+def test_coverage_grid_counts_cells_and_flags_a_missing_no_equipment_exercise(db_session):
+    library = services.current_library(db_session)
+    grid = services.library_coverage(library)
+    assert all(cell.no_equipment >= 1 for row in grid.values() for cell in row.values())
+    assert sum(cell.total for row in grid.values() for cell in row.values()) == len(library)
+    from programs.engine.library import library_from_data
+
+    one = library_from_data([{**ENGINE_EXERCISE, "equipment": "band"}])
+    small = services.library_coverage(one)
+    assert small["abduction"]["straight"].total == 1
+    assert small["abduction"]["straight"].no_equipment == 0
+
+
+def test_the_library_page_shows_the_grid_without_gaps_for_the_built_in_library(
+    client, db_session, coach_in
+):
+    html = client.get("/coach/exercises").text
+    assert "Knee straight" in html and "Knee bent" in html
+    assert "coverage-gap" not in html  # every cell has a no-equipment exercise
+
+
+ADMIN_URLS = [
+    ("get", "/coach/exercises"),
+    ("get", "/coach/exercises/new"),
+    ("post", "/coach/exercises/new"),
+    ("get", "/coach/exercises/clamshell"),
+    ("get", "/coach/exercises/wall-lean-side-raise/edit"),
+    ("post", "/coach/exercises/wall-lean-side-raise/deactivate"),
+    ("post", "/coach/exercises/wall-lean-side-raise/activate"),
+]
+
+
+@pytest.mark.parametrize(("method", "url"), ADMIN_URLS)
+def test_runners_are_refused_and_visitors_sent_to_log_in(
+    client, auth, db_session, make_user, method, url
+):
+    services.save_coach_exercise(db_session, {**ENGINE_EXERCISE, "id": "wall-lean-side-raise"})
+    r = getattr(client, method)(url, data=form_data() if method == "post" else None)
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+    auth.login(make_user(role="runner"))
+    r = getattr(client, method)(url, data=form_data() if method == "post" else None)
+    assert r.status_code == 403
+    assert _count(db_session) == 1
+    assert db_session.scalar(select(CoachExercise.active))
