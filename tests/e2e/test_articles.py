@@ -12,21 +12,9 @@ from playwright.sync_api import expect
 from crm.booking.services import ensure_default_availability
 from crm.time import utcnow
 from extensions import db
+from tests.e2e.helpers import login, no_sideways_scroll
 
-PASSWORD = "correct horse battery"
 TITLE = "How bad is running for my knees?"
-
-
-def _no_sideways_scroll(page) -> None:
-    assert not page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
-
-
-def _login(page, base: str, email: str) -> None:
-    page.goto(base + "/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit], input[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def test_coach_publishes_a_reader_books_from_the_cta_and_the_dashboard_credits_it(
@@ -36,7 +24,7 @@ def test_coach_publishes_a_reader_books_from_the_cta_and_the_dashboard_credits_i
 
     # --- the coach writes and publishes, watching the live preview ----------------------------
     page = desktop
-    _login(page, live_server, coach.email)
+    login(page, live_server, coach.email)
     page.get_by_role("link", name="Articles").first.click()
     page.get_by_role("link", name="Write an article").click()
     page.fill("input[name=title]", TITLE)
@@ -61,13 +49,13 @@ def test_coach_publishes_a_reader_books_from_the_cta_and_the_dashboard_credits_i
     dialogs: list[str] = []
     reader.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     reader.goto(live_server + "/articles")
-    _no_sideways_scroll(reader)
+    no_sideways_scroll(reader)
     shots(reader, "2-list-phone")
     reader.get_by_role("link", name=TITLE).click()
     reader.wait_for_url(re.compile(r"/articles/how-bad-is-running-for-my-knees$"))
     expect(reader.get_by_role("heading", level=1, name=TITLE)).to_be_visible()
     expect(reader.locator(".article-exercise")).to_contain_text("Clamshell")
-    _no_sideways_scroll(reader)
+    no_sideways_scroll(reader)
     shots(reader, "3-article-phone")
     assert dialogs == []
 
@@ -133,12 +121,12 @@ def test_community_feed_reads_well_on_a_phone_and_a_desktop(
     services.share_milestone(db.session, runner.id, "continuous_10", "No walking breaks at all!")
 
     for page, label in ((phone, "phone"), (desktop, "desktop")):
-        _login(page, live_server, runner.email)
+        login(page, live_server, runner.email)
         page.goto(live_server + "/community")
         expect(page.get_by_role("heading", name="This week's wins")).to_be_visible()
         page.fill("textarea[name=body]", f"Week 3 done on my {label}!")
         page.get_by_role("button", name="Post").click()
         expect(page.get_by_text(f"Week 3 done on my {label}!")).to_be_visible()
         page.get_by_role("button", name=re.compile(r"^Cheer")).first.click()
-        _no_sideways_scroll(page)
+        no_sideways_scroll(page)
         shots(page, f"7-community-{label}")

@@ -9,23 +9,10 @@ from playwright.sync_api import expect
 
 from crm.booking.services import ensure_default_availability
 from extensions import db
+from tests.e2e.helpers import login, no_sideways_scroll
 
-PASSWORD = "correct horse battery"
 NAME = "Jenna Whitfield"
 EMAIL = "jenna.whitfield@example.com"
-
-
-def _no_sideways_scroll(page) -> None:
-    assert not page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
-
-
-def login(page, base: str, email: str, password: str = PASSWORD) -> None:
-    """Log in through the /login form (CSRF on) and wait to leave it."""
-    page.goto(base + "/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit], input[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def test_visitor_books_a_call_on_a_phone_and_the_coach_finds_her(
@@ -46,7 +33,7 @@ def test_visitor_books_a_call_on_a_phone_and_the_coach_finds_her(
     if browser_tz != coach_tz:
         page.wait_for_url(re.compile(r"[?&]tz="))
     expect(page.locator("#slot-help")).to_contain_text(browser_tz.replace("_", " "))
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     shots(page, "2-slots-phone")
 
     first_slot = page.locator("details[open] label.slot-btn").first
@@ -61,13 +48,13 @@ def test_visitor_books_a_call_on_a_phone_and_the_coach_finds_her(
     page.fill("input[name=goal_race]", "Disneyland 5K")
     page.fill("textarea[name=pain_notes]", "Left knee after 10 minutes")
     page.select_option("select[name=pain_level]", "4")
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     shots(page, "3-form-phone")
     page.get_by_role("button", name="Book my FREE call").click()
 
     expect(page.get_by_role("heading", name="You're booked!")).to_be_visible()
     expect(page.get_by_text(EMAIL)).to_be_visible()
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     shots(page, "4-confirmed-phone")
 
     # --- the coach, on her desktop -------------------------------------------------------------

@@ -11,24 +11,11 @@ from playwright.sync_api import expect
 from crm.billing import services as billing
 from crm.leads.models import Stage
 from extensions import db
+from tests.e2e.helpers import login, no_sideways_scroll
 
-PASSWORD = "correct horse battery"
 RUNNER_PASSWORD = "my knees are fine now"
 NAME = "Jenna Whitfield"
 EMAIL = "jenna.whitfield@example.com"
-
-
-def _no_sideways_scroll(page) -> None:
-    assert not page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
-
-
-def login(page, base: str, email: str, password: str = PASSWORD) -> None:
-    """Log in through the /login form (CSRF on) and wait to leave it."""
-    page.goto(base + "/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit], input[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def test_offer_paid_on_a_phone_enrols_her_and_the_coach_sees_it(
@@ -73,14 +60,14 @@ def test_offer_paid_on_a_phone_enrols_her_and_the_coach_sees_it(
     expect(page.get_by_role("heading", level=1, name=programme.name)).to_be_visible()
     expect(page.get_by_text("Test mode — no money moves.")).to_be_visible()
     page.get_by_label("$299.00 in full").check()
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     shots(page, "3-offer-phone")
     page.get_by_role("button", name="Continue to secure payment").click()
 
     page.wait_for_url(re.compile(r"/checkout/test/cs_offline_\w+$"))
     pay = page.get_by_role("button", name="Pay $299.00 (test)")
     expect(pay).to_be_visible()
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     shots(page, "4-test-checkout-phone")
     pay.click()
 
@@ -88,14 +75,14 @@ def test_offer_paid_on_a_phone_enrols_her_and_the_coach_sees_it(
     expect(page.get_by_role("heading", name="You're in, Jenna!")).to_be_visible()
     page.get_by_label("Choose a password").fill(RUNNER_PASSWORD)
     page.get_by_label("Repeat it").fill(RUNNER_PASSWORD)
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     shots(page, "5-youre-in-phone")
     page.get_by_role("button", name="Set password and start my intake").click()
 
     page.wait_for_url(re.compile(r"/portal/intake$"))
     expect(page.get_by_role("heading", level=1, name="Let's make your plan")).to_be_visible()
     expect(page.get_by_text("Password set. Welcome aboard!")).to_be_visible()
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     shots(page, "6-intake-phone")
 
     # --- the coach sees the payment and the enrolled lead -----------------------------------------

@@ -6,21 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from crm.time import utcnow, zone
+from tests.e2e.helpers import login, no_sideways_scroll
 from tests.factories import create_user
 
-PASSWORD = "correct horse battery"
 TZ = "America/Los_Angeles"
-
-
-def _login(page, base: str, email: str) -> None:
-    page.goto(base + "/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit], input[type=submit]")
-
-
-def _no_sideways_scroll(page) -> None:
-    assert not page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
 
 
 def test_runner_makes_a_plan_runs_the_timer_and_logs_it(
@@ -31,7 +20,7 @@ def test_runner_makes_a_plan_runs_the_timer_and_logs_it(
     page = phone
     # A controllable clock for the timer: fast_forward moves Date.now() and fires timers.
     page.clock.install()
-    _login(page, live_server, runner.email)
+    login(page, live_server, runner.email)
     page.wait_for_url("**/portal")
     assert page.get_by_role("link", name="Start your intake").is_visible()
     page.get_by_role("link", name="Start your intake").click()
@@ -50,12 +39,12 @@ def test_runner_makes_a_plan_runs_the_timer_and_logs_it(
     page.select_option("select[name=race_type]", "rundisney")
     assert page.get_by_text("16 minutes per mile").first.is_visible()
     page.fill("input[name=race_date]", (today + timedelta(days=84)).isoformat())
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     shots(page, "intake")
     page.get_by_role("button", name="Make my plan").click()
     page.wait_for_url("**/portal/plan")
     assert page.get_by_text("Week 1", exact=False).first.is_visible()
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     shots(page, "plan")
 
     # Today: a run/walk with the timer.
@@ -66,7 +55,7 @@ def test_runner_makes_a_plan_runs_the_timer_and_logs_it(
     timer = page.locator("[data-timer]")
     assert timer.is_visible()
     assert page.locator("[data-phase]").text_content() == "Ready"
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     shots(page, "today")
     page.get_by_role("button", name="Start").click()
     assert page.locator("[data-phase]").text_content() == "Warm-up walk"
@@ -98,14 +87,14 @@ def test_runner_makes_a_plan_runs_the_timer_and_logs_it(
 
     page.goto(live_server + "/portal/progress")
     assert page.locator("svg.chart-svg").first.is_visible()
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     shots(page, "progress")
     page.goto(live_server + "/portal/week")
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     shots(page, "week")
 
     # The same pages on a desktop.
-    _login(desktop, live_server, runner.email)
+    login(desktop, live_server, runner.email)
     for path, name in (
         ("/portal", "today"),
         ("/portal/plan", "plan"),
@@ -144,11 +133,11 @@ def test_coach_sees_the_client_and_her_log_on_a_desktop(
             db_session, runner.id, s.date, "done", 6, 6 if s.kind == "run_walk" else 2, today=today
         )
     for page, label in ((desktop, "desktop"), (phone, "phone")):
-        _login(page, live_server, coach.email)
+        login(page, live_server, coach.email)
         page.goto(live_server + "/coach/clients")
         assert page.get_by_role("link", name="Maya").is_visible()
         shots(page, f"clients-{label}")
         page.get_by_role("link", name="Maya").click()
         assert page.locator("#flags").get_by_text("6/10").first.is_visible()
-        _no_sideways_scroll(page)
+        no_sideways_scroll(page)
         shots(page, f"client-{label}")
