@@ -22,6 +22,8 @@ from flask_login import current_user
 from crm.accounts.access import runner_required
 from extensions import db
 from programs import services
+from programs.community import services as community
+from programs.community.forms import MilestoneForm
 from programs.engine import ProfileError
 from programs.forms import ConfirmForm, IntakeForm, LogForm, MorningPainForm
 
@@ -156,6 +158,7 @@ def _day_page(on_date: date, log_form: LogForm | None = None, status: int = 200)
         form.kind.data = s.kind
         forms[s.kind] = form
     mornings = []
+    milestone = _milestone(view.on_date) if "run_walk" in view.logs else None
     for lg in view.morning_prompts:
         mform = MorningPainForm(formdata=None)
         mform.log_id.data = str(lg.id)
@@ -166,11 +169,32 @@ def _day_page(on_date: date, log_form: LogForm | None = None, status: int = 200)
             view=view,
             forms=forms,
             mornings=mornings,
+            milestone=milestone,
             is_today=on_date == _today(),
             can_log=on_date <= _today(),
         ),
         status,
     )
+
+
+def _milestone(on_date: date) -> dict | None:
+    """The share-with-the-community card, for a member whose run/walk that day was a first."""
+    kind = services.run_milestone(db.session, current_user.id, on_date)
+    if kind is None or not community.is_member(db.session, current_user.id):
+        return None
+    form = MilestoneForm(formdata=None, kind=kind)
+    here = (
+        url_for("portal.today")
+        if on_date == _today()
+        else url_for("portal.day", day=on_date.isoformat())
+    )
+    return {
+        "kind": kind,
+        "text": community.MILESTONES[kind],
+        "form": form,
+        "next": here,
+        "shared": services.milestone_shared(db.session, current_user.id, kind),
+    }
 
 
 @bp.route("/intake", methods=["GET", "POST"])
