@@ -31,7 +31,7 @@ from tasks.clients import (
     safe_zone,
 )
 from tasks.models import CheckIn, Feeling, OutboxEmail
-from tasks.outbox import queue_email
+from tasks.outbox import queue_emails
 
 SUNDAY = 6
 CHECKIN_TIME = time(18, 0)
@@ -39,7 +39,7 @@ CHECKIN_TIME = time(18, 0)
 # later run the same evening still does (the idempotency key keeps it to one email a week).
 CHECKIN_CATCH_UP = timedelta(hours=3)
 LINK_MAX_AGE = timedelta(days=8)
-COMMIT_EVERY = 200
+COMMIT_EVERY = 500  # rows per queue_emails batch and commit: each commit starts its sends
 DEFAULT_PAIN_THRESHOLD = 4
 
 
@@ -79,12 +79,18 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="weekly-checkin")
 
 
-def checkin_token(user_id: int, week: str) -> str:
-    return _serializer().dumps({"u": user_id, "w": week})
+def checkin_token(user_id: int, week: str, serializer: URLSafeTimedSerializer | None = None) -> str:
+    return (serializer or _serializer()).dumps({"u": user_id, "w": week})
 
 
-def checkin_url(user_id: int, week: str) -> str:
-    return f"{current_app.config['BASE_URL']}/checkin/{checkin_token(user_id, week)}"
+def checkin_url(
+    user_id: int,
+    week: str,
+    serializer: URLSafeTimedSerializer | None = None,
+    base_url: str | None = None,
+) -> str:
+    base = base_url if base_url is not None else current_app.config["BASE_URL"]
+    return f"{base}/checkin/{checkin_token(user_id, week, serializer)}"
 
 
 @dataclass(frozen=True)
@@ -134,14 +140,22 @@ def next_week_sessions(plan: dict[str, Any] | None, sunday: date) -> list[dict[s
     return sorted(out, key=lambda s: s["date"])
 
 
-def checkin_context(user: User, plan: dict[str, Any] | None, sunday: date) -> dict[str, Any]:
+def checkin_context(
+    user: User,
+    plan: dict[str, Any] | None,
+    sunday: date,
+    serializer: URLSafeTimedSerializer | None = None,
+    base_url: str | None = None,
+) -> dict[str, Any]:
+    """The template context of one check-in; a fan-out passes one serializer and base URL."""
     week = week_label(sunday)
+    base = base_url if base_url is not None else current_app.config["BASE_URL"]
     return {
         "first_name": user.first_name,
         "week": week,
         "sessions": next_week_sessions(plan, sunday),
-        "checkin_url": checkin_url(user.id, week),
-        "portal_url": f"{current_app.config['BASE_URL']}/portal",
+        "checkin_url": checkin_url(user.id, week, serializer, base),
+        "portal_url": f"{base}/portal",
     }
 
 
@@ -181,26 +195,29 @@ def queue_weekly_checkins(session: Session, now: datetime | None = None) -> int:
         ).all()
     )
     leads = client_leads(session, [user for user, _ in clients])
-    queued = 0
+    serializer = _serializer()
+    base = current_app.config["BASE_URL"]
+    items = []
     for user, _tz in clients:
         key, sunday, tz = keys[user.id]
         if key in already:
             continue
-        row = queue_email(
-            session,
-            to=user.email,
-            template="weekly_checkin",
-            context=checkin_context(user, plans.get(user.id), sunday),
-            idempotency_key=key,
-            user_id=user.id,
-            lead_id=leads.get(user.id),
-            due_at=local_moment(sunday, CHECKIN_TIME, tz),
-            condition=f"client_automation:{user.id}",
+        items.append(
+            {
+                "to": user.email,
+                "template": "weekly_checkin",
+                "context": checkin_context(user, plans.get(user.id), sunday, serializer, base),
+                "idempotency_key": key,
+                "user_id": user.id,
+                "lead_id": leads.get(user.id),
+                "due_at": local_moment(sunday, CHECKIN_TIME, tz),
+                "condition": f"client_automation:{user.id}",
+            }
         )
-        if row is not None:
-            queued += 1
-            if queued % COMMIT_EVERY == 0:
-                session.commit()  # sends start while the rest are rendered
+    queued = 0
+    for start in range(0, len(items), COMMIT_EVERY):
+        queued += len(queue_emails(session, items[start : start + COMMIT_EVERY]))
+        session.commit()  # sends start while the rest are rendered
     session.commit()
     return queued
 

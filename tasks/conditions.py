@@ -6,8 +6,9 @@ A row's `condition` is "<name>:<id>", e.g. "booking_active:12" for the reminders
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 
@@ -74,3 +75,46 @@ def condition_holds(session: Session, condition: str) -> bool:
     if check is None or not arg.isdigit():
         return False
     return check(session, int(arg))
+
+
+def _client_automation_many(session: Session, user_ids: set[int]) -> set[int]:
+    """The users among `user_ids` for whom `_client_automation` holds, in three queries."""
+    from crm.accounts.models import User
+    from crm.leads.models import Lead
+    from tasks.clients import _active_conditions, client_leads
+
+    users = list(session.scalars(select(User).where(User.id.in_(user_ids), _active_conditions())))
+    leads = client_leads(session, users)
+    paused: set[int] = set()
+    if leads:
+        paused = set(
+            session.scalars(
+                select(Lead.id).where(
+                    Lead.id.in_(set(leads.values())), Lead.automation_paused.is_(True)
+                )
+            )
+        )
+    return {u.id for u in users if leads.get(u.id) not in paused}
+
+
+# Conditions that many rows of one batch share (the check-ins): checked for all ids at once.
+BATCH_CONDITIONS: dict[str, Callable[[Session, set[int]], set[int]]] = {
+    "client_automation": _client_automation_many,
+}
+
+
+def conditions_hold(session: Session, conditions: Iterable[str]) -> dict[str, bool]:
+    """`condition_holds` for many conditions: {condition: holds}. Those of a kind in
+    BATCH_CONDITIONS cost a few queries together rather than a few each."""
+    out: dict[str, bool] = {}
+    grouped: dict[str, set[int]] = {}
+    for condition in set(conditions):
+        name, _, arg = condition.partition(":")
+        if name in BATCH_CONDITIONS and arg.isdigit():
+            grouped.setdefault(name, set()).add(int(arg))
+        else:
+            out[condition] = condition_holds(session, condition)
+    for name, ids in grouped.items():
+        holding = BATCH_CONDITIONS[name](session, ids)
+        out.update({f"{name}:{i}": i in holding for i in ids})
+    return out

@@ -147,6 +147,16 @@ def get_override(session: Session, template: str) -> EmailTemplateOverride | Non
     )
 
 
+def overrides_for(session: Session, templates: set[str]) -> dict[str, EmailTemplateOverride]:
+    """The coach's overrides of these templates, by template (one query)."""
+    return {
+        o.template: o
+        for o in session.scalars(
+            select(EmailTemplateOverride).where(EmailTemplateOverride.template.in_(templates))
+        )
+    }
+
+
 def overrides(session: Session) -> dict[str, EmailTemplateOverride]:
     return {o.template: o for o in session.scalars(select(EmailTemplateOverride))}
 
