@@ -62,6 +62,51 @@ def _pop_undo() -> dict | None:
     return session.pop(UNDO_KEY, None)
 
 
+# "Previous" with keyset pages: each page link carries the cursors of the pages before it
+# (dot-separated, oldest first), at most TRAIL_MAX of them so the URL stays short; a leading
+# "~" says older ones were dropped, so "Previous" stops there (and "First page" remains).
+TRAIL_MAX = 20
+TRAIL_TRIMMED = "~"
+_CURSOR_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _trimmed(trimmed: bool, cursors: list[str]) -> list[str]:
+    if len(cursors) > TRAIL_MAX:
+        trimmed, cursors = True, cursors[len(cursors) - TRAIL_MAX :]
+    return [TRAIL_TRIMMED, *cursors] if trimmed else cursors
+
+
+def _trail() -> list[str]:
+    """The trail from the URL; a tampered one is ignored (Previous then leads to page one)."""
+    parts = [p for p in (request.args.get("trail") or "").split(".") if p]
+    trimmed = bool(parts) and parts[0] == TRAIL_TRIMMED
+    cursors = parts[1:] if trimmed else parts
+    if not all(len(c) <= 400 and set(c) <= _CURSOR_CHARS for c in cursors):
+        return []
+    return _trimmed(trimmed, cursors)
+
+
+def _page_links(filters: services.LeadFilters, cursor: str | None, page) -> dict:
+    """URLs of the previous and next pages (None when there is none)."""
+    trail = _trail()
+    args = filters.as_args()
+    prev_url = None
+    if trail and trail[-1] != TRAIL_TRIMMED:
+        back = ".".join(trail[:-1]) or None
+        prev_url = url_for("leads.lead_list", cursor=trail[-1], trail=back, **args)
+    elif cursor and not trail:
+        prev_url = url_for("leads.lead_list", **args)  # page 2's previous is the first page
+    next_url = None
+    if page.next_cursor:
+        ahead = trail + [cursor] if cursor else trail
+        trimmed = bool(ahead) and ahead[0] == TRAIL_TRIMMED
+        ahead = _trimmed(trimmed, ahead[1:] if trimmed else ahead)
+        next_url = url_for(
+            "leads.lead_list", cursor=page.next_cursor, trail=".".join(ahead) or None, **args
+        )
+    return {"prev_url": prev_url, "next_url": next_url}
+
+
 @bp.get("/coach/leads")
 @coach_required
 def lead_list():
@@ -72,10 +117,9 @@ def lead_list():
         ), 400
     filters = _filters(form)
     tz_name = services.coach_timezone(db.session)
+    cursor = request.args.get("cursor") or None
     try:
-        page = services.list_leads(
-            db.session, filters, cursor=request.args.get("cursor") or None, tz_name=tz_name
-        )
+        page = services.list_leads(db.session, filters, cursor=cursor, tz_name=tz_name)
     except services.LeadError as exc:
         flash(str(exc), "warning")
         return redirect(url_for("leads.lead_list", **filters.as_args()))
@@ -86,8 +130,9 @@ def lead_list():
         page=page,
         total=total,
         filters=filters,
-        first_page=not request.args.get("cursor"),
+        first_page=not cursor,
         tz_name=tz_name,
+        **_page_links(filters, cursor, page),
         undo=_pop_undo(),
     )
 
