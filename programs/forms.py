@@ -282,8 +282,8 @@ class ExerciseForm(FlaskForm):
     position = SelectField("Position", choices=_choices(POSITION_CHOICES))
     equipment = SelectField("Equipment", choices=_choices(EXERCISE_EQUIPMENT_CHOICES))
     sets = IntegerField("Sets", validators=[Optional()], default=2)
-    reps = IntegerField("Reps", validators=[Optional()], description="Reps or seconds, not both.")
-    seconds = IntegerField("Seconds (a hold)", validators=[Optional()])
+    reps = IntegerField("Reps", validators=[Optional()])
+    seconds = IntegerField("Seconds", validators=[Optional()])
     per_side = RadioField(
         "Each side?", choices=_choices([("yes", "Yes, each leg"), ("no", "No")]), default="yes"
     )
