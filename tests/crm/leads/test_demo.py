@@ -4,6 +4,7 @@ from sqlalchemy import func, select
 
 from crm.accounts.models import Role, User
 from crm.booking.models import AvailabilityWindow, Booking, BookingStatus
+from crm.demo_clients import CLIENTS
 from crm.leads.models import Lead, LeadEvent, Note, Stage
 from extensions import db
 
@@ -34,7 +35,8 @@ def test_seed_demo_fills_every_stage_once(cli_runner):
     assert "demo data not added" in again.output
     twice = cli_runner.invoke(args=["seed-demo"])
     assert twice.exit_code == 0, twice.output
-    assert _count(Lead) == 200 and _count(User) == 1
+    assert _count(Lead) == 200 and _count(User, User.role == Role.COACH) == 1
+    assert _count(User, User.role == Role.RUNNER) == CLIENTS  # the demo clients, once
 
 
 def test_seed_demo_is_deterministic(cli_runner):
@@ -42,3 +44,18 @@ def test_seed_demo_is_deterministic(cli_runner):
     names = list(db.session.scalars(select(Lead.name).order_by(Lead.id).limit(5)))
     assert names == list(db.session.scalars(select(Lead.name).order_by(Lead.id).limit(5)))
     assert len(set(names)) > 1
+
+
+def test_seed_demo_enrols_clients_with_plans_payments_and_articles(cli_runner):
+    from crm.articles.models import Article
+    from crm.billing.models import Enrolment, Payment
+    from programs.models import PlanRecord, WorkoutLog
+
+    result = cli_runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert _count(Enrolment) == CLIENTS == _count(Payment)
+    assert _count(PlanRecord, PlanRecord.active.is_(True)) == CLIENTS
+    assert _count(WorkoutLog) > CLIENTS * 5
+    assert _count(Article) == 3
+    enrolled = _count(Lead, Lead.stage == Stage.ENROLLED, Lead.user_id.is_not(None))
+    assert enrolled == CLIENTS
