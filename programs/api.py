@@ -27,7 +27,6 @@ bp = Blueprint(
 )
 
 
-
 class ProfileIn(Schema):
     class Meta:
         unknown = RAISE

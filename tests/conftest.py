@@ -58,7 +58,8 @@ def _postgres_unreachable() -> str | None:
 
 
 def make_test_config(database_url: str, tmp_dir) -> dict:
-    broker = os.environ.get("TEST_CELERY_BROKER_URL") or f"sqla+sqlite:///{tmp_dir / 'broker.sqlite'}"
+    embedded = f"sqla+sqlite:///{tmp_dir / 'broker.sqlite'}"
+    broker = os.environ.get("TEST_CELERY_BROKER_URL") or embedded
     return {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",

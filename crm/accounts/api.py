@@ -21,7 +21,6 @@ bp = Blueprint(
 csrf.exempt(bp)
 
 
-
 class TokenRequestSchema(Schema):
     class Meta:
         unknown = RAISE

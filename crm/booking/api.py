@@ -18,7 +18,6 @@ bp = Blueprint(
 )
 
 
-
 def _zone_name(value: str) -> None:
     if not is_valid_timezone(value):
         raise ValidationError("Unknown time zone; use an IANA name such as America/Los_Angeles.")

@@ -52,9 +52,7 @@ def test_token_request_rejects_unknown_fields(client, coach):
     assert response.get_json()["errors"]["json"]["x"] == ["Unknown field."]
 
 
-def test_anonymous_gets_401_json_and_runner_403_json(
-    client, auth, make_user, make_lead
-):
+def test_anonymous_gets_401_json_and_runner_403_json(client, auth, make_user, make_lead):
     lead = make_lead()
     for method, url in (("get", "/api/v1/leads"), ("get", f"/api/v1/leads/{lead.id}"),
                         ("patch", f"/api/v1/leads/{lead.id}")):  # fmt: skip
