@@ -75,6 +75,12 @@ def week_label(day: date) -> str:
     return f"{year}-W{week:02d}"
 
 
+def week_monday(week: str) -> date:
+    """The Monday of an ISO week label ('2030-W44' → 28 Oct 2030): the week a check-in is about."""
+    year, _, number = week.partition("-W")
+    return date.fromisocalendar(int(year), int(number), 1)
+
+
 def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="weekly-checkin")
 
@@ -254,11 +260,16 @@ def submit_checkin(
 
     Raises CheckInLinkExpired/CheckInLinkInvalid, AlreadyCheckedIn (second answer for the week,
     even when two arrive at once), or CheckInError with per-field messages. The answer goes on her
-    lead's timeline; pain over her threshold alerts the coach."""
-    from programs.services import runner_profile
+    lead's timeline; pain over her threshold alerts the coach; pain over her threshold or a hard
+    week goes to her plan (programs.services.record_checkin_feedback: a flag, re-adaptation)."""
+    from programs.services import record_checkin_feedback, runner_profile
 
     link = read_checkin_token(token)
     user = session.get(User, link.user_id)
+    try:
+        week_start = week_monday(link.week)
+    except ValueError:
+        user = None
     if user is None:
         raise CheckInLinkInvalid()
     errors: dict[str, str] = {}
@@ -305,6 +316,9 @@ def submit_checkin(
         )  # fmt: skip
     profile = runner_profile(session, user.id)
     threshold = profile.pain_threshold if profile is not None else DEFAULT_PAIN_THRESHOLD
+    if pain_v > threshold or feeling == Feeling.HARD:
+        # Into her plan's adaptation: a pain flag, and high pain fed to the engine.
+        record_checkin_feedback(session, user.id, week_start, pain_v, feeling, confidence_v)
     if pain_v > threshold:
         from tasks.alerts import alert_coach
 
@@ -320,8 +334,8 @@ def submit_checkin(
 
 
 def latest_checkins(session: Session, user_id: int, limit: int = 4) -> list[CheckIn]:
-    """The runner's most recent check-ins, newest first: what her plan's adaptation and the coach
-    read (programs exposes no adaptation input for them yet)."""
+    """The runner's most recent check-ins, newest first (the coach's view; what feeds her plan is
+    handed to programs at submission, see record_checkin_feedback)."""
     return list(
         session.scalars(
             select(CheckIn)
