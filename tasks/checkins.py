@@ -8,6 +8,8 @@ her plan's adaptation (`latest_checkins`), and pain over her threshold alerts th
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -15,7 +17,7 @@ from typing import Any
 from celery import shared_task
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -129,21 +131,76 @@ def next_week_sessions(plan: dict[str, Any] | None, sunday: date) -> list[dict[s
     """The plan's sessions Monday to Sunday after `sunday`, from the stored plan JSON."""
     if not plan:
         return []
+    return _shown((s for week in plan.get("weeks", ()) for s in week.get("sessions", ())), sunday)
+
+
+def _shown(sessions: Iterable[dict[str, Any]], sunday: date) -> list[dict[str, str]]:
     start, end = sunday + timedelta(days=1), sunday + timedelta(days=7)
     out = []
-    for week in plan.get("weeks", ()):
-        for s in week.get("sessions", ()):
-            day = date.fromisoformat(s["date"])
-            if start <= day <= end:
-                out.append(
-                    {
-                        "day": f"{day:%A} {day.day} {day:%b}",
-                        "date": day.isoformat(),
-                        "title": s.get("title", ""),
-                        "kind": s.get("kind", ""),
-                    }
-                )
+    for s in sessions:
+        day = date.fromisoformat(s["date"])
+        if start <= day <= end:
+            out.append(
+                {
+                    "day": f"{day:%A} {day.day} {day:%b}",
+                    "date": day.isoformat(),
+                    "title": s.get("title", ""),
+                    "kind": s.get("kind", ""),
+                }
+            )
     return sorted(out, key=lambda s: s["date"])
+
+
+# A plan's JSON is ~60 KB (months of sessions) and the email shows one week of it: on these
+# backends the database picks the week's sessions out, so a fan-out does not ship and parse
+# every client's whole plan.
+_WEEK_SESSIONS_SQL = {
+    "postgresql": """
+        SELECT p.user_id, (
+            SELECT coalesce(json_agg(s.value), '[]'::json)
+            FROM json_array_elements(p.plan -> 'weeks') AS w(value),
+                 json_array_elements(w.value -> 'sessions') AS s(value)
+            WHERE s.value ->> 'date' BETWEEN :start AND :end
+        )
+        FROM plan_records AS p
+        WHERE p.active AND p.user_id IN :ids
+    """,
+    "sqlite": """
+        SELECT p.user_id, (
+            SELECT json_group_array(json(s.value))
+            FROM json_each(p.plan, '$.weeks') AS w, json_each(w.value, '$.sessions') AS s
+            WHERE json_extract(s.value, '$.date') BETWEEN :start AND :end
+        )
+        FROM plan_records AS p
+        WHERE p.active AND p.user_id IN :ids
+    """,
+}
+
+
+def next_week_sessions_of(
+    session: Session, user_ids: list[int], sunday: date
+) -> dict[int, list[dict[str, str]]]:
+    """`next_week_sessions` of many runners' active plans: {user id: sessions}."""
+    from programs.models import PlanRecord
+
+    if not user_ids:
+        return {}
+    sql = _WEEK_SESSIONS_SQL.get(session.get_bind().dialect.name)
+    if sql is None:
+        plans = session.execute(
+            select(PlanRecord.user_id, PlanRecord.plan).where(
+                PlanRecord.active.is_(True), PlanRecord.user_id.in_(user_ids)
+            )
+        )
+        return {uid: next_week_sessions(plan, sunday) for uid, plan in plans}
+    stmt = text(sql).bindparams(bindparam("ids", expanding=True))
+    window = {"start": (sunday + timedelta(days=1)).isoformat(),
+              "end": (sunday + timedelta(days=7)).isoformat()}  # fmt: skip
+    out = {}
+    for uid, found in session.execute(stmt, {"ids": list(user_ids), **window}):
+        found = json.loads(found) if isinstance(found, str) else found
+        out[uid] = _shown(found or (), sunday)
+    return out
 
 
 def checkin_context(
@@ -152,14 +209,17 @@ def checkin_context(
     sunday: date,
     serializer: URLSafeTimedSerializer | None = None,
     base_url: str | None = None,
+    *,
+    sessions: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """The template context of one check-in; a fan-out passes one serializer and base URL."""
+    """The template context of one check-in; a fan-out passes one serializer and base URL, and
+    next week's sessions it has already picked out (then `plan` is not read)."""
     week = week_label(sunday)
     base = base_url if base_url is not None else current_app.config["BASE_URL"]
     return {
         "first_name": user.first_name,
         "week": week,
-        "sessions": next_week_sessions(plan, sunday),
+        "sessions": next_week_sessions(plan, sunday) if sessions is None else sessions,
         "checkin_url": checkin_url(user.id, week, serializer, base),
         "portal_url": f"{base}/portal",
     }
@@ -170,7 +230,6 @@ def queue_weekly_checkins(session: Session, now: datetime | None = None) -> int:
 
     Due at exactly 18:00 her time; key `checkin:{user_id}:{iso_year}-W{week}` so each goes once
     a week however often this runs. Commits in batches; returns how many were queued."""
-    from programs.models import PlanRecord
 
     now = now or utcnow()
     zones = []
@@ -193,13 +252,13 @@ def queue_weekly_checkins(session: Session, now: datetime | None = None) -> int:
             )
         )
     )
-    plans = dict(
-        session.execute(
-            select(PlanRecord.user_id, PlanRecord.plan).where(
-                PlanRecord.active.is_(True), PlanRecord.user_id.in_(list(keys))
-            )
-        ).all()
-    )
+    by_sunday: dict[date, list[int]] = {}
+    for uid, (key, sunday, _tz) in keys.items():
+        if key not in already:
+            by_sunday.setdefault(sunday, []).append(uid)
+    sessions: dict[int, list[dict[str, str]]] = {}
+    for sunday, uids in by_sunday.items():  # one Sunday, or two across the date line
+        sessions.update(next_week_sessions_of(session, uids, sunday))
     leads = client_leads(session, [user for user, _ in clients])
     serializer = _serializer()
     base = current_app.config["BASE_URL"]
@@ -212,7 +271,9 @@ def queue_weekly_checkins(session: Session, now: datetime | None = None) -> int:
             {
                 "to": user.email,
                 "template": "weekly_checkin",
-                "context": checkin_context(user, plans.get(user.id), sunday, serializer, base),
+                "context": checkin_context(
+                    user, None, sunday, serializer, base, sessions=sessions.get(user.id, [])
+                ),
                 "idempotency_key": key,
                 "user_id": user.id,
                 "lead_id": leads.get(user.id),

@@ -430,12 +430,10 @@ def _row_values(
 
 
 def _on_conflict_insert(session: Session):
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(OutboxEmail)
-    if dialect == "sqlite":
-        return sqlite.insert(OutboxEmail)
-    return None
+    """The dialect's `insert` that has ON CONFLICT DO NOTHING, or None."""
+    return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(
+        session.get_bind().dialect.name
+    )
 
 
 def _insert_unless_duplicate(session: Session, values: dict[str, Any]) -> int | None:
@@ -444,7 +442,8 @@ def _insert_unless_duplicate(session: Session, values: dict[str, Any]) -> int | 
         # INSERT … ON CONFLICT DO NOTHING: a concurrent duplicate neither raises nor aborts the
         # caller's transaction (and SQLite savepoints under pysqlite would commit early).
         stmt = (
-            dialect_insert.values(**values)
+            dialect_insert(OutboxEmail)
+            .values(**values)
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
             .returning(OutboxEmail.id)
         )
@@ -468,12 +467,16 @@ def _insert_many(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]
             if row_id is not None:
                 new[values["idempotency_key"]] = row_id
         return new
+    # A Core executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs ("insertmany
+    # values", up to 1000 rows a statement) from one cached compilation, instead of compiling
+    # a fresh 500-row VALUES clause every batch.
+    table = OutboxEmail.__table__
     stmt = (
-        dialect_insert.values(rows)
+        dialect_insert(table)
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(OutboxEmail.idempotency_key, OutboxEmail.id)
+        .returning(table.c.idempotency_key, table.c.id)
     )
-    return dict(session.execute(stmt).all())
+    return dict(session.connection().execute(stmt, rows).all())
 
 
 def _timeline(session: Session, row: OutboxEmail, kind: str) -> None:

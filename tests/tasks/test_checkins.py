@@ -205,3 +205,18 @@ def test_pain_at_her_threshold_raises_no_alert(db_session, linked_runner, coach)
     with time_machine.travel(SENT, tick=False):
         submit_checkin(db_session, _token(runner), feeling="ok", pain=4, confidence=7)
     assert db_session.scalars(select(OutboxEmail)).all() == []
+
+
+def test_database_picks_the_same_sessions_as_the_plan_json(db_session, make_client):
+    from programs.services import active_plan
+    from tasks.checkins import next_week_sessions, next_week_sessions_of
+
+    runners = [make_client(date(2030, 10, 21), email=f"r{i}@example.com") for i in range(2)]
+    sunday = date(2030, 11, 3)
+    plan = active_plan(db_session, runners[0].id).plan
+    expected = next_week_sessions(plan, sunday)
+    assert len(expected) >= 3 and expected[0]["day"] == "Monday 4 Nov"
+    ids = [r.id for r in runners]
+    assert next_week_sessions_of(db_session, ids, sunday) == {i: expected for i in ids}
+    after_the_plan = sunday + timedelta(days=365)
+    assert next_week_sessions_of(db_session, ids[:1], after_the_plan) == {ids[0]: []}
