@@ -671,10 +671,9 @@ def write_report(info, data, plan, facts, hello_before, hello_after, results, pl
         "## Query counts",
         "",
         "Asserted in tests, not timed: the lead list (tests/crm/leads/test_lead_list.py), the "
-        "dashboard, pipeline, lead detail, outbox, the runner's today/week/progress pages and "
-        "`GET /api/v1/leads` (tests/bench/test_query_counts.py) run the same number of queries "
-        "for 3 rows as for 33. The coach's client list `/coach/clients` does not yet (about 9 "
-        "queries per client; an expected failure in that file until it is fixed).",
+        "dashboard, pipeline, lead detail, outbox, the coach's client list, the runner's "
+        "today/week/progress pages and `GET /api/v1/leads` (tests/bench/test_query_counts.py) "
+        "run the same number of queries for 3 rows as for 33.",
         "",
         "## Lead search: the index",
         "",
