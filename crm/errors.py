@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
+from flask_login import AnonymousUserMixin
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
@@ -55,6 +56,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def _database_unavailable(error: OperationalError):
         db.session.rollback()
+        # The page's navigation reads current_user; loading her would hit the database again.
+        g._login_user = AnonymousUserMixin()
         app.logger.warning("database unavailable: %s", error.orig)
         return _http_error(ServiceUnavailable("The service is briefly unavailable. Please retry."))
 

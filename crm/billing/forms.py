@@ -12,7 +12,15 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Regexp,
+    ValidationError,
+)
 
 from crm.billing.money import parse_cents
 
@@ -28,7 +36,7 @@ class MoneyField(StringField):
             try:
                 self.cents = parse_cents(self.data)
             except ValueError as exc:
-                raise ValueError("Enter an amount like 149 or 149.50.") from exc
+                raise ValidationError("Enter an amount like 149 or 149.50.") from exc
 
 
 class ProgrammeForm(FlaskForm):

@@ -61,12 +61,6 @@ def test_database_outage_gives_json_503s_and_the_app_recovers_without_restart(
     assert booked.status_code == 201, booked.get_json()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="crm/errors.py renders errors/error.html, whose base.html reads current_user: with the "
-    "database down the user loader raises again inside the 503 handler, so a signed-in coach "
-    "gets Flask's bare 500 instead of the 503 page",
-)
 def test_database_outage_gives_a_503_page_to_a_signed_in_coach(proxied, coach):
     other, proxy = proxied
     client = other.test_client()

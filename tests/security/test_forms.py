@@ -38,11 +38,7 @@ FILL_TYPES = {
 }  # fmt: skip
 # Bugs this test found that belong to another feature's owner, each with the endpoint and payloads
 # it fails on. Strict: once fixed, the entry must go (the test fails while it lingers).
-KNOWN_BUGS = {
-    # crm/billing/forms.py MoneyField.pre_validate raises ValueError, which WTForms 3.2+ no longer
-    # treats as a validation error: a bad amount is a 500 instead of a field message.
-    "/coach/programmes/<id>/prices": {"oversized", "wrong-type", "unicode", "script"},
-}
+KNOWN_BUGS: dict[str, set[str]] = {}
 # Tables an unchanged-input request may still touch: a refused login is not a domain change.
 VOLATILE_TABLES = {"kombu_message", "kombu_queue"}
 
