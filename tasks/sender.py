@@ -18,15 +18,22 @@ import random
 import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
+from email import encoders
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import Compat32
+from email.utils import formataddr, formatdate, parseaddr
 from typing import Any
 
 import sqlalchemy as sa
 from celery import shared_task
 from celery.signals import worker_process_shutdown, worker_shutdown
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 
 from crm.time import utcnow
 from extensions import db
@@ -181,25 +188,31 @@ def _send_claimed(rows: list[Claimed]) -> dict[int, tuple[str, float | None]]:
     session.commit()
     out: dict[int, tuple[str, float | None]] = {}
     server = _server() if cfg["SMTP_HOST"] else None
-    for row, reason in zip(rows, blocked, strict=True):
-        if reason:
-            out[row.id] = (_finish(row, EmailStatus.SUPPRESSED, "email_suppressed", reason), None)
-        elif row.condition and not holds.get(row.condition):
-            out[row.id] = (_finish(row, EmailStatus.CANCELLED, "email_cancelled",
-                                   "no longer applies"), None)  # fmt: skip
-        elif row.is_marketing and row.lead_id in paused:
-            out[row.id] = (_finish(row, EmailStatus.CANCELLED, "email_cancelled",
-                                   "automation paused"), None)  # fmt: skip
-        elif server is None:
-            # SMTP off (development): the email is "sent" to the outbox, where the coach reads it.
-            out[row.id] = (_finish(row, EmailStatus.SENT, "email_logged",
-                                   delivery=Delivery.LOGGED), None)  # fmt: skip
-        else:
-            out[row.id] = _send_one(row, server)
+    # Marks go through one autocommit connection: a row's UPDATE is durable in one round trip
+    # (no BEGIN/COMMIT), right after its SMTP 250.
+    with db.engine.connect() as marks:
+        marks = marks.execution_options(isolation_level="AUTOCOMMIT")
+        for row, reason in zip(rows, blocked, strict=True):
+            if reason:
+                status = _finish(marks, row, EmailStatus.SUPPRESSED, "email_suppressed", reason)
+            elif row.condition and not holds.get(row.condition):
+                status = _finish(marks, row, EmailStatus.CANCELLED, "email_cancelled",
+                                 "no longer applies")  # fmt: skip
+            elif row.is_marketing and row.lead_id in paused:
+                status = _finish(marks, row, EmailStatus.CANCELLED, "email_cancelled",
+                                 "automation paused")  # fmt: skip
+            elif server is None:
+                # SMTP off (development): "sent" to the outbox, where the coach reads it.
+                status = _finish(marks, row, EmailStatus.SENT, "email_logged",
+                                 delivery=Delivery.LOGGED)  # fmt: skip
+            else:
+                out[row.id] = _send_one(marks, row, server)
+                continue
+            out[row.id] = (status, None)
     return out
 
 
-def _send_one(row: Claimed, server: SmtpServer) -> tuple[str, float | None]:
+def _send_one(marks: Connection, row: Claimed, server: SmtpServer) -> tuple[str, float | None]:
     row.message_id = row.message_id or message_id_for(row.id)
     try:
         _deliver(build_message(row), server)
@@ -207,18 +220,19 @@ def _send_one(row: Claimed, server: SmtpServer) -> tuple[str, float | None]:
         codes = [code for code, _ in exc.recipients.values()]
         if codes and all(code >= 500 for code in codes):
             suppress_address(db.session, row.to_email, SuppressionReason.BOUNCED)
-            return _finish(row, EmailStatus.FAILED, "email_failed", _describe(exc)), None
-        return _retry_later(row, exc)
+            return _finish(marks, row, EmailStatus.FAILED, "email_failed", _describe(exc)), None
+        return _retry_later(marks, row, exc)
     except smtplib.SMTPResponseException as exc:
         if exc.smtp_code >= 500:  # permanent: retrying will not help
-            return _finish(row, EmailStatus.FAILED, "email_failed", _describe(exc)), None
-        return _retry_later(row, exc)
+            return _finish(marks, row, EmailStatus.FAILED, "email_failed", _describe(exc)), None
+        return _retry_later(marks, row, exc)
     except (smtplib.SMTPException, OSError) as exc:
-        return _retry_later(row, exc)
-    return _finish(row, EmailStatus.SENT, "email_sent", delivery=Delivery.SMTP), None
+        return _retry_later(marks, row, exc)
+    return _finish(marks, row, EmailStatus.SENT, "email_sent", delivery=Delivery.SMTP), None
 
 
 def _finish(
+    marks: Connection,
     row: Claimed,
     status: EmailStatus,
     event: str,
@@ -230,18 +244,21 @@ def _finish(
     if status == EmailStatus.SENT:
         values.update(sent_at=utcnow(), delivery=delivery,
                       message_id=row.message_id or message_id_for(row.id))  # fmt: skip
-    _update_row(row.id, values)
-    if row.lead_id:
-        from crm.leads.models import Lead
+    if not row.lead_id:
+        marks.execute(_update_row(row.id, values))
+        return str(status)
+    # With its timeline event, in one transaction.
+    from crm.leads.models import Lead
 
-        lead = db.session.get(Lead, row.lead_id)
-        _timeline_event(db.session, lead, event, row.subject, row.id, row.template)
+    db.session.execute(_update_row(row.id, values))
+    lead = db.session.get(Lead, row.lead_id)
+    _timeline_event(db.session, lead, event, row.subject, row.id, row.template)
     db.session.commit()
     return str(status)
 
 
-def _update_row(row_id: int, values: dict[str, Any]) -> None:
-    db.session.execute(
+def _update_row(row_id: int, values: dict[str, Any]):
+    return (
         update(OutboxEmail)
         .where(OutboxEmail.id == row_id)
         .values(**values)
@@ -272,49 +289,89 @@ def backoff_seconds(attempt: int) -> float:
     return delay * random.uniform(0.5, 1.0)
 
 
-def _retry_later(row: Claimed, exc: Exception) -> tuple[str, float | None]:
+def _retry_later(marks: Connection, row: Claimed, exc: Exception) -> tuple[str, float | None]:
     if row.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
-        return _finish(row, EmailStatus.FAILED, "email_failed", _describe(exc)), None
+        return _finish(marks, row, EmailStatus.FAILED, "email_failed", _describe(exc)), None
     delay = backoff_seconds(row.attempts)
     now: datetime = utcnow()
     error = _describe(exc)
     # Durable first: the row says when to try again, so a lost retry message is swept up.
-    _update_row(row.id, {"status": EmailStatus.QUEUED, "due_at": now + timedelta(seconds=delay),
-                         "enqueued_at": now, "last_error": error})  # fmt: skip
-    db.session.commit()
+    marks.execute(
+        _update_row(row.id, {"status": EmailStatus.QUEUED, "due_at": now + timedelta(seconds=delay),
+                             "enqueued_at": now, "last_error": error})
+    )  # fmt: skip
     log.warning("outbox email %s: %s; retry in %.1fs", row.id, error, delay)
     return "retry", delay
 
 
-def build_message(row: OutboxEmail | Claimed) -> EmailMessage:
+def build_message(row: OutboxEmail | Claimed) -> Message:
     """The MIME message for a row: text + HTML alternatives, attachments, Message-ID, and the
-    RFC 8058 one-click unsubscribe headers on marketing email."""
+    RFC 8058 one-click unsubscribe headers on marketing email.
+
+    Built with the email package's classic MIME classes: the same structure as EmailMessage's
+    set_content/add_alternative, at a quarter of the CPU (that API re-parses every header it
+    sets, ~1.5 ms a message, the largest cost of a send). Bodies are UTF-8, quoted-printable."""
     cfg = current_app.config
-    msg = EmailMessage()
-    msg["Subject"] = row.subject
-    msg["From"] = cfg["MAIL_FROM"]
+    body = MIMEMultipart("alternative", policy=_POLICY)
+    body.attach(MIMEText(row.text, "plain", _UTF8_QP))
+    body.attach(MIMEText(row.html, "html", _UTF8_QP))
+    attachments = row.attachments or []
+    msg = MIMEMultipart("mixed", policy=_POLICY) if attachments else body
+    if attachments:
+        msg.attach(body)
+    for item in attachments:
+        mime, *params = [p.strip() for p in item["content_type"].split(";")]
+        maintype, subtype = mime.split("/", 1)
+        part = MIMEBase(maintype, subtype, **dict(p.split("=", 1) for p in params if "=" in p))
+        part.set_payload(base64.b64decode(item["data"]))
+        encoders.encode_base64(part)
+        part.add_header("Content-Disposition", "attachment", filename=item["filename"])
+        msg.attach(part)
+    _header(msg, "Subject", row.subject)
+    msg["From"] = formataddr(parseaddr(cfg["MAIL_FROM"]))  # a non-ASCII name gets encoded
     msg["To"] = row.to_email
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = row.message_id or message_id_for(row.id)
     msg["X-Hero-Outbox-Id"] = str(row.id)
     for name, value in (row.headers or {}).items():
-        msg[name] = value
+        _header(msg, name, value)
     if row.is_marketing:
         msg["List-Unsubscribe"] = f"<{unsubscribe_url(row.to_email)}>"
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(row.text)
-    msg.add_alternative(row.html, subtype="html")
-    for item in row.attachments or []:
-        mime, *params = [p.strip() for p in item["content_type"].split(";")]
-        maintype, subtype = mime.split("/", 1)
-        msg.add_attachment(
-            base64.b64decode(item["data"]),
-            maintype=maintype,
-            subtype=subtype,
-            filename=item["filename"],
-            params=dict(p.split("=", 1) for p in params if "=" in p),
-        )
     return msg
+
+
+class _MailPolicy(Compat32):
+    """compat32, except that an ASCII header is written on one line (RFC 5322 allows 998
+    characters) rather than folded at 78, which puts a value without spaces, such as the
+    List-Unsubscribe URL, on a continuation line of its own."""
+
+    def _one_line(self, name: str, value) -> str | None:
+        one_line = (
+            isinstance(value, str)
+            and value.isascii()
+            and "\n" not in value
+            and "\r" not in value
+            and len(name) + len(value) + 2 <= 998
+        )
+        return f"{name}: {value}{self.linesep}" if one_line else None
+
+    def fold(self, name, value):
+        return self._one_line(name, value) or super().fold(name, value)
+
+    def fold_binary(self, name, value):
+        line = self._one_line(name, value)
+        return line.encode("ascii") if line else super().fold_binary(name, value)
+
+
+_POLICY = _MailPolicy()
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP  # readable, and keeps long HTML lines under SMTP's 998 characters
+
+
+def _header(msg: Message, name: str, value: str) -> None:
+    # A display name or subject outside ASCII goes out RFC 2047-encoded.
+    msg[name] = value if value.isascii() else Header(value, "utf-8")
 
 
 def _server() -> SmtpServer:
@@ -329,7 +386,7 @@ def _server() -> SmtpServer:
     )
 
 
-def _deliver(msg: EmailMessage, server: SmtpServer | None = None) -> None:
+def _deliver(msg: Message, server: SmtpServer | None = None) -> None:
     """One SMTP transaction on a pooled connection (see tasks.smtp_pool)."""
     with pool.connection(server or _server()) as smtp:
         smtp.send_message(

@@ -201,3 +201,30 @@ def test_fan_out_through_the_worker_arrives_once_each(outbox_peers, db_session):
     assert len(smtp.messages) == SEND_BATCH + 6
     assert len({m["To"] for m in smtp.messages}) == SEND_BATCH + 6
     assert marker is not None
+
+
+def test_message_is_multipart_alternative_with_encoded_non_ascii(app_ctx, monkeypatch):
+    from email import message_from_bytes, policy
+
+    from tasks.models import Category
+    from tasks.sender import Claimed, build_message
+
+    monkeypatch.setitem(app_ctx.config, "MAIL_FROM", "Coach Inès <coach@example.com>")
+    row = Claimed(
+        7, "ines@example.com", "weekly_checkin", "Comment ça va, Inès ?", "<p>Bonjour Inès</p>\n",
+        "Bonjour Inès — " + "x" * 1200 + "\n", None, Category.MARKETING, 1, "", {"X-Tag": "é"},
+        [{"filename": "a.ics", "content_type": "text/calendar; method=REQUEST",
+          "data": "QkVHSU46VkNBTEVOREFS"}], "",
+    )  # fmt: skip
+    raw = build_message(row).as_bytes()
+    assert raw.isascii() and max(len(line) for line in raw.splitlines()) <= 998
+    msg = message_from_bytes(raw, policy=policy.default)
+    assert msg["Subject"] == "Comment ça va, Inès ?" and msg["X-Tag"] == "é"
+    assert msg["From"].addresses[0].display_name == "Coach Inès"
+    assert msg["Message-ID"] == "<outbox.7@localhost>" and msg["To"] == "ines@example.com"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert msg.get_body(("plain",)).get_content().startswith("Bonjour Inès — xxx")
+    assert msg.get_body(("html",)).get_content() == "<p>Bonjour Inès</p>\n"
+    [ics] = list(msg.iter_attachments())
+    assert ics.get_filename() == "a.ics" and ics.get_param("method") == "REQUEST"
+    assert ics.get_payload(decode=True) == b"BEGIN:VCALENDAR"
