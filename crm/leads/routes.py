@@ -123,12 +123,13 @@ def lead_list():
     except services.LeadError as exc:
         flash(str(exc), "warning")
         return redirect(url_for("leads.lead_list", **filters.as_args()))
-    total = services.count_leads(db.session, filters, tz_name=tz_name)
+    total = services.page_total(db.session, filters, page, first_page=not cursor, tz_name=tz_name)
     return render_template(
         "leads/list.html",
         form=form,
         page=page,
         total=total,
+        count_cap=services.COUNT_CAP,
         filters=filters,
         first_page=not cursor,
         tz_name=tz_name,

@@ -275,10 +275,36 @@ def list_leads(
     return LeadPage(items=items, next_cursor=next_cursor)
 
 
-def count_leads(session: Session, filters: LeadFilters, *, tz_name: str = "UTC") -> int:
-    """How many leads match `filters` (one COUNT query)."""
-    sub = _filtered(filters, tz_name).with_only_columns(Lead.id).subquery()
-    return session.scalar(select(func.count()).select_from(sub)) or 0
+def count_leads(
+    session: Session, filters: LeadFilters, *, tz_name: str = "UTC", cap: int | None = None
+) -> int:
+    """How many leads match `filters` (one COUNT query); with `cap`, counting stops at cap + 1,
+    so a result above `cap` means "more than cap" (the list shows "1,000+")."""
+    stmt = _filtered(filters, tz_name).with_only_columns(Lead.id)
+    if cap is not None:
+        # An exact COUNT of 100,000 rows, or of thousands of trigram matches, costs more than
+        # the page it heads; past the cap the figure says nothing the coach would act on.
+        stmt = stmt.limit(cap + 1)
+    return session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+
+
+COUNT_CAP = 1000
+
+
+def page_total(
+    session: Session,
+    filters: LeadFilters,
+    page: LeadPage,
+    *,
+    first_page: bool,
+    tz_name: str = "UTC",
+    cap: int | None = None,
+) -> int:
+    """The "N found" figure over a list page: the page's own length when the first page holds
+    every match (no query), else a COUNT that stops past `cap` (above `cap` means "cap+")."""
+    if first_page and page.next_cursor is None:
+        return len(page.items)
+    return count_leads(session, filters, tz_name=tz_name, cap=COUNT_CAP if cap is None else cap)
 
 
 def iter_leads(
@@ -320,8 +346,18 @@ def export_row(lead: Lead) -> list[str]:
 
 
 def lead_sources(session: Session) -> list[str]:
-    """The distinct sources the leads came from, for the filter menu."""
-    return list(session.scalars(select(Lead.source).distinct().order_by(Lead.source)))
+    """The distinct sources the leads came from, in order, for the filter menu."""
+    # A loose index scan: one probe of ix_leads_source_created per distinct source (a handful)
+    # instead of DISTINCT over every lead (24 ms at 100,000 leads, on every list page).
+    sources = select(func.min(Lead.source).label("source")).cte("sources", recursive=True)
+    following = (
+        select(func.min(Lead.source)).where(Lead.source > sources.c.source).scalar_subquery()
+    )
+    sources = sources.union_all(
+        select(following.label("source")).where(sources.c.source.is_not(None))
+    )
+    stmt = select(sources.c.source).where(sources.c.source.is_not(None))
+    return list(session.scalars(stmt.order_by(sources.c.source)))
 
 
 # --- The pipeline board ---------------------------------------------------------------------------

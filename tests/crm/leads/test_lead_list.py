@@ -183,3 +183,46 @@ def test_csv_export_streams_every_page(coach_client, make_lead, monkeypatch):
     )
     assert len(rows) == 8
     assert len({r[0] for r in rows[1:]}) == 7
+
+
+def test_source_menu_lists_each_source_once_in_order(db_session, make_lead):
+    for source in ("instagram", "direct", "instagram", "google", "direct"):
+        make_lead(source=source)
+    assert services.lead_sources(db_session) == ["direct", "google", "instagram"]
+
+
+def test_source_menu_is_empty_without_leads(db_session):
+    assert services.lead_sources(db_session) == []
+
+
+def test_count_stops_past_the_cap(db_session, make_lead):
+    for _ in range(7):
+        make_lead()
+    assert services.count_leads(db_session, LeadFilters(), cap=5) == 6
+    assert services.count_leads(db_session, LeadFilters(), cap=10) == 7
+    assert services.count_leads(db_session, LeadFilters()) == 7
+
+
+def test_list_heading_says_cap_plus_past_the_cap(coach_client, make_lead, monkeypatch):
+    monkeypatch.setattr(services, "COUNT_CAP", 3)
+    for i in range(services.PAGE_SIZE + 1):  # two pages: the first cannot count itself
+        make_lead(name=f"Capped {i}")
+    html = coach_client.get("/coach/leads").get_data(as_text=True)
+    assert "3+ found" in html
+
+
+def test_one_page_of_results_is_counted_without_a_count_query(coach_client, make_lead):
+    make_lead(name="Only Garcia")
+    make_lead(name="Someone Else")
+    queries: list[str] = []
+
+    def before(conn, cursor, statement, *args):
+        queries.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        html = coach_client.get("/coach/leads?q=garcia").get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+    assert "1 found" in html
+    assert not any("count(" in q.lower() for q in queries)
