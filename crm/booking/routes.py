@@ -106,7 +106,9 @@ def _slot_page(tz: str, start_day: date) -> dict[str, Any]:
     now = utcnow()
     today = now.astimezone(zone(tz)).date()
     last_day = (now + timedelta(days=rules.horizon_days)).astimezone(zone(tz)).date()
-    slots = services.free_slots(db.session, start_day=start_day, days=DAYS_PER_PAGE, tz=tz, now=now)
+    slots = services.free_slots(
+        db.session, start_day=start_day, days=DAYS_PER_PAGE, tz=tz, now=now, rules=rules
+    )
     later = start_day + timedelta(days=DAYS_PER_PAGE)
     return {
         "days": _group_by_day(slots, tz),

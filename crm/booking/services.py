@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from icalendar import Calendar, Event, vCalAddress, vText
+from icalendar import Calendar, Event, Timezone, vCalAddress, vText
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -163,12 +164,13 @@ def free_slots(
     days: int = 7,
     tz: str | None = None,
     now: datetime | None = None,
+    rules: Rules | None = None,
 ) -> list[Slot]:
     """Free slots from the start of `start_day` for `days` days, both read in zone `tz`
     (default: the coach's zone; `start_day` default: today there). Raises ValueError for an
-    unknown zone."""
+    unknown zone. `rules`: the caller's `load_rules` of this request, else loaded here."""
     now = now or utcnow()
-    rules = load_rules(session)
+    rules = rules or load_rules(session)
     viewer = zone(tz or rules.timezone)
     start_day = start_day or now.astimezone(viewer).date()
     range_start = datetime.combine(start_day, time(), tzinfo=viewer).astimezone(UTC)
@@ -589,8 +591,21 @@ def build_ics(
     attendee.params["role"] = vText("REQ-PARTICIPANT")
     event.add("attendee", attendee)
     cal.add_component(event)
-    cal.add_missing_timezones()
+    for position, tzid in enumerate(sorted(cal.get_missing_tzids())):
+        vtimezone = _vtimezone(tzid)
+        if vtimezone is not None:
+            cal.subcomponents.insert(position, vtimezone)
     return cal.to_ical()
+
+
+@lru_cache(maxsize=64)
+def _vtimezone(tzid: str) -> Timezone | None:
+    """The VTIMEZONE of an IANA zone, built once per process: icalendar derives it from the
+    zone's transitions over decades (~10 ms), and it depends on nothing but the zone."""
+    try:
+        return Timezone.from_tzid(tzid)
+    except ValueError:
+        return None
 
 
 def _organizer_email() -> str:
