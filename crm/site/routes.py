@@ -34,7 +34,7 @@ class LandingForm(FlaskForm):
 
 @bp.get("/")
 def landing():
-    return render_template("site/landing.html", copy=services.landing_copy(db.session))
+    return render_template("site/landing.html", copy=services.cached_landing_copy(db.session))
 
 
 @bp.route("/coach/site", methods=["GET", "POST"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -44,6 +46,31 @@ def landing_copy(session: Session) -> dict[str, str]:
     return {key: saved.get(key, default) for key, default in DEFAULT_LANDING.items()}
 
 
+# The landing page is the busiest public page and its copy changes when the coach edits it, a
+# few times a year: each process keeps it for LANDING_TTL seconds (per database), so a visit costs
+# no database round trip. Saving clears this process's copy; other processes catch up within TTL.
+LANDING_TTL = 30.0
+_landing_cache: dict[str, tuple[float, dict[str, str]]] = {}
+_clock = time.monotonic
+
+
+def cached_landing_copy(session: Session) -> dict[str, str]:
+    """`landing_copy`, at most LANDING_TTL seconds old."""
+    key = str(session.get_bind().url)
+    now = _clock()
+    hit = _landing_cache.get(key)
+    if hit is not None and hit[0] > now:
+        return dict(hit[1])
+    copy = landing_copy(session)
+    _landing_cache[key] = (now + LANDING_TTL, copy)
+    return dict(copy)
+
+
+def forget_landing_copy() -> None:
+    """Drop this process's cached landing copy (after an edit)."""
+    _landing_cache.clear()
+
+
 def save_landing_copy(session: Session, values: dict[str, str]) -> None:
     """Store the coach's edits (only known keys); commits."""
     for key, value in values.items():
@@ -55,3 +82,4 @@ def save_landing_copy(session: Session, values: dict[str, str]) -> None:
         else:
             row.value = value
     session.commit()
+    forget_landing_copy()
