@@ -245,12 +245,12 @@ def _finish(
         values.update(sent_at=utcnow(), delivery=delivery,
                       message_id=row.message_id or message_id_for(row.id))  # fmt: skip
     if not row.lead_id:
-        marks.execute(_update_row(row.id, values))
+        marks.execute(*_update_row(row.id, values))
         return str(status)
     # With its timeline event, in one transaction.
     from crm.leads.models import Lead
 
-    db.session.execute(_update_row(row.id, values))
+    db.session.execute(*_update_row(row.id, values))
     lead = db.session.get(Lead, row.lead_id)
     _timeline_event(db.session, lead, event, row.subject, row.id, row.template)
     db.session.commit()
@@ -258,12 +258,21 @@ def _finish(
 
 
 def _update_row(row_id: int, values: dict[str, Any]):
-    return (
-        update(OutboxEmail)
-        .where(OutboxEmail.id == row_id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    """(statement, parameters) setting `values` on one row. One Core statement per set of
+    columns, built once: constructing an ORM UPDATE per email cost ~10 % of a send."""
+    return _ROW_UPDATES[frozenset(values)], {"row_id": row_id, **values}
+
+
+class _RowUpdates(dict):
+    def __missing__(self, columns: frozenset[str]):
+        table = OutboxEmail.__table__
+        stmt = table.update().where(table.c.id == sa.bindparam("row_id"))
+        stmt = stmt.values({name: sa.bindparam(name) for name in sorted(columns)})
+        self[columns] = stmt
+        return stmt
+
+
+_ROW_UPDATES = _RowUpdates()
 
 
 def _paused_leads(session, lead_ids: set[int]) -> set[int]:
@@ -296,10 +305,9 @@ def _retry_later(marks: Connection, row: Claimed, exc: Exception) -> tuple[str, 
     now: datetime = utcnow()
     error = _describe(exc)
     # Durable first: the row says when to try again, so a lost retry message is swept up.
-    marks.execute(
-        _update_row(row.id, {"status": EmailStatus.QUEUED, "due_at": now + timedelta(seconds=delay),
-                             "enqueued_at": now, "last_error": error})
-    )  # fmt: skip
+    again = {"status": EmailStatus.QUEUED, "due_at": now + timedelta(seconds=delay),
+             "enqueued_at": now, "last_error": error}  # fmt: skip
+    marks.execute(*_update_row(row.id, again))
     log.warning("outbox email %s: %s; retry in %.1fs", row.id, error, delay)
     return "retry", delay
 
