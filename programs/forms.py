@@ -17,13 +17,9 @@ from wtforms import (
     TextAreaField,
     widgets,
 )
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-
-def _choices(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
-    return [SelectChoice(value, label) for value, label in pairs]
-
+from crm.forms import choices
 
 WEEKDAYS = [
     ("0", "Monday"),
@@ -72,7 +68,7 @@ class IntakeForm(FlaskForm):
     engine's per-field messages land on the right input."""
 
     ability = RadioField(
-        "What can you do today?", choices=_choices(ABILITY_CHOICES), validators=[InputRequired()]
+        "What can you do today?", choices=choices(ABILITY_CHOICES), validators=[InputRequired()]
     )
     run_minutes = IntegerField(
         "How many minutes can you run without stopping?",
@@ -81,35 +77,35 @@ class IntakeForm(FlaskForm):
     )
     days = MultiCheckboxField(
         "Which days can you train?",
-        choices=_choices(WEEKDAYS),
+        choices=choices(WEEKDAYS),
         description="Pick 3 to 6 days. Example: Monday, Wednesday, Friday and Saturday.",
     )
     long_run_day = SelectField(
         "Which day suits your longer run?",
-        choices=_choices([("", "No preference"), *WEEKDAYS]),
+        choices=choices([("", "No preference"), *WEEKDAYS]),
         validators=[Optional()],
         description="Usually a weekend day, when you have more time.",
     )
     equipment = MultiCheckboxField(
         "What equipment do you have?",
-        choices=_choices(EQUIPMENT_CHOICES),
+        choices=choices(EQUIPMENT_CHOICES),
         description="Tick what you own. Body weight needs nothing; leave all unticked if so.",
     )
     pain_area = RadioField(
         "Where does it hurt when you run or walk?",
-        choices=_choices(PAIN_AREA_CHOICES),
+        choices=choices(PAIN_AREA_CHOICES),
         default="none",
         validators=[InputRequired()],
     )
     pain_level = SelectField(
         "How much does it hurt right now? (0 = not at all, 10 = worst imaginable)",
-        choices=_choices(ZERO_TO_TEN),
+        choices=choices(ZERO_TO_TEN),
         default="0",
         description="Example: a dull ache you notice on stairs is about 3.",
     )
     start_date = DateField("When do you want to start?", validators=[InputRequired()])
     race_type = SelectField(
-        "Are you training for a race?", choices=_choices(RACE_CHOICES), default=""
+        "Are you training for a race?", choices=choices(RACE_CHOICES), default=""
     )
     race_date = DateField(
         "Race date",
@@ -172,11 +168,11 @@ class LogForm(FlaskForm):
     kind = HiddenField(validators=[InputRequired()])
     status = RadioField(
         "How did it go?",
-        choices=_choices([("done", "Done"), ("partial", "Partly"), ("skipped", "Skipped")]),
+        choices=choices([("done", "Done"), ("partial", "Partly"), ("skipped", "Skipped")]),
         validators=[InputRequired(message="Tap done, partly or skipped.")],
     )
-    effort = RadioField("How hard was it? (1 easy – 10 all-out)", choices=_choices(ONE_TO_TEN))
-    pain_during = RadioField("Pain during (0 none – 10 worst)", choices=_choices(ZERO_TO_TEN))
+    effort = RadioField("How hard was it? (1 easy – 10 all-out)", choices=choices(ONE_TO_TEN))
+    pain_during = RadioField("Pain during (0 none – 10 worst)", choices=choices(ZERO_TO_TEN))
     note = TextAreaField("Anything to tell your coach? (optional)", validators=[Length(max=2000)])
     submit = SubmitField("Save")
 
@@ -187,7 +183,7 @@ class MorningPainForm(FlaskForm):
     log_id = HiddenField(validators=[InputRequired()])
     pain_next_morning = RadioField(
         "Pain this morning (0 none – 10 worst)",
-        choices=_choices(ZERO_TO_TEN),
+        choices=choices(ZERO_TO_TEN),
         validators=[InputRequired(message="Tap a number from 0 to 10.")],
     )
     submit = SubmitField("Save")
@@ -238,7 +234,7 @@ class NoteForm(FlaskForm):
 
 
 class ThresholdForm(FlaskForm):
-    pain_threshold = SelectField("Flag pain above", choices=_choices(ZERO_TO_TEN[:10]))
+    pain_threshold = SelectField("Flag pain above", choices=choices(ZERO_TO_TEN[:10]))
     submit = SubmitField("Save")
 
 
@@ -277,17 +273,17 @@ class ExerciseForm(FlaskForm):
         "Coaching cue", validators=[Optional(), Length(max=160)],
         description="The one thing to think about, e.g. “Toes point forward.”",
     )  # fmt: skip
-    direction = SelectField("Direction the hip moves", choices=_choices(DIRECTION_CHOICES))
-    knee = SelectField("Knee", choices=_choices(KNEE_CHOICES))
-    position = SelectField("Position", choices=_choices(POSITION_CHOICES))
-    equipment = SelectField("Equipment", choices=_choices(EXERCISE_EQUIPMENT_CHOICES))
+    direction = SelectField("Direction the hip moves", choices=choices(DIRECTION_CHOICES))
+    knee = SelectField("Knee", choices=choices(KNEE_CHOICES))
+    position = SelectField("Position", choices=choices(POSITION_CHOICES))
+    equipment = SelectField("Equipment", choices=choices(EXERCISE_EQUIPMENT_CHOICES))
     sets = IntegerField("Sets", validators=[Optional()], default=2)
     reps = IntegerField("Reps", validators=[Optional()])
     seconds = IntegerField("Seconds", validators=[Optional()])
     per_side = RadioField(
-        "Each side?", choices=_choices([("yes", "Yes, each leg"), ("no", "No")]), default="yes"
+        "Each side?", choices=choices([("yes", "Yes, each leg"), ("no", "No")]), default="yes"
     )
-    tags = MultiCheckboxField("Tags", choices=_choices(TAG_CHOICES))
+    tags = MultiCheckboxField("Tags", choices=choices(TAG_CHOICES))
     # Choices are set by the view (the library as it is); the service checks the links.
     easier = SelectField("Easier variant", choices=[], validate_choice=False)
     harder = SelectField("Harder variant", choices=[], validate_choice=False)
@@ -356,17 +352,17 @@ class ExerciseFilterForm(FlaskForm):
     q = StringField("Search", validators=[Optional(), Length(max=80)])
     direction = SelectField(
         "Direction",
-        choices=_choices([("", "Any direction"), *DIRECTION_CHOICES]),
+        choices=choices([("", "Any direction"), *DIRECTION_CHOICES]),
         default="",
         validators=[Optional()],
     )
-    knee = SelectField("Knee", choices=_choices([("", "Knee: any"), *KNEE_CHOICES]), default="",
+    knee = SelectField("Knee", choices=choices([("", "Knee: any"), *KNEE_CHOICES]), default="",
                        validators=[Optional()])  # fmt: skip
-    position = SelectField("Position", choices=_choices([("", "Any position"), *POSITION_CHOICES]),
+    position = SelectField("Position", choices=choices([("", "Any position"), *POSITION_CHOICES]),
                            default="", validators=[Optional()])  # fmt: skip
     equipment = SelectField(
         "Equipment",
-        choices=_choices([("", "Any equipment"), *EXERCISE_EQUIPMENT_CHOICES]),
+        choices=choices([("", "Any equipment"), *EXERCISE_EQUIPMENT_CHOICES]),
         default="",
         validators=[Optional()],
     )

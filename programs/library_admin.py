@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from crm.accounts.access import coach_required
+from crm.forms import choices
 from extensions import db
 from programs import services
 from programs.engine import LibraryError
@@ -83,11 +84,11 @@ def exercise_detail(slug: str):
 
 def _link_choices(form: ExerciseForm, own_id: str | None) -> None:
     library = services.current_library(db.session)
-    options = [("", "None")] + [
+    options = choices([("", "None")]) + choices(
         (ex.id, f"{ex.name} ({LABELS['direction'][ex.direction].split(' (')[0].lower()})")
         for ex in sorted(library.exercises, key=lambda e: DIRECTIONS.index(e.direction))
         if ex.id != own_id
-    ]
+    )
     form.easier.choices = options
     form.harder.choices = options
 

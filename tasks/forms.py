@@ -7,6 +7,8 @@ from wtforms import HiddenField, RadioField, SelectField, StringField, SubmitFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from crm.forms import choices
+
 FEELINGS = (("great", "Great"), ("ok", "OK"), ("hard", "Hard"))
 SCALE = [
     SelectChoice(str(n), f"{n}" + {0: " — none", 5: " — moderate", 10: " — worst"}.get(n, ""))
@@ -17,11 +19,7 @@ SCALE = [
 class CheckInForm(FlaskForm):
     feeling = RadioField(
         "How did this week go?",
-        choices=[
-            SelectChoice("great", "Great"),
-            SelectChoice("ok", "OK"),
-            SelectChoice("hard", "Hard"),
-        ],
+        choices=choices(FEELINGS),
         validators=[InputRequired("Tap great, OK or hard.")],
     )
     pain = SelectField(

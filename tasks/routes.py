@@ -13,9 +13,9 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from wtforms.fields.choices import SelectChoice
 
 from crm.accounts.access import coach_required
+from crm.forms import choices
 from extensions import csrf, db
 from tasks import editor, services
 from tasks.forms import AutomationForm, TemplateForm
@@ -132,9 +132,7 @@ def edit_template(template: str):
         abort(404)
     override = editor.get_override(db.session, template)
     form = TemplateForm(obj=None)
-    form.contact.choices = [SelectChoice("", "Sample data")] + [
-        SelectChoice(value, label) for value, label in editor.contacts(db.session)
-    ]
+    form.contact.choices = choices([("", "Sample data"), *editor.contacts(db.session)])
     if request.method == "GET":
         form.subject.data = override.subject if override else ""
         form.body.data = override.body if override else ""

@@ -23,6 +23,7 @@ from wtforms.validators import (
 )
 
 from crm.billing.money import parse_cents
+from crm.forms import choices
 
 
 class MoneyField(StringField):
@@ -51,7 +52,8 @@ class ProgrammeForm(FlaskForm):
 
 class PriceForm(FlaskForm):
     kind = SelectField(
-        "Type", choices=[("one_time", "Pay in full"), ("instalments", "Monthly instalments")]
+        "Type",
+        choices=choices([("one_time", "Pay in full"), ("instalments", "Monthly instalments")]),
     )
     amount = MoneyField("Amount per payment (USD)", validators=[DataRequired(), Length(max=12)])
     instalments = IntegerField(

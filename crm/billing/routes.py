@@ -21,6 +21,7 @@ from flask import (
 )
 from flask_login import current_user, login_user
 from sqlalchemy import select
+from wtforms import SelectChoice
 
 from crm.accounts.access import coach_required
 from crm.accounts.services import AccountError, make_reset_token, reset_password
@@ -38,6 +39,7 @@ from crm.billing.forms import (
 )
 from crm.billing.models import CheckoutAttempt, Enrolment, Payment, PaymentStatus, Programme
 from crm.billing.money import format_money
+from crm.forms import choices
 from crm.leads.models import Lead
 from crm.time import zone
 from extensions import db, limiter
@@ -50,9 +52,9 @@ def _money_filter(cents: int, currency: str = "usd") -> str:
     return format_money(cents or 0, currency)
 
 
-def _programme_choices() -> list[tuple[int, str]]:
+def _programme_choices() -> list[SelectChoice]:
     rows = db.session.scalars(select(Programme).where(Programme.active).order_by(Programme.name))
-    return [(p.id, p.name) for p in rows if p.active_prices]
+    return choices((p.id, p.name) for p in rows if p.active_prices)
 
 
 @bp.app_context_processor
@@ -410,9 +412,9 @@ def offer(token: str):
     except services.OfferUnavailable as exc:
         return render_template("billing/offer_unavailable.html", message=str(exc)), 410
     form = ChoosePriceForm()
-    form.price_id.choices = [(p.id, p.label) for p in offer.programme.active_prices]
+    form.price_id.choices = choices((p.id, p.label) for p in offer.programme.active_prices)
     if form.price_id.choices:
-        form.price_id.data = form.price_id.choices[0][0]
+        form.price_id.data = form.price_id.choices[0].value
     return render_template("billing/offer.html", offer=offer, form=form, token=token)
 
 
@@ -424,7 +426,7 @@ def offer_checkout(token: str):
     except services.OfferUnavailable as exc:
         return render_template("billing/offer_unavailable.html", message=str(exc)), 410
     form = ChoosePriceForm()
-    form.price_id.choices = [(p.id, p.label) for p in offer.programme.active_prices]
+    form.price_id.choices = choices((p.id, p.label) for p in offer.programme.active_prices)
     if form.validate_on_submit():
         try:
             url = services.start_checkout(db.session, token, form.price_id.data)

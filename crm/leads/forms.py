@@ -3,12 +3,14 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import DateField, HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from crm.forms import choices
 from crm.leads.models import Stage
 from crm.leads.services import NOTE_MAX_LENGTH
 
-# {value: label}: the shorthand WTForms 3.3 accepts without a deprecation warning.
-STAGE_CHOICES = {s.value: s.label for s in Stage}
-SORT_CHOICES = {"newest": "Newest first", "oldest": "Oldest first", "name": "Name A–Z"}
+STAGE_CHOICES = choices((s.value, s.label) for s in Stage)
+SORT_CHOICES = choices(
+    [("newest", "Newest first"), ("oldest", "Oldest first"), ("name", "Name A–Z")]
+)
 
 
 class LeadFilterForm(FlaskForm):
@@ -18,9 +20,9 @@ class LeadFilterForm(FlaskForm):
         csrf = False
 
     q = StringField("Search", validators=[Optional(), Length(max=100)])
-    stage = SelectField("Stage", choices={"": "All stages", **STAGE_CHOICES},
+    stage = SelectField("Stage", choices=choices([("", "All stages")]) + STAGE_CHOICES,
                         validators=[Optional()])  # fmt: skip
-    source = SelectField("Source", choices={"": "All sources"}, validate_choice=False,
+    source = SelectField("Source", choices=choices([("", "All sources")]), validate_choice=False,
                          validators=[Optional(), Length(max=120)])  # fmt: skip
     created_from = DateField("Created from", validators=[Optional()])
     created_to = DateField("Created to", validators=[Optional()])

@@ -23,6 +23,7 @@ from werkzeug.routing import BuildError
 
 from crm.accounts.access import coach_required
 from crm.accounts.routes import safe_next
+from crm.forms import choices
 from crm.leads import importer, services
 from crm.leads.forms import (
     ActionForm,
@@ -54,7 +55,8 @@ def _filters(form: LeadFilterForm) -> services.LeadFilters:
 
 def _filter_form() -> LeadFilterForm:
     form = LeadFilterForm(request.args)
-    form.source.choices = {"": "All sources"} | {s: s for s in services.lead_sources(db.session)}
+    sources = services.lead_sources(db.session)
+    form.source.choices = choices([("", "All sources"), *((s, s) for s in sources)])
     return form
 
 

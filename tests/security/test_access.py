@@ -98,8 +98,6 @@ def walk(app: Flask, world: World, who: str) -> list[str]:
     return problems
 
 
-# wtforms 3.3 deprecates tuple choices; a warning, not a failure, outside pytest's error filter.
-@pytest.mark.filterwarnings("ignore:Passing SelectField choices as tuples:DeprecationWarning")
 @pytest.mark.parametrize("who", ["anonymous", "runner_a", "coach"])
 def test_every_route_enforces_its_role_and_never_fails(app_ctx, world, who):
     problems = walk(app_ctx, world, who)

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
-import pytest
 import sqlalchemy as sa
 from flask import g
 
@@ -128,7 +127,6 @@ def row_counts() -> dict[str, int]:
     }
 
 
-@pytest.mark.filterwarnings("ignore:Passing SelectField choices as tuples:DeprecationWarning")
 def test_every_form_survives_hostile_input(app_ctx, world):
     app_ctx.config["RATELIMIT_ENABLED"] = False
     try:

@@ -44,7 +44,6 @@ def assert_secure_headers(response, where: str, *, https: bool = False) -> None:
         assert "Strict-Transport-Security" not in headers, where
 
 
-@pytest.mark.filterwarnings("ignore:Passing SelectField choices as tuples:DeprecationWarning")
 def test_every_response_carries_the_security_headers(app_ctx, world, auth, client):
     """Every GET route (as the coach, so protected pages render), errors and static files too."""
     auth.login(world.coach)
