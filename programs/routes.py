@@ -122,7 +122,8 @@ def _today() -> date:
 @bp.get("")
 @runner_required
 def today():
-    return _day_page(_today())
+    today = _today()
+    return _day_page(today, today=today)
 
 
 @bp.get("/day/<day>")
@@ -137,7 +138,10 @@ def day(day: str):
     return _day_page(on_date)
 
 
-def _day_page(on_date: date, log_form: LogForm | None = None, status: int = 200):
+def _day_page(
+    on_date: date, log_form: LogForm | None = None, status: int = 200, today: date | None = None
+):
+    today = today or _today()  # her date, looked up once per page
     view = services.today(db.session, current_user.id, on_date)
     if view.record is None:
         return render_template("portal/start.html")
@@ -158,7 +162,7 @@ def _day_page(on_date: date, log_form: LogForm | None = None, status: int = 200)
         form.kind.data = s.kind
         forms[s.kind] = form
     mornings = []
-    milestone = _milestone(view.on_date) if "run_walk" in view.logs else None
+    milestone = _milestone(view.on_date, today) if "run_walk" in view.logs else None
     for lg in view.morning_prompts:
         mform = MorningPainForm(formdata=None)
         mform.log_id.data = str(lg.id)
@@ -170,14 +174,14 @@ def _day_page(on_date: date, log_form: LogForm | None = None, status: int = 200)
             forms=forms,
             mornings=mornings,
             milestone=milestone,
-            is_today=on_date == _today(),
-            can_log=on_date <= _today(),
+            is_today=on_date == today,
+            can_log=on_date <= today,
         ),
         status,
     )
 
 
-def _milestone(on_date: date) -> dict | None:
+def _milestone(on_date: date, today: date) -> dict | None:
     """The share-with-the-community card, for a member whose run/walk that day was a first."""
     kind = services.run_milestone(db.session, current_user.id, on_date)
     if kind is None or not community.is_member(db.session, current_user.id):
@@ -185,7 +189,7 @@ def _milestone(on_date: date) -> dict | None:
     form = MilestoneForm(formdata=None, kind=kind)
     here = (
         url_for("portal.today")
-        if on_date == _today()
+        if on_date == today
         else url_for("portal.day", day=on_date.isoformat())
     )
     return {

@@ -13,15 +13,17 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import defer
 
 from crm.accounts.models import Role, User
 from crm.time import utcnow, zone
@@ -99,6 +101,29 @@ def active_plan(session: DbSession, user_id: int) -> PlanRecord | None:
 
 def load_plan(record: PlanRecord) -> Plan:
     return Plan.from_dict(record.plan)
+
+
+# Parsed plans keyed by their stored JSON text: the key is the content itself, so a changed plan
+# can never be served from an older parse, in this process or any other. A Plan is immutable
+# (frozen dataclasses and tuples), so one instance is shared by every request of the process.
+PLAN_CACHE_SIZE = 128
+_plans: OrderedDict[str, Plan] = OrderedDict()
+# The plan as the text the database holds (JSON is stored as text by both backends): no JSON
+# decoding by the driver, and the base plan next to it is not fetched at all.
+_PLAN_TEXT = cast(PlanRecord.plan, Text)
+_WITHOUT_PLAN_JSON = (defer(PlanRecord.plan), defer(PlanRecord.base_plan))
+
+
+def parsed_plan(plan_json: str) -> Plan:
+    """The Plan of a plan record's stored JSON text, parsed once per process per content."""
+    plan = _plans.get(plan_json)
+    if plan is None:
+        plan = _plans[plan_json] = Plan.from_dict(json.loads(plan_json))
+        if len(_plans) > PLAN_CACHE_SIZE:
+            _plans.popitem(last=False)
+    else:
+        _plans.move_to_end(plan_json)
+    return plan
 
 
 def _profile_from_values(values: Mapping[str, Any]) -> tuple[Profile, str]:
@@ -418,10 +443,14 @@ def today(session: DbSession, user_id: int, on_date: date) -> TodayView:
     """What the runner should do on ``on_date``: the day's sessions and their logs, the next
     session when it is a rest day, and logs still waiting for next-morning pain."""
     view = TodayView(on_date=on_date)
-    record = active_plan(session, user_id)
-    if record is None:
+    row = session.execute(
+        select(PlanRecord, _PLAN_TEXT)
+        .where(PlanRecord.user_id == user_id, PlanRecord.active.is_(True))
+        .options(*_WITHOUT_PLAN_JSON)
+    ).first()
+    if row is None:
         return view
-    plan = load_plan(record)
+    record, plan = row[0], parsed_plan(row[1])
     view.record, view.plan = record, plan
     view.sessions = sessions_on(plan, on_date)
     view.next_session = next((s for s in plan.sessions if s.date > on_date), None)
@@ -450,13 +479,13 @@ def _longest_runs(session: DbSession, user_id: int) -> dict[date, int]:
     """Longest run segment (seconds) of her run/walk session on each day: the active plan's
     sessions win over older plans' (her earlier logs may belong to a plan since replaced)."""
     longest: dict[date, int] = {}
-    records = session.scalars(
-        select(PlanRecord)
+    plans = session.scalars(
+        select(_PLAN_TEXT)
         .where(PlanRecord.user_id == user_id)
         .order_by(PlanRecord.active.desc(), PlanRecord.created_at.desc(), PlanRecord.id.desc())
     )
-    for record in records:
-        for s in load_plan(record).sessions:
+    for plan_json in plans:
+        for s in parsed_plan(plan_json).sessions:
             if s.kind == RUN_WALK and s.date not in longest:
                 longest[s.date] = s.longest_run_seconds
     return longest
