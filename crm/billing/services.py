@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -1271,15 +1271,10 @@ def revenue_summary(session: Session, now: datetime | None = None) -> dict[str, 
     ok = Payment.status.in_(
         [PaymentStatus.PAID, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED]
     )
+    net = Payment.amount_cents - Payment.refunded_cents
 
-    def net(start: datetime, end: datetime) -> int:
-        return int(
-            session.scalar(
-                select(
-                    func.coalesce(func.sum(Payment.amount_cents - Payment.refunded_cents), 0)
-                ).where(ok, Payment.paid_at >= start, Payment.paid_at < end)
-            )
-        )
+    def total(condition, value=1):
+        return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
 
     by_programme = [
         {"programme": name, "net_cents": int(total or 0), "payments": count}
@@ -1296,37 +1291,41 @@ def revenue_summary(session: Session, now: datetime | None = None) -> dict[str, 
             .order_by(Programme.name)
         )
     ]
-    paid, refunded = session.execute(
+    # One pass over payments, enrolments and offers each (the dashboard shows all of it).
+    this_end = now + timedelta(seconds=1)
+    payments = session.execute(
         select(
-            func.coalesce(func.sum(Payment.amount_cents), 0),
-            func.coalesce(func.sum(Payment.refunded_cents), 0),
-        ).where(ok)
+            total(ok & (Payment.paid_at >= this_start) & (Payment.paid_at < this_end), net),
+            total(ok & (Payment.paid_at >= last_start) & (Payment.paid_at < this_start), net),
+            total(ok, Payment.amount_cents),
+            total(ok, Payment.refunded_cents),
+            total(Payment.status == PaymentStatus.FAILED),
+            func.min(Payment.currency),
+        )
     ).one()
-    offers_leads = session.scalar(select(func.count(func.distinct(Offer.lead_id))))
-    enrolled_leads = session.scalar(
-        select(func.count(func.distinct(Offer.lead_id))).where(Offer.status == OfferStatus.PAID)
-    )
-    currency = session.scalar(select(Payment.currency).limit(1)) or "usd"
+    instalment_plans, past_due = session.execute(
+        select(
+            total(Enrolment.plan_status == PlanStatus.ACTIVE),
+            total(Enrolment.status == EnrolmentStatus.PAST_DUE),
+        )
+    ).one()
+    offers_leads, enrolled_leads = session.execute(
+        select(
+            func.count(func.distinct(Offer.lead_id)),
+            func.count(func.distinct(case((Offer.status == OfferStatus.PAID, Offer.lead_id)))),
+        )
+    ).one()
+    this_month, last_month, paid, refunded, failed, currency = payments
     return {
-        "currency": currency,
-        "this_month_cents": net(this_start, now + timedelta(seconds=1)),
-        "last_month_cents": net(last_start, this_start),
+        "currency": currency or "usd",
+        "this_month_cents": int(this_month),
+        "last_month_cents": int(last_month),
         "by_programme": by_programme,
         "paid_cents": int(paid),
         "refunded_cents": int(refunded),
-        "active_instalment_plans": session.scalar(
-            select(func.count())
-            .select_from(Enrolment)
-            .where(Enrolment.plan_status == PlanStatus.ACTIVE)
-        ),
-        "failed_payments": session.scalar(
-            select(func.count()).select_from(Payment).where(Payment.status == PaymentStatus.FAILED)
-        ),
-        "past_due_clients": session.scalar(
-            select(func.count())
-            .select_from(Enrolment)
-            .where(Enrolment.status == EnrolmentStatus.PAST_DUE)
-        ),
+        "active_instalment_plans": int(instalment_plans),
+        "failed_payments": int(failed),
+        "past_due_clients": int(past_due),
         "offers_sent": offers_leads,
         "enrolled_from_offers": enrolled_leads,
         "conversion": (enrolled_leads / offers_leads) if offers_leads else None,

@@ -60,14 +60,14 @@ def new_leads_this_week(
     """How many leads arrived since Monday (the coach's time zone), and the latest few."""
     local_today = now.astimezone(zone(tz_name))
     monday = _local_midnight(now, tz_name, -local_today.weekday())
-    count = session.scalar(select(func.count()).select_from(Lead).where(Lead.created_at >= monday))
-    latest = session.scalars(
-        select(Lead)
+    # One query: each row carries the week's total (a window count over the filtered rows).
+    rows = session.execute(
+        select(Lead, func.count().over())
         .where(Lead.created_at >= monday)
         .order_by(Lead.created_at.desc(), Lead.id.desc())
         .limit(limit)
     ).all()
-    return count or 0, list(latest)
+    return (rows[0][1] if rows else 0), [lead for lead, _ in rows]
 
 
 def funnel(session: Session, now: datetime, days: int = FUNNEL_DAYS) -> list[FunnelStep]:
