@@ -20,7 +20,7 @@ from crm.booking.services import (
     SlotTaken,
 )
 from crm.leads.models import Lead, LeadEvent, Stage
-from crm.time import utcnow
+from crm.time import utcnow, zone
 from tasks.models import OutboxEmail
 
 
@@ -365,3 +365,13 @@ def test_day_off_removes_that_days_slots(db_session, availability, free_slot):
         services.add_day_off(db_session, day - timedelta(days=30))
     services.remove_day_off(db_session, db_session.scalar(select(DayOff.id)))
     assert slot.start in [s.start for s in services.free_slots(db_session, days=14)]
+
+
+def test_invite_time_zone_gives_the_calls_own_offset(db_session, book):
+    booking = book()
+    cal = ics_of(outbox(db_session, "booking_confirmation")[0])
+    (vtimezone,) = cal.walk("VTIMEZONE")
+    start = booking.start_at.astimezone(vtimezone.to_tz())
+    assert start.utcoffset() == booking.start_at.astimezone(zone("America/New_York")).utcoffset()
+    # Only the years around the call, not every transition since 1970.
+    assert len(vtimezone.to_ical()) < 1200
