@@ -9,6 +9,7 @@ hour) gives one slot, at its first occurrence.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -80,22 +81,36 @@ def _local(day: date, wall: time, tz: ZoneInfo) -> datetime | None:
     return utc
 
 
+def _fixed_offset(day: date, tz: ZoneInfo) -> timedelta | None:
+    """The zone's UTC offset all through `day`, or None when it changes that day (DST)."""
+    offset = datetime.combine(day, time(), tzinfo=tz).utcoffset()
+    after = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz).utcoffset()
+    return offset if offset == after else None
+
+
 def slots_on(rules: Rules, day: date) -> list[Slot]:
     """Every grid slot on a coach-local day, ignoring notice, horizon and bookings."""
     if day in rules.days_off:
         return []
     tz = rules.tz
+    call, step = rules.call, rules.step
+    # On the ~363 days a year without a clock change, wall time minus one offset is the instant:
+    # no zone lookup per slot. The other days go slot by slot (gaps and repeated hours).
+    offset = _fixed_offset(day, tz)
     found: set[Slot] = set()
     for window in rules.windows:
         if window.weekday != day.weekday():
             continue
         wall = datetime.combine(day, window.start)
-        last_start = datetime.combine(day, window.end) - rules.call
+        last_start = datetime.combine(day, window.end) - call
         while wall <= last_start:
-            start = _local(day, wall.time(), tz)
+            if offset is not None:
+                start = (wall - offset).replace(tzinfo=UTC)
+            else:
+                start = _local(day, wall.time(), tz)
             if start is not None:
-                found.add(Slot(start, start + rules.call))
-            wall += rules.step
+                found.add(Slot(start, start + call))
+            wall += step
     return sorted(found)
 
 
@@ -106,10 +121,23 @@ def _days(first: date, last: date) -> Iterator[date]:
         day += timedelta(days=1)
 
 
-def _clashes(slot: Slot, busy: Iterable[tuple[datetime, datetime]], buffer: timedelta) -> bool:
-    return any(
-        slot.start < b_end + buffer and b_start < slot.end + buffer for b_start, b_end in busy
-    )
+class _Busy:
+    """Busy (start, end) intervals sorted by start, so a slot is checked against the few that
+    can reach it (a bisection) rather than against every booking of the range."""
+
+    def __init__(self, busy: Iterable[tuple[datetime, datetime]], buffer: timedelta) -> None:
+        self.intervals = sorted(busy)
+        self.starts = [start for start, _ in self.intervals]
+        self.longest = max((end - start for start, end in self.intervals), default=timedelta())
+        self.buffer = buffer
+
+    def clashes(self, slot: Slot) -> bool:
+        """Whether the slot overlaps a busy interval, or comes within `buffer` of one."""
+        buffer = self.buffer
+        # An interval starting this early ends (at most `longest` later) clear of the slot.
+        low = bisect_right(self.starts, slot.start - buffer - self.longest)
+        high = bisect_left(self.starts, slot.end + buffer)
+        return any(slot.start < end + buffer for _, end in self.intervals[low:high])
 
 
 def bookable_from(rules: Rules, now: datetime) -> datetime:
@@ -130,18 +158,17 @@ def free_slots(
 ) -> list[Slot]:
     """Bookable slots starting in [range_start, range_end): after the minimum notice, within the
     horizon, on no day off, and clear of every busy (start, end) interval by the buffer."""
-    busy = list(busy)
     low = max(range_start, bookable_from(rules, now))
     high = min(range_end, bookable_until(rules, now) + timedelta(microseconds=1))
     if low >= high:
         return []
     tz = rules.tz
-    buffer = timedelta(minutes=rules.buffer_minutes)
+    taken = _Busy(busy, timedelta(minutes=rules.buffer_minutes))
     result = []
     # One day either side: a coach-local day can straddle the edges of a range in another zone.
     for day in _days(low.astimezone(tz).date() - timedelta(days=1), high.astimezone(tz).date()):
         for slot in slots_on(rules, day):
-            if low <= slot.start < high and not _clashes(slot, busy, buffer):
+            if low <= slot.start < high and not taken.clashes(slot):
                 result.append(slot)
     return result
 

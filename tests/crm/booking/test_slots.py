@@ -188,3 +188,42 @@ def test_validate_slot_refuses_the_second_occurrence_of_an_ambiguous_time():
     with pytest.raises(InvalidSlot) as caught:
         validate_slot(r, second, now=now)
     assert caught.value.reason == "off_grid"
+
+
+@pytest.mark.parametrize(
+    "tz", ["America/Los_Angeles", "Europe/London", "Australia/Lord_Howe", "America/Santiago"]
+)
+def test_every_slot_of_a_year_is_its_wall_clock_time_in_the_coachs_zone(tz):
+    from crm.booking.slots import _local
+
+    zone_info = ZoneInfo(tz)
+    all_day = rules(timezone=tz, windows=weekdays((time(0), time(23, 59))), buffer_minutes=0)
+    day = date(2025, 1, 1)
+    while day.year == 2025:
+        walls = [time(h, m) for h in range(24) for m in (0, 20, 40) if (h, m) <= (23, 39)]
+        instants = sorted({_local(day, wall, zone_info) for wall in walls} - {None})
+        assert [slot.start for slot in slots_on(all_day, day)] == instants
+        day += timedelta(days=1)
+
+
+def test_busy_intervals_block_exactly_the_slots_they_reach_within_the_buffer():
+    import random
+
+    chance = random.Random(7)
+    now = la(2025, 3, 1, 0)
+    r = rules(buffer_minutes=15, call_minutes=20, min_notice_hours=0, horizon_days=20)
+    start = now.astimezone(UTC)
+    busy = []
+    for _ in range(300):
+        begin = start + timedelta(minutes=chance.randrange(0, 20 * 24 * 60))
+        busy.append((begin, begin + timedelta(minutes=chance.choice((10, 20, 45, 240)))))
+    end = start + timedelta(days=20)
+    everything = free_slots(r, now=now, range_start=start, range_end=end)
+    expected = [
+        slot
+        for slot in everything
+        if not any(slot.start < e + timedelta(minutes=15) and b < slot.end + timedelta(minutes=15)
+                   for b, e in busy)
+    ]  # fmt: skip
+    assert free_slots(r, now=now, range_start=start, range_end=end, busy=busy) == expected
+    assert len(expected) < len(everything)
