@@ -228,3 +228,18 @@ def test_message_is_multipart_alternative_with_encoded_non_ascii(app_ctx, monkey
     [ics] = list(msg.iter_attachments())
     assert ics.get_filename() == "a.ics" and ics.get_param("method") == "REQUEST"
     assert ics.get_payload(decode=True) == b"BEGIN:VCALENDAR"
+
+
+def test_worker_shutdown_closes_pooled_connections(outbox_peers, app, db_session, monkeypatch):
+    from celery.signals import worker_process_shutdown
+
+    worker, smtp = outbox_peers
+    monkeypatch.setitem(app.config, "SMTP_HOST", "127.0.0.1")
+    monkeypatch.setitem(app.config, "SMTP_PORT", smtp.port)
+    ids = queue_emails(db_session, _items(2, due_at=utcnow() + timedelta(seconds=1)))
+    db_session.commit()
+    wait_until(lambda: utcnow() >= db_session.get(OutboxEmail, ids[0]).due_at)
+    assert send_emails.apply(args=[ids]).get() == {"skipped": 0, "sent": 2}
+    [(idle, _)] = [c for conns in pool._idle.values() for c in conns]
+    worker_process_shutdown.send(sender=None, pid=0, exitcode=0)
+    assert pool._idle == {} and idle.sock is None  # QUIT sent, socket closed
