@@ -138,6 +138,10 @@ def _empty_tables() -> None:
 
 @pytest.fixture(autouse=False)
 def app_ctx(app) -> Iterator:
+    # Tests that build an app of their own (headers, faults, migrations) make its Celery app the
+    # current one; shared tasks would then run in that app's context. Each test starts with ours.
+    app.extensions["celery"].set_current()
+    app.extensions["celery"].set_default()
     with app.app_context():
         yield app
         db.session.remove()

@@ -15,4 +15,5 @@ def login(page, base: str, email: str, password: str = PASSWORD) -> None:
 
 
 def no_sideways_scroll(page) -> None:
+    page.wait_for_load_state()  # not mid-navigation, when there is no document to measure
     assert not page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
