@@ -80,8 +80,12 @@ def test_booking_survives_a_broker_outage_and_its_email_is_sent_once_it_returns(
         worker.run_task("tasks.sweep_stuck")
         smtp_server.wait_for(1, timeout=30)
         db_session.expire_all()
-        wait_until(
-            lambda: db_session.get(OutboxEmail, row.id).status == EmailStatus.SENT, timeout=10
+        wait_until(  # populate_existing: re-read the row each poll, not the identity map's copy
+            lambda: (
+                db_session.get(OutboxEmail, row.id, populate_existing=True).status
+                == EmailStatus.SENT
+            ),
+            timeout=10,
         )
         # A second sweep finds nothing to do: the email went out exactly once.
         worker.run_task("tasks.sweep_stuck")
