@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 01:09:15.459429
+Create Date: 2026-11-26 02:09:35.212056
 
 """
 
@@ -1050,6 +1050,7 @@ def upgrade():
                 [column],
                 postgresql_using="gin",
                 postgresql_ops={column: "gin_trgm_ops"},
+                postgresql_with={"fastupdate": "off"},
             )
 
 
