@@ -37,6 +37,7 @@ run: $(STAMP)
 	  wait
 
 test: $(STAMP) chromium
+	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 test-fast: $(STAMP)
