@@ -8,7 +8,6 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from crm.booking import services as booking_services
 from crm.leads import services as lead_services
@@ -16,23 +15,8 @@ from crm.leads.services import LeadFilters, _filtered, _ordered
 from extensions import db
 from programs import services as programs
 from tasks.outbox import queue_email
+from tests.querycount import statements_for
 from tests.security.conftest import intake
-
-
-def statements_for(client, url: str) -> int:
-    count = 0
-
-    def before(*_args, **_kwargs):
-        nonlocal count
-        count += 1
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        response = client.get(url)
-        assert response.status_code == 200, url
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
-    return count
 
 
 def assert_constant(client, url: str | Callable[[], str], grow: Callable[[int], None]) -> None:

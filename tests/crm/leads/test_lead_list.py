@@ -11,6 +11,7 @@ from crm.leads import services
 from crm.leads.models import Stage
 from crm.leads.services import LeadFilters, list_leads
 from extensions import db
+from tests.querycount import statements_for
 
 BASE = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -134,28 +135,13 @@ def test_empty_list_tells_the_coach_to_share_her_booking_link(coach_client):
     assert "/book" in html
 
 
-def _statements_for(client, url) -> int:
-    count = 0
-
-    def before(*args, **kwargs):
-        nonlocal count
-        count += 1
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
-    return count
-
-
 def test_list_page_query_count_does_not_grow_with_rows(coach_client, make_lead):
     for _ in range(5):
         make_lead()
-    few = _statements_for(coach_client, "/coach/leads")
+    few = statements_for(coach_client, "/coach/leads")
     for _ in range(45):
         make_lead(source="instagram")
-    many = _statements_for(coach_client, "/coach/leads")
+    many = statements_for(coach_client, "/coach/leads")
     assert few == many
     assert many <= 6
 

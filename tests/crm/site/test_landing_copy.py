@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
 
 from crm.site import services
 from crm.site.models import SiteText
-from extensions import db
+from tests.querycount import statements_for
 
 
 @pytest.fixture(autouse=True)
@@ -15,24 +14,9 @@ def _fresh_cache():
     services.forget_landing_copy()
 
 
-def _statements(client, url: str) -> int:
-    count = 0
-
-    def before(*args, **kwargs):
-        nonlocal count
-        count += 1
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
-    return count
-
-
 def test_repeat_visits_to_the_landing_page_do_not_touch_the_database(client):
-    assert _statements(client, "/") == 1
-    assert _statements(client, "/") == 0
+    assert statements_for(client, "/") == 1
+    assert statements_for(client, "/") == 0
 
 
 def test_the_coachs_edit_shows_on_the_landing_page_at_once(client, auth, coach):
