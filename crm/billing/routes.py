@@ -88,24 +88,32 @@ def programmes():
     )
 
 
+def _save_programme_form(form: ProgrammeForm, programme_id: int | None) -> Programme | None:
+    """Save a valid submitted programme form; a refusal becomes a message on the weeks field."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        return services.save_programme(
+            db.session,
+            programme_id=programme_id,
+            name=form.name.data,
+            description=form.description.data or "",
+            weeks=form.weeks.data,
+            active=form.active.data,
+        )
+    except services.BillingError as exc:
+        form.weeks.errors.append(str(exc))
+        return None
+
+
 @bp.route("/coach/programmes/new", methods=["GET", "POST"])
 @coach_required
 def programme_new():
     form = ProgrammeForm()
-    if form.validate_on_submit():
-        try:
-            programme = services.save_programme(
-                db.session,
-                name=form.name.data,
-                description=form.description.data or "",
-                weeks=form.weeks.data,
-                active=form.active.data,
-            )
-        except services.BillingError as exc:
-            form.weeks.errors.append(str(exc))
-        else:
-            flash("Programme saved. Now add its prices.", "success")
-            return redirect(url_for("billing.programme_edit", programme_id=programme.id))
+    programme = _save_programme_form(form, None)
+    if programme is not None:
+        flash("Programme saved. Now add its prices.", "success")
+        return redirect(url_for("billing.programme_edit", programme_id=programme.id))
     return render_template("billing/programme_form.html", form=form, programme=None)
 
 
@@ -114,21 +122,9 @@ def programme_new():
 def programme_edit(programme_id: int):
     programme = db.get_or_404(Programme, programme_id)
     form = ProgrammeForm(obj=programme)
-    if form.validate_on_submit():
-        try:
-            services.save_programme(
-                db.session,
-                programme_id=programme.id,
-                name=form.name.data,
-                description=form.description.data or "",
-                weeks=form.weeks.data,
-                active=form.active.data,
-            )
-        except services.BillingError as exc:
-            form.weeks.errors.append(str(exc))
-        else:
-            flash("Programme saved.", "success")
-            return redirect(url_for("billing.programme_edit", programme_id=programme.id))
+    if _save_programme_form(form, programme.id) is not None:
+        flash("Programme saved.", "success")
+        return redirect(url_for("billing.programme_edit", programme_id=programme.id))
     return render_template(
         "billing/programme_form.html",
         form=form,
