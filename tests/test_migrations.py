@@ -21,10 +21,24 @@ def _scratch_url(backend: str, tmp_path) -> str:
     return PG_URL.rsplit("/", 1)[0] + f"/{SCRATCH_DB}"
 
 
+def _index_definitions() -> set[str]:
+    """Every index as PostgreSQL spells it (INCLUDE columns, GIN operator classes, WITH options:
+    what Alembic's comparison does not look at)."""
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'"
+                " AND tablename <> 'alembic_version'"
+            )
+        )
+        return {row[0] for row in rows}
+
+
 def test_migrations_match_the_models(backend, tmp_path):
     app = create_app(make_test_config(_scratch_url(backend, tmp_path), tmp_path))
     with app.app_context():
         upgrade()
+        migrated_indexes = _index_definitions() if backend == "postgresql" else set()
         with db.engine.connect() as conn:
             context = MigrationContext.configure(
                 conn,
@@ -39,6 +53,12 @@ def test_migrations_match_the_models(backend, tmp_path):
         downgrade(revision="base")
         remaining = set(sa.inspect(db.engine).get_table_names()) - {"alembic_version"}
         assert remaining == set()
+        if backend == "postgresql":
+            db.drop_all()
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+            db.create_all()
+            assert _index_definitions() == migrated_indexes
         db.engine.dispose()
     if backend == "postgresql":
         _drop_database(SCRATCH_DB)

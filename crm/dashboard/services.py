@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import case, exists, func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, load_only
 
 from crm.accounts.models import User
 from crm.booking.models import Booking, BookingStatus
@@ -36,7 +36,9 @@ def calls(session: Session, tz_name: str, now: datetime) -> tuple[list[Booking],
     today_start = _local_midnight(now, tz_name)
     tomorrow = _local_midnight(now, tz_name, 1)
     live = (BookingStatus.BOOKED, BookingStatus.HELD, BookingStatus.NO_SHOW)
-    base = select(Booking).options(joinedload(Booking.lead)).order_by(Booking.start_at)
+    # The page shows each lead's name only: the rest of her row (notes, UTM…) stays in the table.
+    lead = joinedload(Booking.lead).load_only(Lead.id, Lead.name)
+    base = select(Booking).options(lead).order_by(Booking.start_at)
     today = session.scalars(
         base.where(
             Booking.start_at >= today_start,
@@ -63,6 +65,7 @@ def new_leads_this_week(
     # One query: each row carries the week's total (a window count over the filtered rows).
     rows = session.execute(
         select(Lead, func.count().over())
+        .options(load_only(Lead.id, Lead.name, Lead.created_at))
         .where(Lead.created_at >= monday)
         .order_by(Lead.created_at.desc(), Lead.id.desc())
         .limit(limit)
@@ -75,6 +78,8 @@ def funnel(session: Session, now: datetime, days: int = FUNNEL_DAYS) -> list[Fun
 
     A later stage implies the earlier ones (an enrolled lead had her call), so the steps never
     grow from left to right even when a lead skipped a booking (imported, or enrolled directly).
+    The stage test comes first so the bookings are probed only for new and lost leads, and the
+    leads' part is an index-only scan of ix_leads_created_id, which carries the stage.
     """
     since = now - timedelta(days=days)
     booked_stages = (Stage.CALL_BOOKED, Stage.CALL_HELD, Stage.OFFER_SENT, Stage.ENROLLED)
@@ -88,8 +93,8 @@ def funnel(session: Session, now: datetime, days: int = FUNNEL_DAYS) -> list[Fun
     row = session.execute(
         select(
             func.count(Lead.id),
-            total(has_booking | Lead.stage.in_(booked_stages)),
-            total(has_held | Lead.stage.in_(held_stages)),
+            total(Lead.stage.in_(booked_stages) | has_booking),
+            total(Lead.stage.in_(held_stages) | has_held),
             total(Lead.stage == Stage.ENROLLED),
         ).where(Lead.created_at >= since)
     ).one()

@@ -29,7 +29,9 @@ class Lead(db.Model):
     __tablename__ = "leads"
     __table_args__ = (
         Index("ix_leads_stage_created", "stage", "created_at", "id"),
-        Index("ix_leads_created_id", "created_at", "id"),
+        # Newest-first keyset pages; the stage rides along (PostgreSQL INCLUDE) so the dashboard's
+        # 90-day funnel counts leads by stage from the index alone.
+        Index("ix_leads_created_id", "created_at", "id", postgresql_include=["stage"]),
         Index("ix_leads_source_created", "source", "created_at"),
         # Keyset pagination of the "name" sort order.
         Index("ix_leads_name_id", "name", "id"),
