@@ -7,6 +7,8 @@
   --pool=solo` in a subprocess, pointed at the test app's database and broker (the embedded
   sqla+sqlite broker, or TEST_CELERY_BROKER_URL) and at `smtp_server`; `kill()` SIGKILLs it,
   `restart()` brings it back. `outbox_peers` (per test) gives both, reset, with a live worker.
+  A `Worker` of one's own can consume another queue and run on a wall clock of its own (`clock`),
+  for tasks that act at a time of day.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from email import policy
 from pathlib import Path
 
@@ -134,20 +137,49 @@ WORKER_SETTINGS = {
 }
 
 
-class Worker:
-    """A real `celery worker --pool=solo` subprocess against the test app's database and broker."""
+# `celery` with the wall clock moved to the timestamp in argv[1], still ticking (time-machine;
+# monotonic time is left alone, so the worker's timers and timeouts behave).
+_CELERY_AT = """
+import sys, time_machine
+time_machine.travel(float(sys.argv.pop(1)), tick=True).start()
+sys.argv[0] = "celery"
+from celery.__main__ import main
+sys.exit(main())
+"""
 
-    def __init__(self, app, smtp: SmtpSink) -> None:
+
+def purge_queue(app, queue: str) -> None:
+    """Drop whatever earlier tests (or runs, on a shared Redis) left on a queue."""
+    with app.extensions["celery"].connection_for_write() as conn:
+        conn.default_channel.queue_purge(queue)
+
+
+class Worker:
+    """A real `celery worker --pool=solo` subprocess against the test app's database and broker.
+
+    It consumes `queue` and sends its emails through it; with `clock`, its wall clock starts
+    there and ticks on (the database, the broker and the SMTP server keep the real time)."""
+
+    def __init__(
+        self,
+        app,
+        smtp: SmtpSink,
+        *,
+        queue: str = WORKER_SETTINGS["OUTBOX_QUEUE"],
+        clock: datetime | None = None,
+    ) -> None:
         self.app = app
         self.smtp = smtp
+        self.queue = queue
+        self.clock = clock
         self.tmp = Path(app.config["HERO_TEST_TMP"])
-        self.log_path = self.tmp / "worker.log"
+        self.log_path = self.tmp / f"worker-{queue}.log"
         self.proc: subprocess.Popen | None = None
         self._runs = 0
 
     @property
     def settings(self) -> dict[str, str]:
-        return dict(WORKER_SETTINGS)
+        return {**WORKER_SETTINGS, "OUTBOX_QUEUE": self.queue}
 
     def env(self) -> dict[str, str]:
         cfg = self.app.config
@@ -166,7 +198,7 @@ class Worker:
             "SMTP_STARTTLS": "0",
             "HERO_INSTANCE_PATH": str(instance),
             "RATELIMIT_STORAGE_URI": "memory://",
-            **WORKER_SETTINGS,
+            **self.settings,
         }
         env.pop("SMTP_USERNAME", None)
         env.pop("SMTP_PASSWORD", None)
@@ -178,9 +210,13 @@ class Worker:
         log.write(f"\n===== worker start {self._runs} =====\n")
         log.flush()
         offset = self.log_path.stat().st_size
+        if self.clock is None:
+            celery = [str(Path(sys.executable).with_name("celery"))]
+        else:
+            celery = [sys.executable, "-c", _CELERY_AT, str(self.clock.timestamp())]
         self.proc = subprocess.Popen(
             [
-                str(Path(sys.executable).with_name("celery")),
+                *celery,
                 "-A",
                 "tasks.worker",
                 "worker",
@@ -190,9 +226,9 @@ class Worker:
                 "--without-heartbeat",
                 "--loglevel=INFO",
                 "-Q",
-                WORKER_SETTINGS["OUTBOX_QUEUE"],
+                self.queue,
                 "-n",
-                f"test{self._runs}-{os.getpid()}@%h",
+                f"{self.queue}-{self._runs}-{os.getpid()}@%h",
             ],
             cwd=ROOT,
             env=self.env(),
@@ -238,24 +274,19 @@ class Worker:
 
     def run_task(self, name: str) -> None:
         """Publish a task (e.g. the beat's `tasks.sweep_stuck`) for this worker to run."""
-        self.app.extensions["celery"].send_task(name, queue=WORKER_SETTINGS["OUTBOX_QUEUE"])
+        self.app.extensions["celery"].send_task(name, queue=self.queue)
 
     def drain(self, timeout: float = 20.0) -> None:
         """Wait until the worker has run everything published before now (FIFO, solo pool)."""
         if not self.alive():
             return
-        result = self.app.extensions["celery"].send_task(
-            "celery.accumulate", queue=WORKER_SETTINGS["OUTBOX_QUEUE"]
-        )
+        result = self.app.extensions["celery"].send_task("celery.accumulate", queue=self.queue)
         wait_until(lambda: f"[{result.id}] succeeded" in self.log_path.read_text(), timeout)
 
 
 @pytest.fixture(scope="session")
 def celery_worker(app, smtp_server):
-    celery = app.extensions["celery"]
-    # Whatever earlier tests (or runs, on a shared Redis) left on the queue is not ours.
-    with celery.connection_for_write() as conn:
-        conn.default_channel.queue_purge(WORKER_SETTINGS["OUTBOX_QUEUE"])
+    purge_queue(app, WORKER_SETTINGS["OUTBOX_QUEUE"])
     worker = Worker(app, smtp_server)
     worker.start()
     yield worker
