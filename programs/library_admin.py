@@ -94,13 +94,15 @@ def _link_choices(form: ExerciseForm, own_id: str | None) -> None:
 
 
 def _save(form: ExerciseForm, slug: str | None):
-    """Validate through the engine and save; on error the form again, messages on fields."""
+    """Validate through the engine and save; on error the form again, every message on its
+    field."""
     if form.validate_on_submit():
         try:
             row = services.save_coach_exercise(db.session, form.exercise_values(), slug)
         except LibraryError as exc:
             db.session.rollback()
-            form.engine_error(exc.field, services.library_message(exc))
+            for problem in exc.problems:
+                form.engine_error(problem.field, services.library_message(problem))
         else:
             flash(f"Saved. New plans and adaptations can now use {row.name}.", "success")
             return redirect(url_for("exercises.exercise_detail", slug=row.slug))
@@ -139,11 +141,10 @@ def _set_active(slug: str, active: bool):
         db.session.rollback()
         if services.coach_exercise(db.session, slug) is None:
             abort(404)
-        flash(
-            f"Can't switch it back on: its {exc.field or 'id'} {services.library_message(exc)}. "
-            "Edit it first.",
-            "error",
+        problems = "; ".join(
+            f"its {p.field or 'id'} {services.library_message(p)}" for p in exc.problems
         )
+        flash(f"Can't switch it back on: {problems}. Edit it first.", "error")
     else:
         if active:
             flash(f"{row.name} is back in the library for new plans.", "success")

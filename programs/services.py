@@ -1423,11 +1423,17 @@ def coach_exercise(session: DbSession, slug: str) -> CoachExercise | None:
     return session.scalar(select(CoachExercise).where(CoachExercise.slug == slug))
 
 
-def _check_in_library(session: DbSession, ex: Exercise) -> None:
-    """Raise the first problem ``ex`` would bring into the library (id or links)."""
-    base = load_library()
-    if ex.id in base:
-        raise LibraryError("is a built-in exercise's id; pick another", ex.id, "id")
+def _id_problems(session: DbSession, ex_id: str, *, new: bool) -> list[LibraryError]:
+    """Why a well-formed id can't be one of hers: a built-in's, or (adding) one she has."""
+    if ex_id in load_library():
+        return [LibraryError("is a built-in exercise's id; pick another", ex_id, "id")]
+    if new and coach_exercise(session, ex_id) is not None:
+        return [LibraryError("is already used by one of your exercises; pick another", ex_id, "id")]
+    return []
+
+
+def _link_problems(session: DbSession, ex: Exercise) -> list[LibraryError]:
+    """Every variant link of ``ex`` the library can't make (see ``_merge_library``)."""
     others = []
     for row in _coach_rows(session, active_only=True):
         if row.slug != ex.id:
@@ -1435,10 +1441,8 @@ def _check_in_library(session: DbSession, ex: Exercise) -> None:
                 others.append(validate_exercise(row.to_engine_dict()))
             except LibraryError:
                 continue
-    _, problems = _merge_library(base, [*others, ex], check=ex.id)
-    mine = [p for p in problems if p.exercise_id == ex.id]
-    if mine:
-        raise mine[0]
+    _, problems = _merge_library(load_library(), [*others, ex], check=ex.id)
+    return [p for p in problems if p.exercise_id == ex.id]
 
 
 def save_coach_exercise(
@@ -1446,20 +1450,28 @@ def save_coach_exercise(
 ) -> CoachExercise:
     """Add one of the coach's exercises (``slug`` None) or edit it (its id never changes).
 
-    ``values`` is an exercise dict as in ``exercises.yaml``. Raises ``LibraryError`` naming the
-    field (the engine's checks; built-in or taken id; easier/harder not an exercise of the
-    same direction with that slot free); nothing is written then. Commits."""
+    ``values`` is an exercise dict as in ``exercises.yaml``. Raises ``LibraryError`` with every
+    problem in ``problems``, each naming its field (the engine's checks; built-in or taken id;
+    easier/harder not an exercise of the same direction with that slot free; the links are
+    checked once the fields are valid); nothing is written then. Commits."""
     row = None
     if slug is not None:
         row = coach_exercise(session, slug)
         if row is None:
             raise LibraryError("no such exercise of yours", slug, "id")
         values = {**values, "id": row.slug}
-    ex = validate_exercise(values)
-    if row is None and coach_exercise(session, ex.id) is not None:
-        raise LibraryError("is already used by one of your exercises; pick another", ex.id, "id")
-    # Checked as if active, even when switched off: turning it back on must then just work.
-    _check_in_library(session, ex)
+    problems: list[LibraryError] = []
+    try:
+        ex = validate_exercise(values)
+    except LibraryError as exc:
+        ex, problems = None, list(exc.problems)
+    if not any(p.field == "id" for p in problems):
+        problems += _id_problems(session, values["id"], new=row is None)
+    if ex is not None and not problems:
+        # Checked as if active, even when switched off: turning it back on must then just work.
+        problems += _link_problems(session, ex)
+    if problems:
+        raise LibraryError.all_of(problems)
     if row is None:
         row = CoachExercise(slug=ex.id, active=True)
         session.add(row)
@@ -1485,14 +1497,15 @@ def set_coach_exercise_active(session: DbSession, slug: str, active: bool) -> Co
     if row is None:
         raise LibraryError("no such exercise of yours", slug, "id")
     if active and not row.active:
-        _check_in_library(session, validate_exercise(row.to_engine_dict()))
+        ex = validate_exercise(row.to_engine_dict())
+        problems = _id_problems(session, ex.id, new=False) or _link_problems(session, ex)
+        if problems:
+            raise LibraryError.all_of(problems)
     row.active = active
     session.commit()
     return row
 
 
 def library_message(exc: LibraryError) -> str:
-    """The sentence of a ``LibraryError`` without its "id / field:" prefix (for a form)."""
-    where = " / ".join(p for p in (exc.exercise_id, exc.field) if p)
-    text = str(exc)
-    return text[len(where) + 2 :] if where and text.startswith(f"{where}: ") else text
+    """One problem's sentence without its "id / field:" prefix (for a form)."""
+    return exc.message

@@ -6,11 +6,11 @@ The coach adds exercises through a form, so every check names the field it is ab
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -46,15 +46,31 @@ _FIELDS = (
 
 
 class LibraryError(ValueError):
-    """An exercise (or the library as a whole) is invalid; ``field`` names what to fix."""
+    """An exercise (or the library as a whole) is invalid; ``field`` names what to fix.
+
+    ``problems`` holds every problem found at once (``validate_exercise`` checks all the fields
+    so a form can mark each); ``message``, ``exercise_id`` and ``field`` are the first one's."""
 
     def __init__(
         self, message: str, exercise_id: str | None = None, field: str | None = None
     ) -> None:
         where = " / ".join(p for p in (exercise_id, field) if p)
         super().__init__(f"{where}: {message}" if where else message)
+        self.message = message
         self.exercise_id = exercise_id
         self.field = field
+        self.problems: tuple[LibraryError, ...] = (self,)
+
+    @classmethod
+    def all_of(cls, problems: Sequence[LibraryError]) -> LibraryError:
+        """One error for ``problems`` (at least one): it reads as the first and lists them all."""
+        if len(problems) == 1:
+            return problems[0]
+        first = problems[0]
+        error = cls(first.message, first.exercise_id, first.field)
+        error.args = ("; ".join(str(p) for p in problems),)
+        error.problems = tuple(problems)
+        return error
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,62 +163,109 @@ def _slug(value: Any, key: str, ex_id: str | None) -> str:
     return value
 
 
+T = TypeVar("T")
+
+
+class _Problems(list[LibraryError]):
+    """The problems found so far in one exercise, so every field is checked and all reported."""
+
+    def check(self, validate: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """``validate(*args, **kwargs)``, or None with its problems noted."""
+        try:
+            return validate(*args, **kwargs)
+        except LibraryError as exc:
+            self.extend(exc.problems)
+            return None
+
+    def raise_any(self) -> None:
+        if self:
+            raise LibraryError.all_of(self)
+
+
 def validate_exercise(raw: Mapping[str, Any]) -> Exercise:
     """Validate one exercise dict (YAML entry or admin form) and return an ``Exercise``.
 
-    Raises ``LibraryError`` naming the first bad field. Links (easier/harder) are only checked
-    for shape here; whether they point anywhere is a library-level check.
+    Raises ``LibraryError`` naming the first bad field, with every bad field in its
+    ``problems`` (checked in a fixed order, so the first is the same whatever else is wrong).
+    Links (easier/harder) are only checked for shape here; whether they point anywhere is a
+    library-level check.
     """
     if not isinstance(raw, Mapping):
         raise LibraryError("each exercise must be a mapping of fields")
-    ex_id = _slug(raw.get("id"), "id", None)
-    unknown = sorted(set(raw) - set(_FIELDS))
-    if unknown:
-        raise LibraryError("is not a known field", exercise_id=ex_id, field=unknown[0])
-    dose_raw = raw.get("dose")
-    if not isinstance(dose_raw, Mapping):
+    problems = _Problems()
+    ex_id = problems.check(_slug, raw.get("id"), "id", None)
+    for key in sorted(set(raw) - set(_FIELDS)):
+        problems.append(LibraryError("is not a known field", exercise_id=ex_id, field=key))
+    dose = problems.check(_dose, raw.get("dose"), ex_id)
+    tags = problems.check(_tags, raw.get("tags") or [], ex_id)
+    links = {}
+    for key in ("easier", "harder"):
+        value = raw.get(key)
+        links[key] = None if value is None else problems.check(_slug, value, key, ex_id)
+        if links[key] is not None and links[key] == ex_id:
+            problems.append(
+                LibraryError("cannot point to the exercise itself", exercise_id=ex_id, field=key)
+            )
+    name = problems.check(_text, raw, "name", ex_id, max_len=80)
+    instructions = problems.check(_text, raw, "instructions", ex_id, max_len=400)
+    cue = problems.check(_text, raw, "cue", ex_id, max_len=160)
+    direction = problems.check(_choice, raw, "direction", ex_id, DIRECTIONS)
+    knee = problems.check(_choice, raw, "knee", ex_id, KNEE_POSITIONS)
+    position = problems.check(_choice, raw, "position", ex_id, BODY_POSITIONS)
+    equipment = problems.check(_choice, raw, "equipment", ex_id, EQUIPMENT)
+    problems.raise_any()
+    return Exercise(
+        id=ex_id,
+        name=name,
+        instructions=instructions,
+        cue=cue,
+        direction=direction,
+        knee=knee,
+        position=position,
+        equipment=equipment,
+        dose=dose,
+        tags=tags,
+        easier=links["easier"],
+        harder=links["harder"],
+    )
+
+
+def _dose(raw: Any, ex_id: str | None) -> Dose:
+    if not isinstance(raw, Mapping):
         raise LibraryError("is required: {sets, reps or seconds, per_side}", ex_id, field="dose")
-    sets = _count(dose_raw, "sets", ex_id, 1, 5)
-    has_reps, has_secs = "reps" in dose_raw, "seconds" in dose_raw
-    if has_reps == has_secs:
-        raise LibraryError("give exactly one of reps or seconds", exercise_id=ex_id, field="dose")
-    reps = _count(dose_raw, "reps", ex_id, 1, 30) if has_reps else None
-    seconds = _count(dose_raw, "seconds", ex_id, 5, 120) if has_secs else None
-    per_side = dose_raw.get("per_side")
+    problems = _Problems()
+    sets = problems.check(_count, raw, "sets", ex_id, 1, 5)
+    reps = seconds = None
+    if ("reps" in raw) == ("seconds" in raw):
+        problems.append(
+            LibraryError("give exactly one of reps or seconds", exercise_id=ex_id, field="dose")
+        )
+    elif "reps" in raw:
+        reps = problems.check(_count, raw, "reps", ex_id, 1, 30)
+    else:
+        seconds = problems.check(_count, raw, "seconds", ex_id, 5, 120)
+    per_side = raw.get("per_side")
     if not isinstance(per_side, bool):
-        raise LibraryError("must be true or false", exercise_id=ex_id, field="dose.per_side")
-    tags_raw = raw.get("tags") or []
-    if not isinstance(tags_raw, list | tuple | set | frozenset) or not all(
-        isinstance(t, str) for t in tags_raw
+        problems.append(
+            LibraryError("must be true or false", exercise_id=ex_id, field="dose.per_side")
+        )
+    problems.raise_any()
+    return Dose(sets=sets, reps=reps, seconds=seconds, per_side=per_side)
+
+
+def _tags(raw: Any, ex_id: str | None) -> frozenset[str]:
+    if not isinstance(raw, list | tuple | set | frozenset) or not all(
+        isinstance(t, str) for t in raw
     ):
         raise LibraryError("must be a list of words", exercise_id=ex_id, field="tags")
-    bad_tags = sorted(set(tags_raw) - KNOWN_TAGS)
+    bad_tags = sorted(set(raw) - KNOWN_TAGS)
     if bad_tags:
         raise LibraryError(
             f"unknown tag {bad_tags[0]!r}; known: {', '.join(sorted(KNOWN_TAGS))}",
             exercise_id=ex_id,
             field="tags",
         )
-    links = {}
-    for key in ("easier", "harder"):
-        value = raw.get(key)
-        links[key] = None if value is None else _slug(value, key, ex_id)
-        if links[key] == ex_id:
-            raise LibraryError("cannot point to the exercise itself", exercise_id=ex_id, field=key)
-    return Exercise(
-        id=ex_id,
-        name=_text(raw, "name", ex_id, max_len=80),
-        instructions=_text(raw, "instructions", ex_id, max_len=400),
-        cue=_text(raw, "cue", ex_id, max_len=160),
-        direction=_choice(raw, "direction", ex_id, DIRECTIONS),
-        knee=_choice(raw, "knee", ex_id, KNEE_POSITIONS),
-        position=_choice(raw, "position", ex_id, BODY_POSITIONS),
-        equipment=_choice(raw, "equipment", ex_id, EQUIPMENT),
-        dose=Dose(sets=sets, reps=reps, seconds=seconds, per_side=per_side),
-        tags=frozenset(tags_raw),
-        easier=links["easier"],
-        harder=links["harder"],
-    )
+    return frozenset(raw)
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,33 @@ def test_invalid_exercise_names_the_bad_field(overrides, field):
     assert field in str(err.value)
 
 
+def test_every_bad_field_is_reported_at_once_led_by_the_first():
+    raw = _valid(
+        id="Not A Slug",
+        colour="red",
+        dose={"sets": 0, "reps": 31, "per_side": "yes"},
+        tags="impact",
+        name="",
+        direction="sideways",
+    )
+    with pytest.raises(LibraryError) as err:
+        validate_exercise(raw)
+    fields = [p.field for p in err.value.problems]
+    assert fields == ["id", "colour", "dose.sets", "dose.reps", "dose.per_side", "tags", "name",
+                      "direction"]  # fmt: skip
+    assert (err.value.field, err.value.message) == (
+        "id", "must be a slug: lowercase letters, digits and dashes",
+    )  # fmt: skip
+    assert all(f"{field}: " in str(err.value) for field in fields)
+
+
+def test_one_bad_field_is_the_only_problem():
+    with pytest.raises(LibraryError) as err:
+        validate_exercise(_valid(cue=" "))
+    assert err.value.problems == (err.value,)
+    assert str(err.value) == "wall-sit-march / cue: is required and must be text"
+
+
 def test_link_to_unknown_exercise_is_refused_when_merging():
     with pytest.raises(LibraryError) as err:
         load_library(extra=[_valid(harder="no-such-move")])

@@ -105,6 +105,61 @@ def test_invalid_exercise_is_shown_again_with_the_message_on_its_field_and_nothi
     assert _count(db_session) == 0
 
 
+def test_every_bad_field_is_shown_at_once_beside_its_own_field_and_nothing_saved(
+    client, db_session, coach_in
+):
+    data = form_data(name="  ", cue="", sets="9", reps="", seconds="")
+    r = client.post("/coach/exercises/new", data=data)
+    assert r.status_code == 422
+    html = r.data.decode()
+    assert "nothing was saved" in html
+    assert _feedback(html, "name") == "Is required and must be text."
+    assert _feedback(html, "cue") == "Is required and must be text."
+    assert _feedback(html, "sets") == "Must be a whole number from 1 to 5."
+    assert _feedback(html, "reps") == "Give exactly one of reps or seconds."
+    assert _feedback(html, "slug") == "" and _feedback(html, "instructions") == ""
+    # Her typing is kept.
+    assert 'value="wall-lean-side-raise"' in html and 'value="9"' in html
+    assert "Lean a shoulder on a wall" in html
+    assert _count(db_session) == 0
+
+
+def test_a_taken_id_is_shown_with_the_other_bad_fields(client, db_session, coach_in):
+    r = client.post("/coach/exercises/new", data=form_data(slug="clamshell", name=""))
+    assert r.status_code == 422
+    html = r.data.decode()
+    assert _feedback(html, "slug") == "Is a built-in exercise's id; pick another."
+    assert _feedback(html, "name") == "Is required and must be text."
+    assert _count(db_session) == 0
+
+
+def test_both_bad_variant_links_are_shown_at_once(client, db_session, coach_in):
+    data = form_data(easier="seated-march", harder="no-such-exercise")
+    r = client.post("/coach/exercises/new", data=data)
+    assert r.status_code == 422
+    html = r.data.decode()
+    assert _feedback(html, "easier") == "Must train the same direction."
+    assert _feedback(html, "harder").startswith("Must be an exercise in the library")
+    assert _count(db_session) == 0
+
+
+def test_editing_with_two_bad_fields_shows_both_and_keeps_the_saved_exercise(
+    client, db_session, coach_in
+):
+    assert client.post("/coach/exercises/new", data=form_data()).status_code == 302
+    data = form_data(name="Renamed", instructions="", reps="", seconds="200")
+    r = client.post("/coach/exercises/wall-lean-side-raise/edit", data=data)
+    assert r.status_code == 422
+    html = r.data.decode()
+    assert _feedback(html, "instructions") == "Is required and must be text."
+    assert _feedback(html, "seconds") == "Must be a whole number from 5 to 120."
+    assert 'value="Renamed"' in html
+    db_session.expire_all()
+    row = services.coach_exercise(db_session, "wall-lean-side-raise")
+    assert (row.name, row.reps, row.seconds) == ("Wall-lean side raise", 12, None)
+    assert row.instructions.startswith("Lean a shoulder on a wall")
+
+
 def test_reusing_one_of_her_own_ids_is_refused_on_the_id_field(client, db_session, coach_in):
     assert client.post("/coach/exercises/new", data=form_data()).status_code == 302
     r = client.post("/coach/exercises/new", data=form_data(name="Another"))
