@@ -24,6 +24,7 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction, scoped_session
+from sqlalchemy.orm.util import identity_key
 
 from crm.time import utcnow
 from tasks.models import (
@@ -335,7 +336,6 @@ _ITEM_FIELDS = {"to", "template", "context", "idempotency_key", *_ITEM_DEFAULTS}
 
 
 def _queue_chunk(session: Session, items: list[dict[str, Any]]) -> list[int]:
-    from crm.leads.models import Lead
     from tasks.editor import overrides_for
 
     keys = {item["idempotency_key"] for item in items}
@@ -376,12 +376,7 @@ def _queue_chunk(session: Session, items: list[dict[str, Any]]) -> list[int]:
     ids = [new[v["idempotency_key"]] for v in values if v["idempotency_key"] in new]
     on_timeline = [v for v in values if v["lead_id"] is not None and v["idempotency_key"] in new]
     if on_timeline:
-        leads = {
-            lead.id: lead
-            for lead in session.scalars(
-                select(Lead).where(Lead.id.in_({v["lead_id"] for v in on_timeline}))
-            )
-        }
+        leads = _leads_by_id(session, {v["lead_id"] for v in on_timeline})
         for v in on_timeline:
             kind = "email_suppressed" if v["status"] == EmailStatus.SUPPRESSED else "email_queued"
             _timeline_event(session, leads.get(v["lead_id"]), kind, v["subject"],
@@ -391,6 +386,21 @@ def _queue_chunk(session: Session, items: list[dict[str, Any]]) -> list[int]:
     if due:
         _remember_for_commit(session, due)
     return ids
+
+
+def _leads_by_id(session: Session, ids: set[int]) -> dict[int, Any]:
+    """The leads with these ids: those the session holds already without a query (a booking's
+    own lead), the rest in one SELECT."""
+    from crm.leads.models import Lead
+
+    held = {i: session.identity_map.get(identity_key(Lead, i)) for i in ids}
+    leads = {i: lead for i, lead in held.items() if lead is not None}
+    missing = ids - leads.keys()
+    if missing:
+        leads.update(
+            (lead.id, lead) for lead in session.scalars(select(Lead).where(Lead.id.in_(missing)))
+        )
+    return leads
 
 
 def _row_values(

@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from crm.time import utcnow, zone
-from tasks.outbox import queue_email
+from tasks.outbox import queue_email, queue_emails
 from tasks.services import cancel_queued
 
 FOLLOWUP_DAYS = (0, 2, 5)
@@ -41,33 +41,34 @@ def _booking_context(booking) -> dict:
     }
 
 
-def schedule_booking_emails(session: Session, booking) -> int:
-    """Queue the reminders of a booking: the day before at the same local time, and 1 h before.
-
-    A reminder whose time has already passed is not queued. Both skip themselves at send time if
-    the booking is no longer active. Returns how many were queued; does not commit."""
+def booking_reminders(booking) -> list[dict]:
+    """The reminders of a booking as `queue_emails` items: the day before at the same local time,
+    and 1 h before. A reminder whose time has already passed is left out; both skip themselves at
+    send time if the booking is no longer active."""
     now = utcnow()
     steps = (
         ("reminder-24h", 24, day_before_same_local_time(booking.start_at, booking.timezone)),
         ("reminder-1h", 1, booking.start_at - timedelta(hours=1)),
     )
     context = _booking_context(booking)
-    queued = 0
-    for kind, hours, due in steps:
-        if due <= now:
-            continue
-        row = queue_email(
-            session,
-            to=booking.lead.email,
-            template="booking_reminder",
-            context={**context, "hours_before": hours},
-            idempotency_key=f"booking:{booking.id}:{kind}",
-            lead_id=booking.lead_id,
-            due_at=due,
-            condition=f"booking_active:{booking.id}",
-        )
-        queued += row is not None
-    return queued
+    return [
+        {
+            "to": booking.lead.email,
+            "template": "booking_reminder",
+            "context": {**context, "hours_before": hours},
+            "idempotency_key": f"booking:{booking.id}:{kind}",
+            "lead_id": booking.lead_id,
+            "due_at": due,
+            "condition": f"booking_active:{booking.id}",
+        }
+        for kind, hours, due in steps
+        if due > now
+    ]
+
+
+def schedule_booking_emails(session: Session, booking) -> int:
+    """Queue the booking's reminders (`booking_reminders`); how many were new. Does not commit."""
+    return len(queue_emails(session, booking_reminders(booking)))
 
 
 def cancel_booking_emails(session: Session, booking_id: int) -> int:

@@ -26,6 +26,7 @@ from crm.leads.models import Lead, Stage
 from crm.leads.services import change_stage, record_event, upsert_lead
 from crm.time import is_valid_timezone, utcnow, zone
 from tasks import sequences
+from tasks.outbox import queue_emails
 
 __all__ = [
     "AvailabilityError",
@@ -305,11 +306,10 @@ def book_call(
         "marketing_consent": marketing_consent,
         "source": utm.get("utm_source") or "direct",
         "utm": utm,
+        "consent_at": now,
     }
     try:
-        lead, _created = upsert_lead(session, email=email, name=name, **fields)
-        if marketing_consent and lead.consent_at is None:
-            lead.consent_at = now
+        lead, created = upsert_lead(session, email=email, name=name, **fields)
         booking = Booking(
             lead=lead,
             start_at=slot.start,
@@ -330,9 +330,10 @@ def book_call(
             f"Free call booked for {_coach_time(rules, slot.start)}",
             {"booking_id": booking.id, "start": slot.start.isoformat(), "utm": utm},
         )
-        _queue_booking_email(session, booking, "booking_confirmation", rules)
-        sequences.schedule_booking_emails(session, booking)
-        sequences.stop_call_followups(session, lead.id)  # a new booking stops the nurture
+        confirmation = _booking_email(session, booking, "booking_confirmation", rules)
+        queue_emails(session, [confirmation, *sequences.booking_reminders(booking)])
+        if not created:  # a new booking stops the nurture (a new lead has none)
+            sequences.stop_call_followups(session, lead.id)
         session.commit()
     except IntegrityError as exc:
         session.rollback()
@@ -411,9 +412,9 @@ def reschedule_booking(
             {"from_booking_id": old.id, "booking_id": new.id, "start": slot.start.isoformat()},
             actor_id,
         )
-        _queue_booking_email(session, new, "booking_rescheduled", rules, previous=old)
         sequences.cancel_booking_emails(session, old.id)
-        sequences.schedule_booking_emails(session, new)
+        moved = _booking_email(session, new, "booking_rescheduled", rules, previous=old)
+        queue_emails(session, [moved, *sequences.booking_reminders(new)])
         session.commit()
     except SlotTaken:
         session.rollback()
@@ -456,7 +457,7 @@ def cancel_booking(
     )
     if lead.stage == Stage.CALL_BOOKED and others is None:
         change_stage(session, lead, Stage.NEW, force=True, actor_id=actor_id)
-    _queue_booking_email(session, booking, "booking_cancelled", rules)
+    queue_emails(session, [_booking_email(session, booking, "booking_cancelled", rules)])
     sequences.cancel_booking_emails(session, booking.id)
     session.commit()
     return booking
@@ -648,24 +649,23 @@ def email_context(
     return context
 
 
-def _queue_booking_email(
+def _booking_email(
     session: Session, booking: Booking, template: str, rules: Rules, previous: Booking | None = None
-) -> None:
+) -> dict[str, Any]:
+    """The confirmation, rescheduling or cancellation of a booking, its .ics attached: an item
+    for `queue_emails`, so a booking's emails are queued together in one batch."""
     method = "CANCEL" if template == "booking_cancelled" else "REQUEST"
     ics = booking_ics(session, booking, method=method)
     kind = template.removeprefix("booking_")
-    from tasks.outbox import queue_email
-
-    queue_email(
-        session,
-        to=booking.lead.email,
-        template=template,
-        context=email_context(booking, rules, previous),
-        idempotency_key=f"booking:{booking.id}:{kind}",
-        lead_id=booking.lead_id,
-        category="transactional",
-        attachments=[("invite.ics", ics, f"text/calendar; method={method}; charset=utf-8")],
-    )
+    return {
+        "to": booking.lead.email,
+        "template": template,
+        "context": email_context(booking, rules, previous),
+        "idempotency_key": f"booking:{booking.id}:{kind}",
+        "lead_id": booking.lead_id,
+        "category": "transactional",
+        "attachments": [("invite.ics", ics, f"text/calendar; method={method}; charset=utf-8")],
+    }
 
 
 # --- the coach's availability ----------------------------------------------------------------

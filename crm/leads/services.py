@@ -14,7 +14,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from crm.leads.models import Lead, LeadEvent, Note, Stage
-from crm.time import zone
+from crm.time import utcnow, zone
 
 
 class LeadError(Exception):
@@ -71,8 +71,10 @@ def upsert_lead(session: Session, *, email: str, name: str, **fields: Any) -> tu
     """The lead for this email, created or updated with the non-empty fields given.
 
     Returns (lead, created). First-touch attribution (`source`, `utm`) is kept from the first
-    visit; marketing consent is only ever granted here, never silently withdrawn. Does not commit.
+    visit; marketing consent is only ever granted here, never silently withdrawn, and stamped with
+    `consent_at` (or `fields["consent_at"]`) the first time. Does not commit.
     """
+    consent_at = fields.pop("consent_at", None)
     lead = find_lead(session, email)
     created = lead is None
     if created:
@@ -88,6 +90,8 @@ def upsert_lead(session: Session, *, email: str, name: str, **fields: Any) -> tu
         if key == "marketing_consent" and not value:
             continue
         setattr(lead, key, value)
+    if lead.marketing_consent and lead.consent_at is None:
+        lead.consent_at = consent_at or utcnow()
     if created:
         session.flush()
         record_event(session, lead, "created", f"Lead created ({lead.source})")

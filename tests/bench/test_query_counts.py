@@ -14,6 +14,7 @@ from crm.leads import services as lead_services
 from crm.leads.services import LeadFilters, _filtered, _ordered
 from extensions import db
 from programs import services as programs
+from tasks.models import OutboxEmail
 from tasks.outbox import queue_email
 from tests.querycount import statements_for
 from tests.security.conftest import intake
@@ -150,3 +151,42 @@ def test_lead_search_uses_the_trigram_indexes_at_100k_leads(app_ctx):
         assert "Seq Scan on leads" not in plan, plan
     page = lead_services.list_leads(db.session, LeadFilters(q="lead4242@"))
     assert [lead.email for lead in page.items] == ["lead4242@example.com"]
+
+
+# --- writes -------------------------------------------------------------------------------------
+
+
+def test_a_booking_costs_a_fixed_handful_of_statements(app_ctx, db_session):
+    """Booking a call writes the lead, the booking, the timeline and its three emails
+    (confirmation, two reminders) with the emails in one batch: one INSERT into the outbox on
+    both backends, the consent stamped in the lead's INSERT (no UPDATE for it), and no look-up of
+    nurture emails to stop for a lead who is new."""
+    booking_services.ensure_default_availability(db_session)
+    db_session.commit()
+    slot = booking_services.free_slots(db_session, days=14)[-1]
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        seen.append(" ".join(statement.split()))
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        booking = booking_services.book_call(
+            db_session,
+            name="Ada Runner",
+            email="ada.runner@example.com",
+            slot_start=slot.start,
+            timezone="America/New_York",
+            marketing_consent=True,
+        )
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    emails = [s for s in seen if s.startswith("INSERT INTO outbox_emails")]
+    assert len(emails) == 1
+    assert not [s for s in seen if s.startswith("UPDATE leads SET consent_at")]
+    assert not [s for s in seen if s.startswith("SELECT outbox_emails.id,")]
+    assert booking.lead.consent_at is not None
+    queued = db_session.scalars(
+        sa.select(OutboxEmail.template).where(OutboxEmail.lead_id == booking.lead_id)
+    ).all()
+    assert sorted(queued) == ["booking_confirmation", "booking_reminder", "booking_reminder"]
