@@ -152,7 +152,7 @@ def _seed(app, count: int, start) -> None:
                 "race_type": None, "age": 42, "timezone": "America/Los_Angeles",
             },
         )  # fmt: skip
-        plan, base = record.plan, record.base_plan
+        plan, base, calendar = record.plan, record.base_plan, record.calendar
         first.active = False  # the template for the others, not a client itself
         db.session.commit()
         names = ["Maya", "Rosa", "Ana", "Dana", "Kim", "Lena", "Joy", "Ines"]
@@ -169,6 +169,7 @@ def _seed(app, count: int, start) -> None:
                 insert(PlanRecord),
                 [
                     {"user_id": uid, "engine_version": "bench", "base_plan": base, "plan": plan,
+                     "calendar": calendar,
                      "coach_edits": [], "active": True}
                     for uid in ids
                 ],

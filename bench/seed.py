@@ -372,6 +372,7 @@ def seed_bench(
                 "engine_version": plan.engine_version,
                 "base_plan": plan.base_plan,
                 "plan": plan.plan,
+                "calendar": plan.calendar,
                 "coach_edits": [],
                 "active": True,
             }

@@ -17,7 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from crm.time import UTCDateTime, utcnow
 from extensions import db
@@ -91,10 +91,27 @@ class PlanRecord(db.Model):
     engine_version: Mapped[str] = mapped_column(String(32))
     base_plan: Mapped[dict] = mapped_column(JSON)  # the engine's output, before adaptation
     plan: Mapped[dict] = mapped_column(JSON)
+    # Every session of `plan` as {date, title, kind}, kept beside it (set whenever `plan` is):
+    # a fan-out that shows a week (the Sunday check-ins) reads a few KB, not each whole plan.
+    calendar: Mapped[list] = mapped_column(JSON, default=list)
     coach_edits: Mapped[list] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @validates("plan")
+    def _keep_calendar(self, _key: str, plan: dict) -> dict:
+        self.calendar = plan_calendar(plan)
+        return plan
+
+
+def plan_calendar(plan: dict | None) -> list[dict[str, str]]:
+    """{date, title, kind} of each session of a stored plan, in the plan's order."""
+    return [
+        {"date": s["date"], "title": s.get("title", ""), "kind": s.get("kind", "")}
+        for week in (plan or {}).get("weeks", ())
+        for s in week.get("sessions", ())
+    ]
 
 
 class WorkoutLog(db.Model):

@@ -8,7 +8,6 @@ her plan's adaptation (`latest_checkins`), and pain over her threshold alerts th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -17,7 +16,7 @@ from typing import Any
 from celery import shared_task
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -151,56 +150,21 @@ def _shown(sessions: Iterable[dict[str, Any]], sunday: date) -> list[dict[str, s
     return sorted(out, key=lambda s: s["date"])
 
 
-# A plan's JSON is ~60 KB (months of sessions) and the email shows one week of it: on these
-# backends the database picks the week's sessions out, so a fan-out does not ship and parse
-# every client's whole plan.
-_WEEK_SESSIONS_SQL = {
-    "postgresql": """
-        SELECT p.user_id, (
-            SELECT coalesce(json_agg(s.value), '[]'::json)
-            FROM json_array_elements(p.plan -> 'weeks') AS w(value),
-                 json_array_elements(w.value -> 'sessions') AS s(value)
-            WHERE s.value ->> 'date' BETWEEN :start AND :end
-        )
-        FROM plan_records AS p
-        WHERE p.active AND p.user_id IN :ids
-    """,
-    "sqlite": """
-        SELECT p.user_id, (
-            SELECT json_group_array(json(s.value))
-            FROM json_each(p.plan, '$.weeks') AS w, json_each(w.value, '$.sessions') AS s
-            WHERE json_extract(s.value, '$.date') BETWEEN :start AND :end
-        )
-        FROM plan_records AS p
-        WHERE p.active AND p.user_id IN :ids
-    """,
-}
-
-
 def next_week_sessions_of(
     session: Session, user_ids: list[int], sunday: date
 ) -> dict[int, list[dict[str, str]]]:
-    """`next_week_sessions` of many runners' active plans: {user id: sessions}."""
+    """`next_week_sessions` of many runners' active plans: {user id: sessions}, read from each
+    plan's compact `calendar` (a few KB) rather than the whole plan (~60 KB)."""
     from programs.models import PlanRecord
 
     if not user_ids:
         return {}
-    sql = _WEEK_SESSIONS_SQL.get(session.get_bind().dialect.name)
-    if sql is None:
-        plans = session.execute(
-            select(PlanRecord.user_id, PlanRecord.plan).where(
-                PlanRecord.active.is_(True), PlanRecord.user_id.in_(user_ids)
-            )
+    rows = session.execute(
+        select(PlanRecord.user_id, PlanRecord.calendar).where(
+            PlanRecord.active.is_(True), PlanRecord.user_id.in_(user_ids)
         )
-        return {uid: next_week_sessions(plan, sunday) for uid, plan in plans}
-    stmt = text(sql).bindparams(bindparam("ids", expanding=True))
-    window = {"start": (sunday + timedelta(days=1)).isoformat(),
-              "end": (sunday + timedelta(days=7)).isoformat()}  # fmt: skip
-    out = {}
-    for uid, found in session.execute(stmt, {"ids": list(user_ids), **window}):
-        found = json.loads(found) if isinstance(found, str) else found
-        out[uid] = _shown(found or (), sunday)
-    return out
+    )
+    return {uid: _shown(calendar or (), sunday) for uid, calendar in rows}
 
 
 def checkin_context(

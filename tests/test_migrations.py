@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -59,6 +61,45 @@ def test_migrations_match_the_models(backend, tmp_path):
                 conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
             db.create_all()
             assert _index_definitions() == migrated_indexes
+        db.engine.dispose()
+    if backend == "postgresql":
+        _drop_database(SCRATCH_DB)
+
+
+def test_plan_calendars_are_filled_for_existing_plans(backend, tmp_path):
+    """0003 adds plan_records.calendar and fills it from each plan that is already there."""
+    app = create_app(make_test_config(_scratch_url(backend, tmp_path), tmp_path))
+    plan = {"weeks": [{"sessions": [
+        {"date": "2026-12-01", "title": "Run/walk 1:2 x 8", "kind": "run", "steps": [1, 2]},
+        {"date": "2026-12-03", "title": "Hips, standing", "kind": "strength"},
+    ]}, {"sessions": [{"date": "2026-12-08", "title": "Rest", "kind": "rest"}]}]}  # fmt: skip
+    with app.app_context():
+        upgrade(revision="0002")
+        with db.engine.begin() as conn:
+            user_id = conn.execute(
+                sa.text(
+                    "INSERT INTO users (email, password_hash, role, first_name, last_name,"
+                    " timezone, active, created_at) VALUES ('r@example.com', '', 'RUNNER', 'R',"
+                    " '', 'UTC', true, CURRENT_TIMESTAMP) RETURNING id"
+                )
+            ).scalar()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO plan_records (user_id, engine_version, base_plan, plan,"
+                    " coach_edits, active, created_at, updated_at) VALUES (:u, '1', :p, :p, '[]',"
+                    " true, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"u": user_id, "p": json.dumps(plan)},
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            stored = conn.execute(sa.text("SELECT calendar FROM plan_records")).scalar()
+        stored = json.loads(stored) if isinstance(stored, str) else stored
+        assert stored == [
+            {"date": "2026-12-01", "title": "Run/walk 1:2 x 8", "kind": "run"},
+            {"date": "2026-12-03", "title": "Hips, standing", "kind": "strength"},
+            {"date": "2026-12-08", "title": "Rest", "kind": "rest"},
+        ]
         db.engine.dispose()
     if backend == "postgresql":
         _drop_database(SCRATCH_DB)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -207,7 +208,7 @@ def test_pain_at_her_threshold_raises_no_alert(db_session, linked_runner, coach)
     assert db_session.scalars(select(OutboxEmail)).all() == []
 
 
-def test_database_picks_the_same_sessions_as_the_plan_json(db_session, make_client):
+def test_the_stored_calendar_gives_the_same_week_as_the_plan_json(db_session, make_client):
     from programs.services import active_plan
     from tasks.checkins import next_week_sessions, next_week_sessions_of
 
@@ -220,3 +221,22 @@ def test_database_picks_the_same_sessions_as_the_plan_json(db_session, make_clie
     assert next_week_sessions_of(db_session, ids, sunday) == {i: expected for i in ids}
     after_the_plan = sunday + timedelta(days=365)
     assert next_week_sessions_of(db_session, ids[:1], after_the_plan) == {ids[0]: []}
+
+
+def test_the_calendar_follows_every_change_of_the_plan(db_session, make_client):
+    """An adapted or edited plan is assigned to `record.plan`; the calendar changes with it."""
+    from programs.services import active_plan
+    from tasks.checkins import next_week_sessions_of
+
+    runner = make_client(date(2030, 10, 21))
+    record = active_plan(db_session, runner.id)
+    moved = copy.deepcopy(record.plan)
+    first = moved["weeks"][2]["sessions"][0]
+    first["title"] = "Hips, lying: side-lying leg lifts"
+    record.plan = moved
+    db_session.commit()
+    sunday = date.fromisoformat(first["date"]) - timedelta(days=1)
+    while sunday.weekday() != 6:
+        sunday -= timedelta(days=1)
+    titles = [s["title"] for s in next_week_sessions_of(db_session, [runner.id], sunday)[runner.id]]
+    assert "Hips, lying: side-lying leg lifts" in titles
