@@ -153,8 +153,8 @@ def purge_queue(app, queue: str) -> None:
     with app.extensions["celery"].connection_for_write() as conn:
         try:
             conn.default_channel.queue_purge(queue)
-        except conn.channel_errors:  # RabbitMQ: no such queue yet, so nothing to drop
-            pass
+        except conn.channel_errors:
+            return  # RabbitMQ refuses to purge a queue nobody declared yet: nothing to drop
 
 
 class Worker:
