@@ -6,6 +6,7 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     HiddenField,
     IntegerField,
@@ -186,6 +187,13 @@ class MorningPainForm(FlaskForm):
         choices=choices(ZERO_TO_TEN),
         validators=[InputRequired(message="Tap a number from 0 to 10.")],
     )
+    submit = SubmitField("Save")
+
+
+class EmailChoiceForm(FlaskForm):
+    """Her check-in and nudge emails on or off (the plan page)."""
+
+    coaching_emails = BooleanField("Weekly check-in and training nudges by email")
     submit = SubmitField("Save")
 
 

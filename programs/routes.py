@@ -25,7 +25,8 @@ from programs import services
 from programs.community import services as community
 from programs.community.forms import MilestoneForm
 from programs.engine import ProfileError
-from programs.forms import ConfirmForm, IntakeForm, LogForm, MorningPainForm
+from programs.forms import ConfirmForm, EmailChoiceForm, IntakeForm, LogForm, MorningPainForm
+from tasks.clients import set_coaching_emails
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 
@@ -303,7 +304,21 @@ def plan():
         **plan_context(record, _today()),
         ics_url=url_for("portal.calendar", secret=secret, _external=True),
         calendar_form=ConfirmForm(),
+        email_form=EmailChoiceForm(coaching_emails=current_user.coaching_emails),
     )
+
+
+@bp.post("/emails")
+@runner_required
+def email_choice():
+    form = EmailChoiceForm()
+    if form.validate_on_submit():
+        wanted = bool(form.coaching_emails.data)
+        if set_coaching_emails(db.session, current_user, wanted):
+            db.session.commit()
+        state = "on" if wanted else "off"
+        flash(f"Check-in and nudge emails are {state}.", "success")
+    return redirect(url_for("portal.plan") + "#emails")
 
 
 @bp.get("/week")

@@ -28,6 +28,7 @@ from tasks.clients import (
     active_clients,
     client_lead,
     client_leads,
+    coaching_email_fields,
     local_moment,
     safe_zone,
 )
@@ -204,7 +205,7 @@ def queue_weekly_checkins(session: Session, now: datetime | None = None) -> int:
             zones.append(name)
     if not zones:
         return 0
-    clients = list(active_clients(session, zones))
+    clients = list(active_clients(session, zones, coaching_emails=True))
     keys = {}
     for user, tz in clients:
         sunday = now.astimezone(safe_zone(tz)).date()
@@ -231,13 +232,16 @@ def queue_weekly_checkins(session: Session, now: datetime | None = None) -> int:
         key, sunday, tz = keys[user.id]
         if key in already:
             continue
+        stop = coaching_email_fields(user.id, base)
+        context = checkin_context(
+            user, None, sunday, serializer, base, sessions=sessions.get(user.id, [])
+        )
         items.append(
             {
                 "to": user.email,
                 "template": "weekly_checkin",
-                "context": checkin_context(
-                    user, None, sunday, serializer, base, sessions=sessions.get(user.id, [])
-                ),
+                "context": {**context, **stop["context"]},
+                "headers": stop["headers"],
                 "idempotency_key": key,
                 "user_id": user.id,
                 "lead_id": leads.get(user.id),

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from crm.accounts.models import User
 from crm.time import utcnow
 from extensions import db
-from tasks.clients import active_clients, client_leads, safe_zone
+from tasks.clients import active_clients, client_leads, coaching_email_fields, safe_zone
 from tasks.outbox import queue_email
 
 NUDGE_AFTER_HOURS = 72  # no log for 3 days (editable by the coach: the step's delay)
@@ -109,7 +109,7 @@ def queue_client_sequences(session: Session, now: datetime | None = None) -> dic
     now = now or utcnow()
     base = current_app.config["BASE_URL"]
     clients = []
-    for user, tz in active_clients(session):
+    for user, tz in active_clients(session, coaching_emails=True):
         local = now.astimezone(safe_zone(tz))
         if DAYTIME[0] <= local.time() < DAYTIME[1]:
             clients.append((user, local.date()))
@@ -137,11 +137,18 @@ def queue_client_sequences(session: Session, now: datetime | None = None) -> dic
     race_days = max(_delay_hours(session, "race_week", RACE_WEEK_HOURS) // 24, 1)
 
     def queue(user: User, template: str, key: str, context: dict, condition: str) -> None:
+        stop = coaching_email_fields(user.id, base)
         row = queue_email(
             session,
             to=user.email,
             template=template,
-            context={"first_name": user.first_name, "portal_url": f"{base}/portal", **context},
+            context={
+                "first_name": user.first_name,
+                "portal_url": f"{base}/portal",
+                **context,
+                **stop["context"],
+            },  # fmt: skip
+            headers=stop["headers"],
             idempotency_key=key,
             user_id=user.id,
             lead_id=leads.get(user.id),

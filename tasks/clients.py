@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
+from typing import Any
 
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import and_, exists, func, not_, or_, select
 from sqlalchemy.orm import Session
 
@@ -59,8 +62,11 @@ def active_client_zones(session: Session) -> list[str]:
     return [name for name in rows if name]
 
 
-def active_clients(session: Session, zones: list[str] | None = None) -> Iterator[tuple[User, str]]:
-    """(user, time zone) of every active client, optionally only those in `zones`."""
+def active_clients(
+    session: Session, zones: list[str] | None = None, *, coaching_emails: bool = False
+) -> Iterator[tuple[User, str]]:
+    """(user, time zone) of every active client, optionally only those in `zones`, and with
+    `coaching_emails` only those who want the check-ins and training nudges by email."""
     from programs.models import RunnerProfile
 
     tz = client_timezone_column()
@@ -72,6 +78,8 @@ def active_clients(session: Session, zones: list[str] | None = None) -> Iterator
     )
     if zones is not None:
         stmt = stmt.where(tz.in_(zones))
+    if coaching_emails:
+        stmt = stmt.where(User.coaching_emails.is_(True))
     yield from ((user, name) for user, name in session.execute(stmt))
 
 
@@ -123,3 +131,52 @@ def client_leads(session: Session, users: list[User]) -> dict[int, int]:
         ):
             found[missing[email]] = lead_id
     return found
+
+
+# --- her choice: check-ins and training nudges by email ----------------------------------------
+
+
+def _coaching_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="coaching-emails")
+
+
+def coaching_off_url(user_id: int, base_url: str | None = None) -> str:
+    """The signed link in each check-in and nudge that turns them off (no sign-in needed)."""
+    token = _coaching_serializer().dumps(user_id)
+    return f"{base_url or current_app.config['BASE_URL']}/emails/coaching/{token}"
+
+
+def read_coaching_token(token: str) -> int | None:
+    try:
+        user_id = _coaching_serializer().loads(token)
+    except BadSignature:
+        return None
+    return user_id if isinstance(user_id, int) else None
+
+
+def coaching_email_fields(user_id: int, base_url: str | None = None) -> dict[str, Any]:
+    """What a check-in or nudge carries so she can stop them in one click: the link for the
+    footer (`coaching_off_url` in the context) and RFC 8058 one-click headers for her mail app."""
+    url = coaching_off_url(user_id, base_url)
+    return {
+        "context": {"coaching_off_url": url},
+        "headers": {
+            "List-Unsubscribe": f"<{url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    }
+
+
+def set_coaching_emails(session: Session, user: User, wanted: bool) -> bool:
+    """Turn her check-in and nudge emails on or off, and say so on her lead's timeline for the
+    coach. Returns whether anything changed. Does not commit."""
+    from crm.leads.services import record_event
+
+    if user.coaching_emails == wanted:
+        return False
+    user.coaching_emails = wanted
+    lead = client_lead(session, user)
+    if lead is not None:
+        summary = "Turned on" if wanted else "Turned off"
+        record_event(session, lead, "coaching_emails", f"{summary} check-in and nudge emails")
+    return True

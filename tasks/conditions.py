@@ -40,6 +40,7 @@ def _client_automation(session: Session, user_id: int) -> bool:
     user = session.get(User, user_id)
     return (
         user is not None
+        and user.coaching_emails
         and is_active_client(session, user_id)
         and not automation_paused(session, user)
     )
@@ -61,7 +62,8 @@ CONDITIONS: dict[str, Callable[[Session, int], bool]] = {
     "booking_active": _booking_active,
     "booking_no_show": _booking_no_show,
     "lead_not_enrolled": _lead_not_enrolled,
-    # client sequences: an active client whose automation the coach has not paused, and …
+    # client emails: an active client who wants them, whose automation the coach has not paused,
+    # and …
     "client_automation": _client_automation,
     "missed_workouts": _missed_workouts,  # … still no log for NUDGE_AFTER_DAYS
     "race_ahead": _race_ahead,  # … her race is still in the coming week
@@ -83,7 +85,13 @@ def _client_automation_many(session: Session, user_ids: set[int]) -> set[int]:
     from crm.leads.models import Lead
     from tasks.clients import _active_conditions, client_leads
 
-    users = list(session.scalars(select(User).where(User.id.in_(user_ids), _active_conditions())))
+    users = list(
+        session.scalars(
+            select(User).where(
+                User.id.in_(user_ids), User.coaching_emails.is_(True), _active_conditions()
+            )
+        )
+    )
     leads = client_leads(session, users)
     paused: set[int] = set()
     if leads:

@@ -102,6 +102,23 @@ def unsubscribe(token: str):
     return render_template("outbox/unsubscribe.html", email=email, token=token, done=done)
 
 
+@bp.route("/emails/coaching/<token>", methods=["GET", "POST"])
+@csrf.exempt  # RFC 8058 one-click from the check-ins and nudges; the URL is signed
+def coaching_off(token: str):
+    """A client turns off her check-in and nudge emails from the link in one of them."""
+    from crm.accounts.models import User
+    from tasks.clients import read_coaching_token, set_coaching_emails
+
+    user_id = read_coaching_token(token)
+    user = db.session.get(User, user_id) if user_id is not None else None
+    if user is None:
+        abort(404)
+    if request.method == "POST":
+        set_coaching_emails(db.session, user, False)
+        db.session.commit()
+    return render_template("outbox/coaching_off.html", user=user, token=token)
+
+
 # --- sequences and templates editor ------------------------------------------------------------
 
 

@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import Enum, ForeignKey, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.time import UTCDateTime, utcnow
@@ -28,6 +28,9 @@ class User(UserMixin, db.Model):
     last_name: Mapped[str] = mapped_column(String(100), default="")
     timezone: Mapped[str] = mapped_column(String(64), default="America/Los_Angeles")
     active: Mapped[bool] = mapped_column(default=True)
+    # A client's own choice: the weekly check-in and the training nudges (missed sessions, race
+    # week, programme done) by email. Her bookings, payments and password emails always go.
+    coaching_emails: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -14,6 +14,7 @@ from crm.billing import services as billing
 from crm.billing.models import Price, PriceKind, Programme
 from crm.booking import services as booking_services
 from programs import services as programs
+from tasks.clients import coaching_off_url
 from tasks.outbox import queue_email, unsubscribe_token
 
 # Runner B's private details: they must never appear in anything runner A is shown.
@@ -54,6 +55,7 @@ class World:
     manage_token: str
     offer_token: str
     unsubscribe_token: str
+    coaching_token: str  # runner B's "turn off my check-in emails" link
     calendar_a: str
     calendar_b: str
     log_b: int
@@ -77,6 +79,8 @@ class World:
             return self.manage_token
         if endpoint.startswith("billing."):
             return self.offer_token
+        if endpoint == "outbox.coaching_off":
+            return self.coaching_token
         if endpoint.startswith("outbox."):
             return self.unsubscribe_token
         return "not-a-valid-token"
@@ -138,6 +142,7 @@ def world(db_session, coach, make_user, make_lead) -> World:
         manage_token=booking_services.make_manage_token(booking),
         offer_token=billing.offer_token(offer),
         unsubscribe_token=unsubscribe_token("olga@example.com"),
+        coaching_token=coaching_off_url(runner_b.id).rsplit("/", 1)[1],
         calendar_a=calendar_a,
         calendar_b=calendar_b,
         log_b=log_b.id,

@@ -2,7 +2,8 @@
 
 Walks the URL map: every POST/PUT/PATCH/DELETE rule must answer 400 without a token, except the
 endpoints listed in CSRF_EXEMPT — each one authenticated some other way (a bearer token or a
-JSON-only API, Stripe's signature, the signed one-click unsubscribe URL of RFC 8058).
+JSON-only API, Stripe's signature, the signed one-click unsubscribe URLs of RFC 8058: marketing
+and a client's check-ins).
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from extensions import db
 from tests.security.conftest import methods_of, walkable_rules
 
 CSRF_EXEMPT_PREFIXES = ("/api/",)
-CSRF_EXEMPT_ENDPOINTS = {"stripe_webhooks.stripe_webhook", "outbox.unsubscribe"}
+CSRF_EXEMPT_ENDPOINTS = {
+    "stripe_webhooks.stripe_webhook",
+    "outbox.unsubscribe",
+    "outbox.coaching_off",
+}
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
 

@@ -10,6 +10,7 @@ import time_machine
 from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
 
 from crm.accounts import services as accounts
+from crm.accounts.models import User
 from crm.billing.models import Offer
 from crm.booking import services as booking_services
 from crm.booking.models import Booking
@@ -118,6 +119,18 @@ def test_unsubscribe_links_refuse_tampering_and_forgery(client, world):
     # The genuine link works (unsubscribe links never expire: RFC 8058, CAN-SPAM).
     assert client.post(f"/unsubscribe/{world.unsubscribe_token}").status_code == 200
     assert db.session.scalar(db.select(db.func.count()).select_from(Suppression)) == 1
+
+
+def test_coaching_email_links_refuse_tampering_and_forgery(client, world):
+    bad = [*tamper(world.coaching_token), forged("coaching-emails", world.runner_b.id)]
+    for token in bad:
+        assert client.get(f"/emails/coaching/{token}").status_code == 404, token
+        assert client.post(f"/emails/coaching/{token}").status_code == 404, token
+    assert db.session.get(User, world.runner_b.id).coaching_emails is True
+    # The genuine link works, never expires, and turns off only her emails.
+    assert client.post(f"/emails/coaching/{world.coaching_token}").status_code == 200
+    assert db.session.get(User, world.runner_b.id).coaching_emails is False
+    assert db.session.get(User, world.runner_a.id).coaching_emails is True
 
 
 def test_a_regenerated_calendar_secret_kills_the_old_feed(client, auth, world):
