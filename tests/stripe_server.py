@@ -6,10 +6,13 @@ shaped after Stripe's API reference (ids, field names, list envelopes, 400/404 e
 localstripe's own store and aiohttp app. `POST /_config/checkout/sessions/{id}/complete` stands
 in for the runner paying on the hosted page: it creates the Customer, a card PaymentMethod and
 the PaymentIntent (mode=payment) or the Subscription with its first paid Invoice
-(mode=subscription), as Stripe does, and marks the session complete and paid. Like Stripe's
-Checkout, it never sends checkout.session.completed (localstripe does not either): tests sign and
-deliver that event themselves. localstripe ignores idempotency keys, so nothing in Hero may rely
-on them for exactly-once.
+(mode=subscription), as Stripe does, and marks the session complete and paid. Given an `iban`
+(mode=payment only), she pays by SEPA Direct Debit instead, a delayed-notification method: the
+session is complete but unpaid and its PaymentIntent processing until the test calls
+`POST /_config/checkout/sessions/{id}/settle`, the bank's answer some days later: paid, or failed
+for Stripe's failing test IBAN (`IBAN_FAILS`). Like Stripe's Checkout, it never sends the
+checkout.session.* events (localstripe does not either): tests sign and deliver them themselves.
+localstripe ignores idempotency keys, so nothing in Hero may rely on them for exactly-once.
 
 Registered as a pytest plugin in tests/conftest.py. Fixtures: `localstripe` (session-scoped
 server) and `stripe_live` (per test: points the app at it with a test key, empties its store).
@@ -30,6 +33,9 @@ import pytest
 
 WEBHOOK_SECRET = "whsec_hero_tests"
 API_KEY = "sk_test_hero_localstripe"
+# Stripe's SEPA Direct Debit test IBANs (localstripe declines the second one too).
+IBAN_SUCCEEDS = "DE89370400440532013000"
+IBAN_FAILS = "DE62370400440532013001"
 
 
 def _build_app():
@@ -273,9 +279,11 @@ def _extend_localstripe():
             li._list = items
             return li
 
-        def _complete(self, promotion_code=None, card="4242424242424242"):
+        def _complete(self, promotion_code=None, card="4242424242424242", iban=None):
             if self.status != "open":
                 raise UserError(400, "This Checkout Session is no longer open.")
+            if iban is not None and self.mode != "payment":
+                raise UserError(400, "Bank debits are simulated for mode=payment only.")
             if promotion_code:
                 if not self.allow_promotion_codes:
                     raise UserError(400, "Promotion codes are not allowed on this session.")
@@ -297,22 +305,33 @@ def _extend_localstripe():
                 self.amount_total = self.amount_subtotal - discount
                 promos[0].times_redeemed += 1
             cus = r.Customer(email=self.customer_email)
-            pm = r.PaymentMethod(
-                type="card", card={"number": card, "exp_month": 12, "exp_year": 2040, "cvc": "123"}
-            )
+            if iban is None:
+                pm = r.PaymentMethod(
+                    type="card",
+                    card={"number": card, "exp_month": 12, "exp_year": 2040, "cvc": "123"},
+                )
+            else:
+                pm = r.PaymentMethod(type="sepa_debit", sepa_debit={"iban": iban})
             r.PaymentMethod._api_attach(pm.id, customer=cus.id)
             cus.invoice_settings["default_payment_method"] = pm.id
             self.customer = cus.id
             self.customer_details = {"email": self.customer_email, "name": None}
             if self.mode == "payment":
                 pi = r.PaymentIntent._api_create(
-                    confirm=True,
+                    confirm=iban is None,
                     amount=self.amount_total,
                     currency=self.currency,
                     customer=cus.id,
                     payment_method=pm.id,
                     metadata=self._payment_intent_data.get("metadata") or {},
                 )
+                if iban is not None:
+                    # A pending charge makes the PaymentIntent "processing" until _settle.
+                    charge = r.Charge(
+                        amount=pi.amount, currency=pi.currency, customer=cus.id, source=pm.id
+                    )
+                    charge.payment_intent = pi.id
+                    pi.latest_charge = charge
                 self.payment_intent = pi.id
             else:
                 price = self.line_items._list[0].price
@@ -324,7 +343,19 @@ def _extend_localstripe():
                 self.subscription = sub.id
                 self.invoice = sub.latest_invoice
             self.status = "complete"
-            self.payment_status = "paid"
+            self.payment_status = "paid" if iban is None else "unpaid"
+            return self
+
+        def _settle(self):
+            pi = r.PaymentIntent._api_retrieve(self.payment_intent) if self.payment_intent else None
+            if pi is None or pi.status != "processing":
+                raise UserError(400, "No bank payment is processing for this Checkout Session.")
+            if pi.latest_charge._authorized:
+                pi.latest_charge.status = "succeeded"
+                self.payment_status = "paid"
+            else:
+                # The session stays complete and unpaid, as Stripe leaves it.
+                pi.latest_charge._set_auth_failure()
             return self
 
     app = server.app
@@ -348,8 +379,13 @@ def _extend_localstripe():
         session = CheckoutSession._api_retrieve(request.match_info["id"])
         return server.json_response(session._complete(**data)._export())
 
+    async def settle(request):
+        session = CheckoutSession._api_retrieve(request.match_info["id"])
+        return server.json_response(session._settle()._export())
+
     app.router.add_get("/v1/checkout/sessions/{id}/line_items", line_items)
     app.router.add_post("/_config/checkout/sessions/{id}/complete", complete)
+    app.router.add_post("/_config/checkout/sessions/{id}/settle", settle)
     return app
 
 
@@ -372,8 +408,12 @@ class LocalStripe:
         return json.loads(raw) if raw.strip() else {}
 
     def complete_checkout(self, session_id: str, **params) -> dict:
-        """The runner pays on the hosted Checkout page."""
+        """The runner pays on the hosted Checkout page (by SEPA Direct Debit with `iban=`)."""
         return self._request("POST", f"/_config/checkout/sessions/{session_id}/complete", params)
+
+    def settle_bank_payment(self, session_id: str) -> dict:
+        """The bank answers a debit made at checkout: paid, or failed for IBAN_FAILS."""
+        return self._request("POST", f"/_config/checkout/sessions/{session_id}/settle")
 
     def register_webhook(self, url: str, events: list[str] | None = None) -> None:
         data = {"url": url, "secret": self.webhook_secret}
