@@ -36,6 +36,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from tasks import celery_init_app
 
     celery_init_app(app)
+    from crm import storage
+
+    storage.init_app(app)
     _register_features(app)
     _register_request_hooks(app)
     from crm import logging as crm_logging

@@ -2,7 +2,7 @@
 
 Every setting has a safe development default so `make run` works with no servers: SQLite under
 `instance/`, an embedded Celery broker on SQLite, SMTP off (emails stay in the outbox table),
-Stripe in offline test mode. Production sets the variables below.
+Stripe in offline test mode, uploads in a folder. Production sets the variables below.
 """
 
 from __future__ import annotations
@@ -105,6 +105,14 @@ class Config:
         self.STRIPE_PUBLISHABLE_KEY = env.get("STRIPE_PUBLISHABLE_KEY", "")
         self.STRIPE_WEBHOOK_SECRET = env.get("STRIPE_WEBHOOK_SECRET", "")
         self.STRIPE_API_BASE = env.get("STRIPE_API_BASE", "")
+
+        # Uploaded pictures (crm/storage.py): this folder, unless HERO_S3_BUCKET names an
+        # S3-compatible bucket, which several web machines need. boto3 reads the credentials
+        # from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY itself.
+        self.HERO_UPLOAD_DIR = env.get("HERO_UPLOAD_DIR", str(INSTANCE / "uploads"))
+        self.HERO_S3_BUCKET = env.get("HERO_S3_BUCKET", "")
+        self.HERO_S3_ENDPOINT_URL = env.get("HERO_S3_ENDPOINT_URL", "")  # MinIO, R2…; "" = AWS
+        self.HERO_S3_REGION = env.get("HERO_S3_REGION", "")
 
         self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI", "memory://")
         self.RATELIMIT_HEADERS_ENABLED = True

@@ -1,4 +1,6 @@
-"""Error pages: JSON for API clients, HTML for browsers; a 500 rolls the session back."""
+"""Error pages: JSON for API clients, HTML for browsers; a 500 rolls the session back.
+
+The database or the picture store being down is a 503 (retry later), not a 500."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from flask_login import AnonymousUserMixin
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
+from crm.storage import StorageUnavailable
 from extensions import db
 
 
@@ -60,6 +63,11 @@ def init_app(app: Flask) -> None:
         g._login_user = AnonymousUserMixin()
         app.logger.warning("database unavailable: %s", error.orig)
         return _http_error(ServiceUnavailable("The service is briefly unavailable. Please retry."))
+
+    @app.errorhandler(StorageUnavailable)
+    def _storage_unavailable(error: StorageUnavailable):
+        app.logger.warning("picture storage unavailable: %s", error)
+        return _http_error(ServiceUnavailable("The picture is briefly unavailable. Please retry."))
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -1,26 +1,26 @@
 """Uploaded pictures: checked for size and type, re-encoded and resized with Pillow, stored.
 
 Re-encoding is the safety step: whatever arrived (a polyglot file, a huge PNG, a photo with GPS
-in its EXIF), what is stored and served is a fresh JPEG we wrote, with no metadata. Storage is a
-folder under the instance path (`HERO_UPLOAD_DIR` overrides it); an S3-compatible bucket is not
-built yet.
+in its EXIF), what is stored and served is a fresh JPEG we wrote, with no metadata. Storage is
+crm/storage.py: a folder (`HERO_UPLOAD_DIR`, instance/uploads by default), or an S3-compatible
+bucket when `HERO_S3_BUCKET` is set, which is what several web machines need.
 """
 
 from __future__ import annotations
 
 import io
-import re
 import secrets
 import warnings
-from pathlib import Path
 
 from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from crm import storage
+from crm.storage import StorageUnavailable
+
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding them
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF"}
-KEY_PATTERN = re.compile(r"^[0-9a-f]{32}\.jpg$")
 
 
 class ImageRejected(ValueError):
@@ -64,28 +64,28 @@ def process_image(data: bytes, *, max_side: int = 1600, max_bytes: int = MAX_UPL
     return out.getvalue()
 
 
-def upload_dir(bucket: str) -> Path:
-    base = current_app.config.get("HERO_UPLOAD_DIR") or Path(current_app.instance_path) / "uploads"
-    path = Path(base) / bucket
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def store_image(bucket: str, data: bytes) -> str:
-    """Write re-encoded JPEG bytes to the bucket's folder; returns the new key."""
+    """Store re-encoded JPEG bytes under a new key and return it. Raises StorageUnavailable."""
     key = f"{secrets.token_hex(16)}.jpg"
-    (upload_dir(bucket) / key).write_bytes(data)
+    storage.put(bucket, key, data)
     return key
 
 
-def delete_image(bucket: str, key: str) -> None:
-    if key and KEY_PATTERN.match(key):
-        (upload_dir(bucket) / key).unlink(missing_ok=True)
+def load_image(bucket: str, key: str) -> bytes | None:
+    """The stored JPEG, or None for a key that is malformed or missing.
 
-
-def image_path(bucket: str, key: str) -> Path | None:
-    """The file of a stored key, or None for a key that is malformed or missing."""
-    if not KEY_PATTERN.match(key or ""):
+    Raises StorageUnavailable when the store cannot be read."""
+    if not storage.valid_key(key):
         return None
-    path = upload_dir(bucket) / key
-    return path if path.is_file() else None
+    return storage.get(bucket, key)
+
+
+def delete_image(bucket: str, key: str) -> None:
+    """Remove a stored picture if the key is one of ours. Best effort: callers delete after the
+    row that pointed at it is gone, so a failure only leaves an orphan, which is logged."""
+    if not storage.valid_key(key):
+        return
+    try:
+        storage.delete(bucket, key)
+    except StorageUnavailable as exc:
+        current_app.logger.warning("picture left in storage: %s", exc)

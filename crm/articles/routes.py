@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from flask import (
     Blueprint,
     Response,
@@ -84,11 +86,11 @@ def article(slug: str):
 
 @bp.get("/articles/covers/<key>")
 def cover(key: str):
-    path = images.image_path(services.COVER_BUCKET, key)
-    if path is None:
+    data = images.load_image(services.COVER_BUCKET, key)
+    if data is None:
         abort(404)
-    response = send_file(path, mimetype="image/jpeg", max_age=86400 * 30)
-    return response
+    # A key names one picture for ever (a new upload gets a new key): it is a strong ETag.
+    return send_file(io.BytesIO(data), mimetype="image/jpeg", max_age=86400 * 30, etag=key)
 
 
 @bp.get("/articles/feed.xml")

@@ -30,6 +30,7 @@ SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 TAG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_TAGS = 8
 TOUCH_PREFIX = "article:"
+STORAGE_DOWN = "The picture could not be stored just now, so nothing was saved. Please try again."
 
 
 class ArticleError(ValueError):
@@ -80,7 +81,8 @@ def save_article(
 
     A naive `published_at` is the coach's local time. Publishing without a date publishes now.
     `cover` is the raw upload: it is checked, re-encoded and stored only if everything is valid.
-    Raises ArticleError (field → message); LookupError for an unknown article_id.
+    Raises ArticleError (field → message; also when the picture store is down, with nothing
+    saved); LookupError for an unknown article_id.
     """
     now = now or utcnow()
     article = None
@@ -133,6 +135,13 @@ def save_article(
             errors["cover"] = str(exc)
     if errors:
         raise ArticleError(errors)
+    new_key = None
+    if cover_bytes:
+        # Stored before anything changes, so a store that is down leaves no half-saved article.
+        try:
+            new_key = images.store_image(COVER_BUCKET, cover_bytes)
+        except images.StorageUnavailable as exc:
+            raise ArticleError({"cover": STORAGE_DOWN}) from exc
 
     if article is None:
         article = Article(author_id=author_id, created_at=now)
@@ -146,7 +155,6 @@ def save_article(
         article.published_at = when or article.published_at or now
     else:
         article.published_at = when
-    new_key = images.store_image(COVER_BUCKET, cover_bytes) if cover_bytes else None
     if new_key:
         article.cover_key = new_key
     elif remove_cover:

@@ -6,6 +6,7 @@ so a guessed post id (IDOR) answers 404 exactly like a post that does not exist.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlsplit
@@ -244,10 +245,11 @@ def profile():
 @member_required
 def photo(key: str):
     try:
-        path = services.visible_photo(db.session, current_user.id, key)
+        data = services.visible_photo(db.session, current_user.id, key)
     except services.NotFound:
         abort(404)
-    response = send_file(path, mimetype="image/jpeg", max_age=3600)
+    # A key names one picture for ever (a new upload gets a new key): it is a strong ETag.
+    response = send_file(io.BytesIO(data), mimetype="image/jpeg", max_age=3600, etag=key)
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
 

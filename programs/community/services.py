@@ -31,6 +31,7 @@ from programs.community.models import (
 )
 
 PHOTO_BUCKET = "community"
+STORAGE_DOWN = "The photo could not be stored just now, so nothing was posted. Please try again."
 LIMITS = {"body": 1000, "comment": 500, "display_name": 40, "reason": 300, "title": 120}
 PER_PAGE = 20
 # Words, not emoji: not every phone or browser font has the emoji, and words read to everyone.
@@ -206,16 +207,17 @@ def visible_post(session: Session, viewer_id: int, post_id: int) -> Post:
     return post
 
 
-def visible_photo(session: Session, viewer_id: int, key: str):
-    """The file of a post's photo if the viewer may see that post; NotFound otherwise."""
+def visible_photo(session: Session, viewer_id: int, key: str) -> bytes:
+    """The JPEG of a post's photo if the viewer may see that post; NotFound otherwise.
+    Raises images.StorageUnavailable when the picture store cannot be read."""
     post_id = session.scalar(select(Post.id).where(Post.photo_key == key)) if key else None
     if post_id is None:
         raise NotFound("There is no such photo.")
     visible_post(session, viewer_id, post_id)
-    path = images.image_path(PHOTO_BUCKET, key)
-    if path is None:
+    data = images.load_image(PHOTO_BUCKET, key)
+    if data is None:
         raise NotFound("There is no such photo.")
-    return path
+    return data
 
 
 @dataclass
@@ -339,6 +341,8 @@ def create_post(session: Session, author_id: int, body: str, photo: bytes | None
             key = images.store_image(PHOTO_BUCKET, images.process_image(photo, max_side=1280))
         except images.ImageRejected as exc:
             raise CommunityError(str(exc), "photo") from exc
+        except images.StorageUnavailable as exc:
+            raise CommunityError(STORAGE_DOWN, "photo") from exc
     post = Post(author_id=author_id, body=text, photo_key=key, kind=PostKind.POST)
     session.add(post)
     try:
