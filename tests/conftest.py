@@ -18,7 +18,7 @@ from flask import g, request_started
 from app import create_app
 from extensions import db, limiter
 
-pytest_plugins = ["tests.peers", "tests.stripe_server"]
+pytest_plugins = ["tests.peers", "tests.stripe_server", "tests.s3_server"]
 
 PG_SERVER_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -1,4 +1,4 @@
-"""Article test fixtures: uploads go to the test's own folder, and image bytes to upload."""
+"""Article test fixtures: covers in the test's own folder (or S3 bucket), image bytes to upload."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ from PIL import Image
 
 
 @pytest.fixture(autouse=True)
-def _upload_dir(app, tmp_path):
-    previous = app.config.get("HERO_UPLOAD_DIR")
-    app.config["HERO_UPLOAD_DIR"] = str(tmp_path / "uploads")
-    yield
-    app.config["HERO_UPLOAD_DIR"] = previous
+def _uploads(uploads):
+    """Covers go to the test's own folder, or its own S3 bucket in tests marked BOTH_STORAGES."""
+    return uploads
 
 
 def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (640, 480), mode: str = "RGB") -> bytes:

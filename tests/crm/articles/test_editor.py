@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from crm.articles import images
 from crm.articles.models import Article, ArticleStatus
 from crm.articles.services import ArticleError, save_article
+from tests.s3_server import BOTH_STORAGES
 
 
 def _form(**kw):
@@ -25,6 +26,7 @@ def _count(db_session) -> int:
     return db_session.scalar(select(func.count()).select_from(Article))
 
 
+@BOTH_STORAGES
 def test_coach_writes_and_publishes_an_article_with_a_cover(client, login, coach, db_session, png):
     login(coach)
     assert client.get("/coach/articles/new").status_code == 200
@@ -35,13 +37,19 @@ def test_coach_writes_and_publishes_an_article_with_a_cover(client, login, coach
     assert article.slug == "hips-first"
     assert article.tags == ["knee-pain", "strength"]
     assert article.status == ArticleStatus.PUBLISHED and article.published_at is not None
-    stored = images.image_path("articles", article.cover_key)
-    with Image.open(stored) as picture:  # re-encoded JPEG, resized to the longest side
+    stored = images.load_image("articles", article.cover_key)
+    with Image.open(io.BytesIO(stored)) as picture:  # re-encoded JPEG, resized to the longest side
         assert picture.format == "JPEG"
         assert max(picture.size) == 1600
     cover = client.get(f"/articles/covers/{article.cover_key}")
     assert cover.status_code == 200 and cover.mimetype == "image/jpeg"
+    assert cover.get_data() == stored
+    assert "max-age=2592000" in cover.headers["Cache-Control"]
+    etag = cover.headers["ETag"]
     cover.close()
+    again = client.get(f"/articles/covers/{article.cover_key}", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    again.close()
     assert "Hips first" in client.get("/coach/articles").get_data(as_text=True)
 
 
@@ -142,6 +150,7 @@ def test_naive_publish_date_is_the_coachs_local_time(db_session):
     assert article.published_at.isoformat() == "2025-01-15T17:00:00+00:00"
 
 
+@BOTH_STORAGES
 def test_editing_replaces_the_cover_and_deleting_removes_it(
     client, login, coach, db_session, publish, png
 ):
@@ -155,11 +164,11 @@ def test_editing_replaces_the_cover_and_deleting_removes_it(
     assert response.status_code == 302
     db_session.refresh(article)
     assert article.cover_key != first_key
-    assert images.image_path("articles", first_key) is None
+    assert images.load_image("articles", first_key) is None
     new_key = article.cover_key
     assert client.post(f"/coach/articles/{article.id}/delete").status_code == 302
     assert _count(db_session) == 0
-    assert images.image_path("articles", new_key) is None
+    assert images.load_image("articles", new_key) is None
 
 
 def test_preview_renders_cta_and_warns_about_unknown_exercises(client, login, coach):
@@ -174,9 +183,47 @@ def test_preview_renders_cta_and_warns_about_unknown_exercises(client, login, co
     assert json["unknown_exercises"] == ["nope"]
 
 
+@BOTH_STORAGES
 def test_cover_path_traversal_is_404(client):
     assert client.get("/articles/covers/..%2F..%2Fsecret_key").status_code == 404
     assert client.get("/articles/covers/abc.jpg").status_code == 404
+    assert client.get(f"/articles/covers/{'0' * 32}.jpg%0A").status_code == 404
+    assert client.get(f"/articles/covers/{'0' * 32}.jpg").status_code == 404  # well formed, absent
+
+
+def test_cover_upload_with_the_store_down_is_a_form_error_and_saves_nothing(
+    client, login, coach, db_session, publish, png, take_s3_down
+):
+    article = publish(title="Kept", cover=png())
+    take_s3_down()
+    login(coach)
+    data = _form(cover=(io.BytesIO(png()), "cover.png"))
+    response = client.post("/coach/articles/new", data=data, content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "could not be stored just now" in response.get_data(as_text=True)
+    assert _count(db_session) == 1
+    data = _form(title="Changed", slug="kept", cover=(io.BytesIO(png()), "cover.png"))
+    response = client.post(
+        f"/coach/articles/{article.id}/edit", data=data, content_type="multipart/form-data"
+    )
+    assert response.status_code == 422
+    db_session.expire_all()
+    unchanged = db_session.get(Article, article.id)
+    assert (unchanged.title, unchanged.cover_key) == ("Kept", article.cover_key)
+
+
+@pytest.mark.parametrize("storage_kind", ["s3"])
+def test_cover_read_with_the_store_down_is_503_and_deleting_still_works(
+    client, login, coach, db_session, publish, png, take_s3_down
+):
+    article = publish(title="Covered", cover=png())
+    take_s3_down()
+    response = client.get(f"/articles/covers/{article.cover_key}")
+    assert response.status_code == 503
+    assert "briefly unavailable" in response.get_data(as_text=True)
+    login(coach)  # the row goes; the picture stays behind as a logged orphan
+    assert client.post(f"/coach/articles/{article.id}/delete").status_code == 302
+    assert _count(db_session) == 0
 
 
 def test_seed_articles_cli_is_idempotent(cli_runner, coach, db_session):

@@ -1,4 +1,4 @@
-"""Community fixtures: enrolled clients (real Enrolment rows), photo uploads in a temp folder."""
+"""Community fixtures: enrolled clients (real Enrolment rows), photos in a folder or bucket."""
 
 from __future__ import annotations
 
@@ -26,11 +26,9 @@ _seq = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
-def _upload_dir(app, tmp_path):
-    previous = app.config.get("HERO_UPLOAD_DIR")
-    app.config["HERO_UPLOAD_DIR"] = str(tmp_path / "uploads")
-    yield
-    app.config["HERO_UPLOAD_DIR"] = previous
+def _uploads(uploads):
+    """Photos go to the test's own folder, or its own S3 bucket in tests marked BOTH_STORAGES."""
+    return uploads
 
 
 @pytest.fixture

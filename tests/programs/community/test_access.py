@@ -12,6 +12,7 @@ from crm.billing.models import EnrolmentStatus
 from extensions import db
 from programs.community import services
 from programs.community.models import Post
+from tests.s3_server import BOTH_STORAGES
 
 MEMBER_PAGES = ["/community", "/community/profile"]
 
@@ -110,6 +111,7 @@ def test_former_client_loses_access_and_her_posts_are_hidden_not_deleted(
     assert "My first 5K!" in coach_page and "Former client" in coach_page
 
 
+@BOTH_STORAGES
 def test_guessing_ids_of_hidden_posts_gives_404_everywhere(
     client, client_user, login, db_session, coach, photo_bytes
 ):
@@ -136,6 +138,7 @@ def test_guessing_ids_of_hidden_posts_gives_404_everywhere(
     response.close()
 
 
+@BOTH_STORAGES
 def test_photos_are_only_for_members(
     client, client_user, make_user, login, db_session, photo_bytes
 ):
@@ -144,10 +147,40 @@ def test_photos_are_only_for_members(
     login(author)
     response = client.get(f"/community/photos/{post.photo_key}")
     assert response.status_code == 200 and response.mimetype == "image/jpeg"
-    assert "private" in response.headers["Cache-Control"]
+    assert response.headers["Cache-Control"] == "private, max-age=3600"
+    assert response.get_data() == services.images.load_image(services.PHOTO_BUCKET, post.photo_key)
     response.close()
     login(make_user(role="runner"))
     assert client.get(f"/community/photos/{post.photo_key}").status_code == 403
+
+
+def test_photo_upload_with_the_store_down_is_refused_and_posts_nothing(
+    client, client_user, login, db_session, photo_bytes, take_s3_down
+):
+    login(client_user("Ona"))
+    take_s3_down()
+    response = client.post(
+        "/community/posts",
+        data={"body": "look", "photo": (io.BytesIO(photo_bytes()), "a.jpg")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert "could not be stored just now" in response.get_data(as_text=True)
+    assert db_session.scalar(select(Post)) is None
+
+
+@pytest.mark.parametrize("storage_kind", ["s3"])
+def test_photo_read_with_the_store_down_is_503_not_500(
+    client, client_user, login, db_session, photo_bytes, take_s3_down
+):
+    author = client_user("Pam")
+    post = services.create_post(db_session, author.id, "pic", photo_bytes())
+    take_s3_down()
+    login(author)
+    assert client.get(f"/community/photos/{post.photo_key}").status_code == 503
+    assert "Pam R." in client.get("/community").get_data(
+        as_text=True
+    )  # the page itself still works
 
 
 def test_runners_cannot_moderate(client, client_user, login, db_session):

@@ -14,12 +14,14 @@ from crm.time import utcnow
 from programs.community import services
 from programs.community.models import Comment, Post, PostKind, Reaction, Report
 from tasks.models import EmailStatus, OutboxEmail
+from tests.s3_server import BOTH_STORAGES
 
 
 def _emails(db_session, template: str) -> list[OutboxEmail]:
     return list(db_session.scalars(select(OutboxEmail).where(OutboxEmail.template == template)))
 
 
+@BOTH_STORAGES
 def test_member_posts_text_and_a_photo_that_is_re_encoded(
     client, client_user, login, db_session, photo_bytes
 ):
@@ -36,8 +38,8 @@ def test_member_posts_text_and_a_photo_that_is_re_encoded(
     )
     assert response.status_code == 302
     post = db_session.scalar(select(Post))
-    path = services.images.image_path(services.PHOTO_BUCKET, post.photo_key)
-    with Image.open(path) as picture:
+    stored = services.images.load_image(services.PHOTO_BUCKET, post.photo_key)
+    with Image.open(io.BytesIO(stored)) as picture:
         assert picture.format == "JPEG" and max(picture.size) == 1280
     page = client.get("/community").get_data(as_text=True)
     assert "Ran 5 minutes!" in page and f"/community/photos/{post.photo_key}" in page
@@ -118,6 +120,7 @@ def test_member_reports_a_post_once_and_the_coach_hides_it(
     assert "Buy my supplements" not in client.get("/community").get_data(as_text=True)
 
 
+@BOTH_STORAGES
 def test_coach_deletes_a_post_with_its_replies_and_photo(
     client, client_user, login, db_session, coach, photo_bytes
 ):
@@ -129,7 +132,7 @@ def test_coach_deletes_a_post_with_its_replies_and_photo(
     assert client.post(f"/coach/community/posts/{post.id}/delete").status_code == 302
     assert db_session.scalar(select(func.count()).select_from(Post)) == 0
     assert db_session.scalar(select(func.count()).select_from(Comment)) == 0
-    assert services.images.image_path(services.PHOTO_BUCKET, key) is None
+    assert services.images.load_image(services.PHOTO_BUCKET, key) is None
 
 
 def test_muted_member_can_read_but_not_post_reply_or_react(
