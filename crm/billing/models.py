@@ -34,7 +34,10 @@ class OfferStatus(enum.StrEnum):
 
 class AttemptStatus(enum.StrEnum):
     OPEN = "open"
+    # Checkout completed with a bank debit (SEPA, US bank account) the bank has not cleared yet.
+    PROCESSING = "processing"
     COMPLETE = "complete"
+    FAILED = "failed"  # that bank debit failed: the offer can be paid again
     EXPIRED = "expired"
 
 

@@ -284,7 +284,8 @@ def send_offer(
 
 
 def load_offer(session: Session, token: str, *, mark_opened: bool = False) -> Offer:
-    """The offer behind a signed link; raises OfferUnavailable when it is bad, expired or paid."""
+    """The offer behind a signed link; raises OfferUnavailable when it is bad, paid, being paid by
+    a bank debit that has not cleared yet, or expired."""
     try:
         data = _offer_serializer().loads(token)
     except BadSignature as exc:
@@ -294,6 +295,14 @@ def load_offer(session: Session, token: str, *, mark_opened: bool = False) -> Of
         raise OfferUnavailable("This offer link is not valid.")
     if offer.status == OfferStatus.PAID:
         raise OfferUnavailable("This offer has already been paid — you're in!")
+    processing = select(CheckoutAttempt.id).where(
+        CheckoutAttempt.offer_id == offer.id, CheckoutAttempt.status == AttemptStatus.PROCESSING
+    )
+    if session.scalar(processing) is not None:
+        raise OfferUnavailable(
+            "Your bank payment is on its way: banks take a few days to clear it, and we'll "
+            "email you as soon as it has. There is nothing more to pay."
+        )
     if offer.status == OfferStatus.EXPIRED or offer.expires_at < utcnow():
         if offer.status != OfferStatus.EXPIRED:
             offer.status = OfferStatus.EXPIRED
@@ -453,6 +462,8 @@ def fulfil_checkout(session: Session, stripe_session_id: str) -> Enrolment | Non
         return existing
     checkout = _retrieve_session(session, stripe_session_id)
     if not is_paid(checkout):
+        if checkout.get("status") == "complete":  # a bank debit on its way
+            _bank_payment_processing(session, checkout)
         return None
     attempt = _attempt_for(session, checkout)
     try:
@@ -721,8 +732,26 @@ def _dispatch(session: Session, kind: str, obj: dict) -> str:
     return "ignored"
 
 
+def _bank_payment_processing(session: Session, checkout: dict) -> None:
+    """Checkout completed with a bank debit that has not cleared: hold the offer (no second
+    payment meanwhile) and say so on the timeline, once."""
+    attempt = _attempt_for(session, checkout)
+    if attempt.status == AttemptStatus.PROCESSING:
+        return
+    attempt.status = AttemptStatus.PROCESSING
+    record_event(
+        session,
+        attempt.offer.lead,
+        "payment_processing",
+        "Bank payment at checkout is processing (it takes a few days to clear)",
+        {"checkout_session": checkout["id"]},
+    )
+    session.commit()
+
+
 def _async_payment_failed(session: Session, checkout: dict) -> str:
     attempt = _attempt_for(session, checkout)
+    attempt.status = AttemptStatus.FAILED  # the offer can be paid again
     lead = attempt.offer.lead
     record_event(
         session,
@@ -740,7 +769,11 @@ def _async_payment_failed(session: Session, checkout: dict) -> str:
                 "audience": "coach",
                 "kind": "checkout",
                 "client_name": lead.name,
-                "amount": format_money(attempt.price.amount_cents, attempt.price.currency),
+                # What she was asked to pay (after any promotion code), not the list price.
+                "amount": format_money(
+                    checkout.get("amount_total") or attempt.price.amount_cents,
+                    checkout.get("currency") or attempt.price.currency,
+                ),
             },
             idempotency_key=f"checkout:{checkout['id']}:failed:{email}",
             lead_id=lead.id,

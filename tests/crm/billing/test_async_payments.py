@@ -5,6 +5,7 @@ webhook endpoint with signed events."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from crm.accounts.models import User
@@ -66,12 +67,41 @@ def test_completed_unpaid_bank_debit_is_acknowledged_and_enrols_nobody(
     # Nothing fulfil_checkout does for a paid session has happened.
     offer = db_session.scalar(select(Offer))
     assert offer.status == OfferStatus.SENT
-    assert db_session.scalar(select(CheckoutAttempt)).status == AttemptStatus.OPEN
+    assert db_session.scalar(select(CheckoutAttempt)).status == AttemptStatus.PROCESSING
     lead = db_session.get(Lead, offer.lead_id)
     assert lead.stage == Stage.OFFER_SENT and lead.user_id is None
     assert _count(User, User.email == lead.email) == 0
     assert _timeline("enrolled") == 0 and _timeline("payment") == 0
+    assert _timeline("payment_processing") == 1
     assert _count(OutboxEmail, OutboxEmail.template == "welcome") == 0
+
+
+def test_no_second_payment_while_her_bank_debit_clears_and_a_failed_one_frees_the_offer(
+    client, db_session, stripe_live, offer_token
+):
+    """Stripe's advice for delayed payments: hold the order while the bank decides. Paying again
+    by card meanwhile would charge her twice and enrol her twice."""
+    checkout = _pay_by_bank(db_session, stripe_live, offer_token, IBAN_FAILS)
+    deliver(client, event("checkout.session.completed", checkout))
+    token = services.offer_token(db_session.scalar(select(Offer)))
+    page = client.get(f"/offer/{token}")
+    assert page.status_code == 410
+    assert "Your bank payment is on its way" in page.get_data(as_text=True)
+    price = db_session.scalar(select(Offer)).programme.prices[0]
+    with pytest.raises(services.OfferUnavailable):
+        services.start_checkout(db_session, token, price.id)
+    assert _count(CheckoutAttempt) == 1
+
+    stripe_live.settle_bank_payment(checkout["id"])
+    failed = event(
+        "checkout.session.async_payment_failed", gateway.retrieve_checkout_session(checkout["id"])
+    )
+    assert deliver(client, failed) == "checkout payment failed"
+    db_session.expire_all()
+    assert db_session.scalar(select(CheckoutAttempt)).status == AttemptStatus.FAILED
+    assert client.get(f"/offer/{token}").status_code == 200  # she can pay another way
+    assert services.start_checkout(db_session, token, price.id)
+    assert _count(CheckoutAttempt) == 2
 
 
 def test_async_payment_succeeded_enrols_once_however_often_delivered(
