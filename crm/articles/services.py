@@ -162,11 +162,13 @@ def save_article(
     article.updated_at = now
     try:
         session.commit()
-    except IntegrityError as exc:  # the same slug saved concurrently
+    except Exception as exc:
         session.rollback()
-        if new_key:
+        if new_key:  # the new picture belongs to nothing now
             images.delete_image(COVER_BUCKET, new_key)
-        raise ArticleError({"slug": "Another article already uses this web address."}) from exc
+        if isinstance(exc, IntegrityError):  # the same slug saved concurrently
+            raise ArticleError({"slug": "Another article already uses this web address."}) from exc
+        raise
     if old_cover and old_cover != article.cover_key:
         images.delete_image(COVER_BUCKET, old_cover)
     return article
