@@ -95,8 +95,8 @@ def test_she_turns_them_back_on_from_her_plan_page_and_the_coach_sees_it(
     client.post("/portal/emails", data={"coaching_emails": "y"})
     assert db_session.get(User, maya.id).coaching_emails is True
     events = db_session.scalars(
-        select(LeadEvent.summary).where(
-            LeadEvent.lead_id == lead.id, LeadEvent.kind == "coaching_emails"
-        )
+        select(LeadEvent.summary)
+        .where(LeadEvent.lead_id == lead.id, LeadEvent.kind == "coaching_emails")
+        .order_by(LeadEvent.id)
     ).all()
     assert events == ["Turned off check-in and nudge emails", "Turned on check-in and nudge emails"]
