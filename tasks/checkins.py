@@ -129,9 +129,9 @@ def checkin_for(session: Session, user_id: int, week: str) -> CheckIn | None:
 
 def next_week_sessions(plan: dict[str, Any] | None, sunday: date) -> list[dict[str, str]]:
     """The plan's sessions Monday to Sunday after `sunday`, from the stored plan JSON."""
-    if not plan:
-        return []
-    return _shown((s for week in plan.get("weeks", ()) for s in week.get("sessions", ())), sunday)
+    from programs.models import plan_calendar
+
+    return _shown(plan_calendar(plan), sunday)
 
 
 def _shown(sessions: Iterable[dict[str, Any]], sunday: date) -> list[dict[str, str]]:

@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from crm.time import utcnow, zone
-from tasks.outbox import queue_email, queue_emails
+from tasks.outbox import queue_email
 from tasks.services import cancel_queued
 
 FOLLOWUP_DAYS = (0, 2, 5)
@@ -64,11 +64,6 @@ def booking_reminders(booking) -> list[dict]:
         for kind, hours, due in steps
         if due > now
     ]
-
-
-def schedule_booking_emails(session: Session, booking) -> int:
-    """Queue the booking's reminders (`booking_reminders`); how many were new. Does not commit."""
-    return len(queue_emails(session, booking_reminders(booking)))
 
 
 def cancel_booking_emails(session: Session, booking_id: int) -> int:

@@ -11,9 +11,10 @@ from sqlalchemy import select
 from crm.booking.models import Booking, BookingStatus
 from crm.leads.models import Stage
 from tasks.models import EmailStatus, OutboxEmail
+from tasks.outbox import queue_emails
 from tasks.sequences import (
+    booking_reminders,
     cancel_booking_emails,
-    schedule_booking_emails,
     schedule_call_followups,
     stop_call_followups,
 )
@@ -51,7 +52,7 @@ def test_reminders_go_out_at_the_right_local_time_across_dst(db_session, make_le
     lead = make_lead(name="Ana Runner")
     with time_machine.travel(datetime(2030, 3, 1, tzinfo=UTC), tick=False):
         booking = _booking(db_session, lead, CALL)
-        assert schedule_booking_emails(db_session, booking) == 2
+        assert len(queue_emails(db_session, booking_reminders(booking))) == 2
         db_session.commit()
     rows = _reminders(db_session)
     # The day before at the same wall-clock time: 10:00 PST, only 23 hours earlier.
@@ -75,7 +76,7 @@ def test_reminders_in_the_past_are_not_queued(db_session, make_lead):
     lead = make_lead()
     with time_machine.travel(CALL - timedelta(hours=5), tick=False):
         booking = _booking(db_session, lead, CALL)
-        assert schedule_booking_emails(db_session, booking) == 1
+        assert len(queue_emails(db_session, booking_reminders(booking))) == 1
         db_session.commit()
     assert set(_reminders(db_session)) == {"reminder-1h"}
 
@@ -84,7 +85,7 @@ def test_reminder_of_a_cancelled_booking_skips_itself_at_send_time(db_session, m
     lead = make_lead()
     with time_machine.travel(datetime(2030, 3, 1, tzinfo=UTC), tick=False):
         booking = _booking(db_session, lead, CALL)
-        schedule_booking_emails(db_session, booking)
+        len(queue_emails(db_session, booking_reminders(booking)))
         db_session.commit()
         booking.status = BookingStatus.CANCELLED
         booking.slot_start = None
@@ -100,7 +101,7 @@ def test_cancel_booking_emails_cancels_queued_reminders(db_session, make_lead):
     lead = make_lead()
     with time_machine.travel(datetime(2030, 3, 1, tzinfo=UTC), tick=False):
         booking = _booking(db_session, lead, CALL)
-        schedule_booking_emails(db_session, booking)
+        len(queue_emails(db_session, booking_reminders(booking)))
         db_session.commit()
         assert cancel_booking_emails(db_session, booking.id) == 2
         db_session.commit()
