@@ -64,6 +64,7 @@ def _refuse_unsafe_production(app: Flask) -> None:
 def _register_features(app: Flask) -> None:
     """Each feature package registers its blueprints, CLI commands and template helpers."""
     import crm.accounts
+    import crm.alerts
     import crm.articles
     import crm.billing
     import crm.booking
@@ -72,17 +73,28 @@ def _register_features(app: Flask) -> None:
     import crm.leads
     import crm.site
     import programs
+    import programs.coaching
     import programs.community
     import tasks.outbox
     from bench import seed as bench_seed
 
-    for feature in (crm.site, crm.accounts, crm.booking, crm.leads, crm.dashboard, tasks.outbox):
+    features = (
+        tasks.outbox,
+        crm.site,
+        crm.accounts,
+        crm.booking,
+        crm.leads,
+        crm.alerts,
+        crm.dashboard,
+        crm.billing,
+        programs,
+        programs.coaching,
+        crm.articles,
+        programs.community,
+        crm.health,
+    )
+    for feature in features:
         feature.init_app(app)
-    crm.billing.init_app(app)
-    programs.init_app(app)
-    crm.articles.init_app(app)
-    programs.community.init_app(app)
-    crm.health.init_app(app)
     bench_seed.init_app(app)  # `flask seed-bench`
 
 

@@ -195,6 +195,7 @@ def seed_bench(
     from crm.accounts.models import Role, User
     from crm.accounts.services import hash_password
     from crm.booking import services as booking_services
+    from crm.booking import availability
     from crm.booking.models import Booking, BookingStatus
     from crm.leads.models import Lead, LeadEvent, Stage
     from programs import services as programs
@@ -214,7 +215,7 @@ def seed_bench(
     coach = User(email=BENCH_COACH, role=Role.COACH, first_name="Ali", password_hash=password_hash)
     db.session.add(coach)
     db.session.commit()
-    booking_services.ensure_default_availability(db.session)
+    availability.ensure_default_availability(db.session)
 
     templates = []
     weekday = anchor.weekday()

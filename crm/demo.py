@@ -77,7 +77,7 @@ def _ensure_settings(session: Session) -> CoachSettings:
         settings = CoachSettings(timezone=current_app.config.get("COACH_TIMEZONE", "UTC"))
         session.add(settings)
     try:
-        from crm.booking.services import ensure_default_availability
+        from crm.booking.availability import ensure_default_availability
     except ImportError:
         ensure_default_availability = None
     if ensure_default_availability is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from wtforms import SelectChoice
 
@@ -15,3 +16,12 @@ def choices(pairs: Iterable[tuple[Any, str]]) -> list[SelectChoice]:
     `coerce=int` an int value still matches, as WTForms compares `coerce(value) == data`.
     """
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """`target` when it is a path on this site, else `default`: every `next=` goes through here,
+    since an absolute, scheme-relative or backslashed URL would be an open redirect."""
+    if not target or "\\" in target or target.startswith("//") or not target.startswith("/"):
+        return default
+    parts = urlsplit(target)
+    return default if parts.scheme or parts.netloc else target

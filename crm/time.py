@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import DateTime
@@ -57,3 +57,23 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except ZoneInfoNotFoundError as exc:  # pragma: no cover - guarded above
         raise ValueError(f"unknown time zone: {name!r}") from exc
+
+
+DEFAULT_TIMEZONE = "America/Los_Angeles"
+
+
+def safe_zone(name: str | None) -> ZoneInfo:
+    """ZoneInfo for a stored zone name; a bad name falls back to the business default."""
+    return zone(name if name and is_valid_timezone(name) else DEFAULT_TIMEZONE)
+
+
+def local_moment(day: date, at: time, tz: str) -> datetime:
+    """The UTC instant of wall-clock `at` on `day` in `tz`."""
+    return datetime.combine(day, at, tzinfo=safe_zone(tz)).astimezone(UTC)
+
+
+def format_when(start: datetime, tz: str, *, with_zone: bool = False) -> str:
+    """'Monday 10 March 2025, 9:00 AM' in zone `tz` (plus ' (tz)' with_zone)."""
+    local = start.astimezone(zone(tz))
+    text = f"{local:%A} {local.day} {local:%B %Y}, {local:%I:%M %p}".replace(", 0", ", ")
+    return f"{text} ({tz})" if with_zone else text

@@ -1,5 +1,5 @@
 """What persists around the pure engine: the runner's profile, her plans, her logs, the coach's
-flags and notes, and the secret of her calendar feed."""
+notes, and the secret of her calendar feed (the coach's flags are crm.alerts.models)."""
 
 from __future__ import annotations
 
@@ -31,16 +31,6 @@ class LogStatus(enum.StrEnum):
     @property
     def label(self) -> str:
         return {"done": "Done", "partial": "Partly", "skipped": "Skipped"}[self.value]
-
-
-class FlagKind(enum.StrEnum):
-    PAIN = "pain"
-    MISSED = "missed"
-    SILENT = "silent"
-
-    @property
-    def label(self) -> str:
-        return {"pain": "Pain", "missed": "Missed sessions", "silent": "Silent"}[self.value]
 
 
 class RunnerProfile(db.Model):
@@ -142,21 +132,6 @@ class WorkoutLog(db.Model):
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-
-
-class CoachFlag(db.Model):
-    """Something the coach should look at. ``key`` makes raising the same finding idempotent."""
-
-    __tablename__ = "coach_flags"
-    __table_args__ = (UniqueConstraint("user_id", "key"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[FlagKind] = mapped_column(Enum(FlagKind, native_enum=False, length=16))
-    key: Mapped[str] = mapped_column(String(120))
-    reason: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ClientNote(db.Model):

@@ -1,21 +1,24 @@
-"""Celery: the app bound to Flask, and the background jobs (email outbox, sequences, check-ins)."""
+"""Celery bound to Flask, and the email outbox: infrastructure that imports no feature.
+
+Features add their periodic jobs with `add_periodic_task` and tell the outbox what it needs of
+them through `tasks.registry`, each in its own `init_app`.
+"""
 
 from __future__ import annotations
 
-from celery import Celery, Task
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from celery import Celery, Task, shared_task
 from celery.schedules import crontab
 from flask import Flask
 
-# One beat process for the whole deployment (see README): the outbox's clock.
+# One beat process for the whole deployment (see README): the outbox's clock. Features add their
+# own entries with add_periodic_task.
 BEAT_SCHEDULE = {
     "outbox-dispatch-due": {"task": "tasks.dispatch_due", "schedule": 60.0},
     "outbox-sweep-stuck": {"task": "tasks.sweep_stuck", "schedule": 60.0},
     "broker-prune": {"task": "tasks.prune_broker", "schedule": crontab(hour=3, minute=17)},
-    # Every 15 minutes on the quarter hour: each client's Sunday 18:00 and the coach's 07:00
-    # fall on one run whatever the zone (offsets are whole quarter hours).
-    "client-weekly-checkins": {"task": "tasks.weekly_checkins", "schedule": crontab(minute="*/15")},
-    "coach-digest": {"task": "tasks.coach_digest", "schedule": crontab(minute="*/15")},
-    "client-sequences": {"task": "tasks.client_sequences", "schedule": crontab(minute=5)},
 }
 
 
@@ -45,6 +48,21 @@ def add_periodic_task(app: Flask, name: str, task: str, schedule) -> None:
         **(celery_app.conf.beat_schedule or {}),
         name: {"task": task, "schedule": schedule},
     }
+
+
+def shared_task_with_aliases(
+    *, name: str, aliases: Iterable[str] = (), **options: Any
+) -> Callable[[Callable[..., Any]], Any]:
+    """`@shared_task(name=...)` that also answers to each old name in `aliases`, so a task
+    queued under its old name before a deploy still runs after it. Names are
+    `<package>.<verb>`, e.g. "programs.coaching.send_weekly_checkins"."""
+
+    def decorate(fn: Callable[..., Any]) -> Any:
+        for alias in aliases:
+            shared_task(name=alias, **options)(fn)
+        return shared_task(name=name, **options)(fn)
+
+    return decorate
 
 
 def _tune_embedded_broker() -> None:

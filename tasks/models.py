@@ -117,36 +117,6 @@ class Suppression(db.Model):
         return self.reason != SuppressionReason.UNSUBSCRIBED
 
 
-class Feeling(enum.StrEnum):
-    GREAT = "great"
-    OK = "ok"
-    HARD = "hard"
-
-    @property
-    def label(self) -> str:
-        return {"great": "Great", "ok": "OK", "hard": "Hard"}[self.value]
-
-
-class CheckIn(db.Model):
-    """A runner's answer to the weekly check-in email: one per runner and ISO week."""
-
-    __tablename__ = "checkins"
-    __table_args__ = (
-        UniqueConstraint("user_id", "week"),
-        CheckConstraint("pain BETWEEN 0 AND 10", name="checkin_pain_range"),
-        CheckConstraint("confidence BETWEEN 0 AND 10", name="checkin_confidence_range"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    week: Mapped[str] = mapped_column(String(8))  # ISO week of the Sunday it was sent: 2030-W45
-    feeling: Mapped[Feeling] = mapped_column(Enum(Feeling, native_enum=False, length=8))
-    pain: Mapped[int]
-    confidence: Mapped[int]
-    note: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
 class EmailTemplateOverride(db.Model):
     """The coach's own version of a built-in email: used by queue_email over the file templates.
 

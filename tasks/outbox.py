@@ -12,29 +12,22 @@ import base64
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
-import css_inline
+from celery import current_app as default_celery
 from flask import Flask, current_app, has_app_context
-from itsdangerous import BadSignature, URLSafeSerializer
-from markupsafe import Markup
 from sqlalchemy import event, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction, scoped_session
-from sqlalchemy.orm.util import identity_key
 
+from crm.nav import add_nav
 from crm.time import utcnow
-from tasks.models import (
-    Category,
-    EmailStatus,
-    EmailTemplateOverride,
-    OutboxEmail,
-    Suppression,
-    SuppressionReason,
-)
+from tasks.consent import blocked_reasons, may_send
+from tasks.models import Category, EmailStatus, OutboxEmail
+from tasks.overrides import get_override, overrides_for
+from tasks.registry import EmailEvent, people
+from tasks.render import render_email
 
 log = logging.getLogger(__name__)
 
@@ -50,195 +43,6 @@ _PENDING = "hero_outbox_pending"
 
 class OutboxError(Exception):
     """A domain error about an outbox email, with a message fit to show the coach."""
-
-
-# --- rendering ---------------------------------------------------------------------------------
-
-
-def unsubscribe_token(email: str) -> str:
-    """A signed, non-expiring token naming the address (the one-click link must keep working)."""
-    return _unsubscribe_serializer().dumps(email.strip().lower())
-
-
-def read_unsubscribe_token(token: str) -> str | None:
-    try:
-        return _unsubscribe_serializer().loads(token)
-    except BadSignature:
-        return None
-
-
-def _unsubscribe_serializer() -> URLSafeSerializer:
-    return _serializer_for(current_app.config["SECRET_KEY"])
-
-
-@lru_cache(maxsize=8)
-def _serializer_for(secret_key: str) -> URLSafeSerializer:
-    # Built once per key: a fan-out signs one link per email.
-    return URLSafeSerializer(secret_key, salt="unsubscribe")
-
-
-def unsubscribe_url(email: str) -> str:
-    return f"{current_app.config['BASE_URL']}/unsubscribe/{unsubscribe_token(email)}"
-
-
-def render_email(
-    template: str,
-    context: dict[str, Any],
-    *,
-    to: str,
-    category: str = "transactional",
-    override: EmailTemplateOverride | None = None,
-) -> tuple[str, str, str]:
-    """(subject, html, text) of templates/emails/<template>.*; the HTML with its CSS inlined.
-
-    With the coach's `override`, her subject and/or body (rendered in the sandbox, see
-    tasks.editor) replace the file's, inside the same layout and footer; an override that fails
-    to render is logged and the file template is used."""
-    env = current_app.jinja_env
-    ctx = {
-        "base_url": current_app.config["BASE_URL"],
-        "business_address": current_app.config["BUSINESS_ADDRESS"],
-        "marketing": category == Category.MARKETING,
-        "unsubscribe_url": unsubscribe_url(to),
-        "to_email": to,
-        **context,
-    }
-    own_subject = own_html = own_text = None
-    if override is not None:
-        from tasks.editor import render_override
-
-        try:
-            own_subject, own_html, own_text = render_override(override.subject, override.body, ctx)
-        except Exception:  # noqa: BLE001 - her text must never stop the email going out
-            log.warning("override of %s does not render; using the file template", template,
-                        exc_info=True)  # fmt: skip
-    subject = own_subject or env.get_template(f"emails/{template}.subject.txt").render(ctx)
-    subject = " ".join(subject.split())[:300]
-    ctx["subject"] = subject
-    if own_html is not None:
-        ctx.update(own_html=Markup(own_html), own_text=own_text)
-        text = env.get_template("emails/_override.txt").render(ctx).strip() + "\n"
-        html = _INLINER.inline(env.get_template("emails/_override.html").render(ctx))
-        return subject, html, text
-    text = env.get_template(f"emails/{template}.txt").render(ctx).strip() + "\n"
-    html = _INLINER.inline(env.get_template(f"emails/{template}.html").render(ctx))
-    return subject, html, text
-
-
-# One inliner for the process. The layout's CSS is static but each email's markup is not (loops
-# and conditions decide which elements exist), so the inlining itself stays per email (~0.1 ms).
-# Emails never link remote stylesheets: nothing to fetch.
-_INLINER = css_inline.CSSInliner(load_remote_stylesheets=False)
-
-
-# --- consent -----------------------------------------------------------------------------------
-
-
-def suppression_for(session: Session, email: str) -> Suppression | None:
-    return session.scalar(select(Suppression).where(Suppression.email == email.strip().lower()))
-
-
-def may_send(session: Session, email: str, category: str, lead_id: int | None) -> str | None:
-    """Why this email must not go (a reason for last_error), or None when it may."""
-    suppression = suppression_for(session, email)
-    if suppression is not None and (
-        category == Category.MARKETING or suppression.blocks_transactional
-    ):
-        return f"address suppressed ({suppression.reason})"
-    if category == Category.MARKETING:
-        from crm.leads.models import Lead
-        from crm.leads.services import find_lead
-
-        lead = session.get(Lead, lead_id) if lead_id else find_lead(session, email)
-        if lead is None or not lead.marketing_consent:
-            return "no marketing consent"
-    return None
-
-
-def blocked_reasons(
-    session: Session, emails: list[tuple[str, str, int | None]]
-) -> list[str | None]:
-    """`may_send` for many (email, category, lead id) at once: one query for the suppressions,
-    and for marketing one for the leads' consent; a reason or None per input, in order."""
-    from crm.leads.models import Lead
-    from crm.leads.services import normalise_email
-
-    if not emails:
-        return []
-    addresses = {normalise_email(email) for email, _, _ in emails}
-    suppressed = {
-        s.email: s
-        for s in session.scalars(select(Suppression).where(Suppression.email.in_(addresses)))
-    }
-    marketing = [
-        (normalise_email(email), lead_id)
-        for email, category, lead_id in emails
-        if category == Category.MARKETING
-    ]
-    by_id: dict[int, bool] = {}
-    by_email: dict[str, bool] = {}
-    if marketing:
-        lead_ids = {lead_id for _, lead_id in marketing if lead_id}
-        if lead_ids:
-            by_id = dict(
-                session.execute(
-                    select(Lead.id, Lead.marketing_consent).where(Lead.id.in_(lead_ids))
-                ).all()
-            )
-        no_id = {email for email, lead_id in marketing if not lead_id}
-        if no_id:
-            by_email = dict(
-                session.execute(
-                    select(Lead.email, Lead.marketing_consent).where(Lead.email.in_(no_id))
-                ).all()
-            )
-    reasons: list[str | None] = []
-    for email, category, lead_id in emails:
-        address = normalise_email(email)
-        suppression = suppressed.get(address)
-        if suppression is not None and (
-            category == Category.MARKETING or suppression.blocks_transactional
-        ):
-            reasons.append(f"address suppressed ({suppression.reason})")
-        elif category == Category.MARKETING and not (
-            by_id.get(lead_id) if lead_id else by_email.get(address)
-        ):
-            reasons.append("no marketing consent")
-        else:
-            reasons.append(None)
-    return reasons
-
-
-def suppress_address(session: Session, email: str, reason: SuppressionReason) -> None:
-    """Put an address on the suppression list and cancel what it should no longer get. Commits.
-
-    Unsubscribing stops marketing (consent withdrawn on the lead too); a bounce, a complaint or
-    the coach's manual block stops everything."""
-    from crm.leads.services import find_lead, record_event
-
-    address = email.strip().lower()
-    existing = suppression_for(session, address)
-    if existing is None:
-        session.add(Suppression(email=address, reason=reason))
-    elif existing.reason == SuppressionReason.UNSUBSCRIBED and reason != existing.reason:
-        existing.reason = reason  # a harder block wins
-    lead = find_lead(session, address)
-    if lead is not None:
-        if lead.marketing_consent:
-            lead.marketing_consent = False
-        record_event(session, lead, "unsubscribed", f"Email suppressed: {reason}")
-    blocked = select(OutboxEmail).where(
-        OutboxEmail.to_email == address, OutboxEmail.status == EmailStatus.QUEUED
-    )
-    if reason == SuppressionReason.UNSUBSCRIBED:
-        blocked = blocked.where(OutboxEmail.category == Category.MARKETING)
-    for row in session.scalars(blocked):
-        row.status = EmailStatus.SUPPRESSED
-        row.last_error = f"address suppressed ({reason})"
-    try:
-        session.commit()
-    except IntegrityError:  # the same address suppressed concurrently: that is the goal anyway
-        session.rollback()
 
 
 # --- queueing ----------------------------------------------------------------------------------
@@ -271,8 +75,6 @@ def queue_email(
     to = to.strip()
     if session.scalar(select(OutboxEmail.id).where(OutboxEmail.idempotency_key == idempotency_key)):
         return None
-    from tasks.editor import get_override
-
     rendered = render_email(
         template, context, to=to, category=category, override=get_override(session, template)
     )
@@ -290,7 +92,7 @@ def queue_email(
         return None
     row = session.get(OutboxEmail, row_id)
     if lead_id is not None:
-        _timeline(session, row, "email_queued" if not blocked else "email_suppressed")
+        record_events(session, [email_event(row, "email_suppressed" if blocked else "email_queued")])
     if values["enqueued_at"] is not None:
         _remember_for_commit(session, [row_id])
     return row
@@ -336,8 +138,6 @@ _ITEM_FIELDS = {"to", "template", "context", "idempotency_key", *_ITEM_DEFAULTS}
 
 
 def _queue_chunk(session: Session, items: list[dict[str, Any]]) -> list[int]:
-    from tasks.editor import overrides_for
-
     keys = {item["idempotency_key"] for item in items}
     taken = set(
         session.scalars(
@@ -374,33 +174,16 @@ def _queue_chunk(session: Session, items: list[dict[str, Any]]) -> list[int]:
     session.flush()  # the caller's own pending changes, so an error in them stays theirs
     new = _insert_many(session, values)
     ids = [new[v["idempotency_key"]] for v in values if v["idempotency_key"] in new]
-    on_timeline = [v for v in values if v["lead_id"] is not None and v["idempotency_key"] in new]
-    if on_timeline:
-        leads = _leads_by_id(session, {v["lead_id"] for v in on_timeline})
-        for v in on_timeline:
-            kind = "email_suppressed" if v["status"] == EmailStatus.SUPPRESSED else "email_queued"
-            _timeline_event(session, leads.get(v["lead_id"]), kind, v["subject"],
-                            new[v["idempotency_key"]], v["template"])  # fmt: skip
+    record_events(session, [
+        EmailEvent(v["lead_id"], "email_suppressed" if v["status"] == EmailStatus.SUPPRESSED
+                   else "email_queued", v["subject"], new[v["idempotency_key"]], v["template"])
+        for v in values if v["lead_id"] is not None and v["idempotency_key"] in new
+    ])  # fmt: skip
     due = [new[v["idempotency_key"]] for v in values
            if v["enqueued_at"] is not None and v["idempotency_key"] in new]  # fmt: skip
     if due:
         _remember_for_commit(session, due)
     return ids
-
-
-def _leads_by_id(session: Session, ids: set[int]) -> dict[int, Any]:
-    """The leads with these ids: those the session holds already without a query (a booking's
-    own lead), the rest in one SELECT."""
-    from crm.leads.models import Lead
-
-    held = {i: session.identity_map.get(identity_key(Lead, i)) for i in ids}
-    leads = {i: lead for i, lead in held.items() if lead is not None}
-    missing = ids - leads.keys()
-    if missing:
-        leads.update(
-            (lead.id, lead) for lead in session.scalars(select(Lead).where(Lead.id.in_(missing)))
-        )
-    return leads
 
 
 def _row_values(
@@ -489,14 +272,6 @@ def _insert_many(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]
     return dict(session.connection().execute(stmt, rows).all())
 
 
-def _timeline(session: Session, row: OutboxEmail, kind: str) -> None:
-    from crm.leads.models import Lead
-
-    _timeline_event(
-        session, session.get(Lead, row.lead_id), kind, row.subject, row.id, row.template
-    )
-
-
 _TIMELINE_LABELS = {
     "email_queued": "Email queued",
     "email_sent": "Email sent",
@@ -507,20 +282,18 @@ _TIMELINE_LABELS = {
 }
 
 
-def _timeline_event(
-    session: Session, lead, kind: str, subject: str, outbox_id: int, template: str
-) -> None:
-    from crm.leads.services import record_event
+def record_events(session: Session, events: list[EmailEvent]) -> None:
+    """Tell the people feature (the leads' timelines) what happened to these emails."""
+    if events:
+        people().record(session, events)
 
-    if lead is None:
-        return
-    record_event(
-        session,
-        lead,
-        kind,
-        f"{_TIMELINE_LABELS.get(kind, kind)}: {subject}",
-        data={"outbox_id": outbox_id, "template": template},
-    )
+
+def email_event(row: OutboxEmail, kind: str) -> EmailEvent:
+    return EmailEvent(row.lead_id, kind, row.subject, row.id, row.template)
+
+
+def timeline_summary(event: EmailEvent) -> str:
+    return f"{_TIMELINE_LABELS.get(event.kind, event.kind)}: {event.summary}"
 
 
 # --- enqueue after commit ----------------------------------------------------------------------
@@ -572,8 +345,6 @@ def celery_app():
     """This Flask app's Celery (not the process-wide default, which the last app created owns)."""
     if has_app_context() and "celery" in current_app.extensions:
         return current_app.extensions["celery"]
-    from celery import current_app as default_celery
-
     return default_celery
 
 
@@ -611,24 +382,10 @@ def _outbox_queue() -> str | None:
     return (current_app.config.get("OUTBOX_QUEUE") if has_app_context() else None) or None
 
 
-def message_id_for(row_id: int) -> str:
-    host = urlsplit(current_app.config["BASE_URL"]).hostname or "hero.local"
-    return f"<outbox.{row_id}@{host}>"
-
-
 def init_app(app: Flask) -> None:
-    from crm import nav
-    from tasks import (  # noqa: F401 - models for create_all, tasks registered
-        alerts,
-        checkin_routes,
-        checkins,
-        client_sequences,
-        models,
-        routes,
-        sender,
-    )
+    # Both import this module, so they are imported once the app is built, not with it.
+    from tasks import routes, sender  # noqa: F401 - the send tasks register themselves
 
     app.register_blueprint(routes.bp)
-    app.register_blueprint(checkin_routes.bp)
-    nav.add_nav(app, "coach", "outbox.index", "Outbox", 70)
-    nav.add_nav(app, "coach", "outbox.sequences", "Sequences", 72)
+    add_nav(app, "coach", "outbox.index", "Outbox", 70)
+    add_nav(app, "coach", "outbox.sequences", "Sequences", 72)

@@ -15,12 +15,15 @@ from flask import (
 from flask_login import current_user
 
 from crm.accounts.access import coach_required
-from crm.forms import choices
+from crm.forms import choices, safe_next
 from extensions import csrf, db
 from tasks import editor, services
-from tasks.forms import AutomationForm, TemplateForm
+from tasks.forms import TemplateForm
 from tasks.models import EmailStatus, OutboxEmail, SuppressionReason
-from tasks.outbox import OutboxError, read_unsubscribe_token, suppress_address, suppression_for
+from tasks.consent import suppress_address, suppression_for
+from tasks.outbox import OutboxError
+from tasks.overrides import TemplateRefused, get_override, overrides, reset_override, save_override
+from tasks.render import read_unsubscribe_token
 
 bp = Blueprint("outbox", __name__)
 
@@ -70,7 +73,7 @@ def retry(email_id: int):
         flash("The email is queued again.", "success")
     except OutboxError as exc:
         flash(str(exc), "error")
-    return redirect(_local(request.form.get("next")) or url_for("outbox.detail", email_id=email_id))
+    return redirect(safe_next(request.form.get("next"), url_for("outbox.detail", email_id=email_id)))
 
 
 @bp.post("/coach/outbox/<int:email_id>/cancel")
@@ -81,12 +84,7 @@ def cancel(email_id: int):
         flash("The email is cancelled and will not be sent.", "success")
     except OutboxError as exc:
         flash(str(exc), "error")
-    return redirect(_local(request.form.get("next")) or url_for("outbox.detail", email_id=email_id))
-
-
-def _local(path: str | None) -> str | None:
-    # Only paths on this site: a form field must not turn the button into an open redirect.
-    return path if path and path.startswith("/") and not path.startswith("//") else None
+    return redirect(safe_next(request.form.get("next"), url_for("outbox.detail", email_id=email_id)))
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
@@ -102,31 +100,15 @@ def unsubscribe(token: str):
     return render_template("outbox/unsubscribe.html", email=email, token=token, done=done)
 
 
-@bp.route("/emails/coaching/<token>", methods=["GET", "POST"])
-@csrf.exempt  # RFC 8058 one-click from the check-ins and nudges; the URL is signed
-def coaching_off(token: str):
-    """A client turns off her check-in and nudge emails from the link in one of them."""
-    from crm.accounts.models import User
-    from tasks.clients import read_coaching_token, set_coaching_emails
-
-    user_id = read_coaching_token(token)
-    user = db.session.get(User, user_id) if user_id is not None else None
-    if user is None:
-        abort(404)
-    if request.method == "POST":
-        set_coaching_emails(db.session, user, False)
-        db.session.commit()
-    return render_template("outbox/coaching_off.html", user=user, token=token)
-
-
 # --- sequences and templates editor ------------------------------------------------------------
 
 
 @bp.get("/coach/sequences")
 @coach_required
 def sequences():
-    overrides = editor.overrides(db.session)
-    return render_template("sequences/index.html", sequences=editor.SEQUENCES, overrides=overrides)
+    return render_template(
+        "sequences/index.html", sequences=editor.sequences(), overrides=overrides(db.session)
+    )
 
 
 def _parse_delays(raw: str | None) -> list[int] | None:
@@ -136,7 +118,7 @@ def _parse_delays(raw: str | None) -> list[int] | None:
     try:
         return [int(part) for part in raw.replace(";", ",").split(",") if part.strip()]
     except ValueError:
-        raise editor.TemplateRefused(
+        raise TemplateRefused(
             {"delays": "Delays are whole hours, like 0, 48, 120."}
         ) from None
 
@@ -144,10 +126,10 @@ def _parse_delays(raw: str | None) -> list[int] | None:
 @bp.route("/coach/sequences/<template>", methods=["GET", "POST"])
 @coach_required
 def edit_template(template: str):
-    step = editor.STEPS.get(template)
+    step = editor.step(template)
     if step is None:
         abort(404)
-    override = editor.get_override(db.session, template)
+    override = get_override(db.session, template)
     form = TemplateForm(obj=None)
     form.contact.choices = choices([("", "Sample data"), *editor.contacts(db.session)])
     if request.method == "GET":
@@ -169,7 +151,7 @@ def edit_template(template: str):
                     body=form.body.data,
                 )
             else:
-                editor.save_override(
+                save_override(
                     db.session,
                     template,
                     subject=form.subject.data or "",
@@ -181,7 +163,7 @@ def edit_template(template: str):
                 flash("Saved: this email now uses your version.", "success")
                 return redirect(url_for("outbox.edit_template", template=template,
                                         contact=form.contact.data or None))  # fmt: skip
-        except editor.TemplateRefused as exc:
+        except TemplateRefused as exc:
             for field, message in exc.messages.items():
                 getattr(form, field, form.body).errors.append(message)
     if preview is None and not form.errors:
@@ -199,7 +181,7 @@ def edit_template(template: str):
 @bp.post("/coach/sequences/<template>/test")
 @coach_required
 def send_template_test(template: str):
-    if template not in editor.STEPS:
+    if editor.step(template) is None:
         abort(404)
     contact = request.form.get("contact") or None
     editor.send_test(db.session, template, contact, current_user)
@@ -210,28 +192,8 @@ def send_template_test(template: str):
 @bp.post("/coach/sequences/<template>/reset")
 @coach_required
 def reset_template(template: str):
-    if template not in editor.STEPS:
+    if editor.step(template) is None:
         abort(404)
-    editor.reset_override(db.session, template)
+    reset_override(db.session, template)
     flash("Back to the built-in email.", "success")
     return redirect(url_for("outbox.edit_template", template=template))
-
-
-@bp.post("/coach/sequences/automation/<int:lead_id>")
-@coach_required
-def toggle_automation(lead_id: int):
-    """Pause or resume the automatic emails of one contact (the CRM's own service and event)."""
-    from crm.leads import services as lead_services
-
-    form = AutomationForm()
-    if not form.validate_on_submit() or form.paused.data not in ("0", "1"):
-        abort(400)
-    try:
-        lead_services.set_automation_paused(
-            db.session, lead_id, form.paused.data == "1", actor_id=current_user.id
-        )
-    except lead_services.LeadNotFound:
-        abort(404)
-    flash("Automatic emails paused." if form.paused.data == "1" else "Automatic emails resumed.",
-          "success")  # fmt: skip
-    return redirect(_local(form.next.data) or url_for("leads.lead_detail", lead_id=lead_id))

@@ -37,19 +37,17 @@ from sqlalchemy import Connection, and_, or_, select, update
 
 from crm.time import utcnow
 from extensions import db
-from tasks.conditions import conditions_hold
+from tasks.consent import blocked_reasons, suppress_address
 from tasks.models import Category, Delivery, EmailStatus, OutboxEmail, SuppressionReason
 from tasks.outbox import (
     SEND_BATCH_TASK,
     SEND_TASK,
-    _timeline_event,
-    blocked_reasons,
     enqueue_send,
     enqueue_sends,
-    message_id_for,
-    suppress_address,
-    unsubscribe_url,
+    record_events,
 )
+from tasks.registry import EmailEvent, conditions_hold, people
+from tasks.render import message_id_for, unsubscribe_url
 from tasks.smtp_pool import SmtpServer, pool
 
 log = logging.getLogger(__name__)
@@ -184,7 +182,8 @@ def _send_claimed(rows: list[Claimed]) -> dict[int, tuple[str, float | None]]:
     cfg = current_app.config
     blocked = blocked_reasons(session, [(r.to_email, r.category, r.lead_id) for r in rows])
     holds = conditions_hold(session, {r.condition for r in rows if r.condition})
-    paused = _paused_leads(session, {r.lead_id for r in rows if r.is_marketing and r.lead_id})
+    paused_ids = {r.lead_id for r in rows if r.is_marketing and r.lead_id}
+    paused = people().paused(session, paused_ids) if paused_ids else set()
     session.commit()
     out: dict[int, tuple[str, float | None]] = {}
     server = _server() if cfg["SMTP_HOST"] else None
@@ -248,11 +247,8 @@ def _finish(
         marks.execute(*_update_row(row.id, values))
         return str(status)
     # With its timeline event, in one transaction.
-    from crm.leads.models import Lead
-
     db.session.execute(*_update_row(row.id, values))
-    lead = db.session.get(Lead, row.lead_id)
-    _timeline_event(db.session, lead, event, row.subject, row.id, row.template)
+    record_events(db.session, [EmailEvent(row.lead_id, event, row.subject, row.id, row.template)])
     db.session.commit()
     return str(status)
 
@@ -273,18 +269,6 @@ class _RowUpdates(dict):
 
 
 _ROW_UPDATES = _RowUpdates()
-
-
-def _paused_leads(session, lead_ids: set[int]) -> set[int]:
-    from crm.leads.models import Lead
-
-    if not lead_ids:
-        return set()
-    return set(
-        session.scalars(
-            select(Lead.id).where(Lead.id.in_(lead_ids), Lead.automation_paused.is_(True))
-        )
-    )
 
 
 def _describe(exc: Exception) -> str:

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from crm.time import utcnow
 from tasks.models import EmailStatus, OutboxEmail
-from tasks.outbox import OutboxError, _timeline, enqueue_send
+from tasks.outbox import OutboxError, email_event, enqueue_send, record_events
 
 PAGE_SIZE = 50
 
@@ -50,7 +50,7 @@ def retry_email(session: Session, email_id: int) -> OutboxEmail:
     row.enqueued_at = now
     row.last_error = ""
     if row.lead_id:
-        _timeline(session, row, "email_queued")
+        record_events(session, [email_event(row, "email_queued")])
     session.commit()
     enqueue_send(row.id)
     return row
@@ -66,7 +66,7 @@ def cancel_email(session: Session, email_id: int) -> OutboxEmail:
     row.status = EmailStatus.CANCELLED
     row.last_error = "cancelled by the coach"
     if row.lead_id:
-        _timeline(session, row, "email_cancelled")
+        record_events(session, [email_event(row, "email_cancelled")])
     session.commit()
     return row
 
@@ -82,6 +82,5 @@ def cancel_queued(session: Session, *, key_prefix: str, reason: str) -> int:
     for row in rows:
         row.status = EmailStatus.CANCELLED
         row.last_error = reason
-        if row.lead_id:
-            _timeline(session, row, "email_cancelled")
+    record_events(session, [email_event(row, "email_cancelled") for row in rows if row.lead_id])
     return len(rows)

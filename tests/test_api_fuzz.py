@@ -17,6 +17,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from crm.accounts.services import issue_api_token
 from crm.booking import services as booking_services
+from crm.booking import availability
 from extensions import limiter
 
 MAX_EXAMPLES = int(os.environ.get("HERO_FUZZ_EXAMPLES", "30"))
@@ -29,7 +30,7 @@ EXCLUDED = [positive_data_acceptance]
 
 @pytest.fixture
 def api_schema(app_ctx, db_session, coach):
-    booking_services.ensure_default_availability(db_session)
+    availability.ensure_default_availability(db_session)
     # Rate limits would turn repeated fuzzing of one endpoint into 429s; they have their own
     # tests in tests/security/test_limits_and_links.py.
     limiter.enabled = False

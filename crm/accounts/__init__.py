@@ -2,6 +2,8 @@
 
 from flask import Flask
 
+from tasks.registry import Step, register_preview, register_step
+
 
 def init_app(app: Flask) -> None:
     from crm.accounts import access, api, cli, routes  # noqa: F401 - access registers the loaders
@@ -10,3 +12,7 @@ def init_app(app: Flask) -> None:
     api.register(app)
     app.cli.add_command(cli.create_coach)
     app.login_manager.login_view = "accounts.login"
+    register_step(app, "account", 10, Step(
+        "password_reset", "Password reset", "When someone asks to reset a password"
+    ))  # fmt: skip
+    register_preview(app, lambda session, template, contact: {"token": "preview-token"})

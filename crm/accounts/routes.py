@@ -1,27 +1,14 @@
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from crm.accounts import services
 from crm.accounts.forms import LoginForm, ResetRequestForm, SetPasswordForm
+from crm.forms import safe_next
 from extensions import db, limiter
 
 bp = Blueprint("accounts", __name__)
-
-
-def safe_next(target: str | None, default: str) -> str:
-    """Only local paths: an absolute or scheme-relative URL would be an open redirect."""
-    if not target:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return default
-    if "\\" in target:
-        return default
-    return target
 
 
 def home_for(user) -> str:

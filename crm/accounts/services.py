@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from crm.accounts.access import hash_token
 from crm.accounts.models import ApiToken, Role, User
 from crm.time import utcnow
+from tasks.outbox import queue_email
 
 _hasher = PasswordHasher()
 # A hash to verify against when the email is unknown, so both answers take the same time.
@@ -90,8 +91,6 @@ def make_reset_token(user: User) -> str:
 
 def request_password_reset(session: Session, email: str) -> None:
     """Queue a reset email if the account exists; says nothing either way (no enumeration)."""
-    from tasks.outbox import queue_email
-
     user = find_user(session, email)
     if user is None or not user.is_active:
         return

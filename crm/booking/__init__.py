@@ -4,12 +4,13 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from crm.booking import api, models, routes  # noqa: F401 - models for db.create_all()
+    from crm.booking import api, emails, models, routes  # noqa: F401 - models for db.create_all()
     from crm.nav import add_nav
     from extensions import api as smorest_api
     from extensions import csrf
 
     app.register_blueprint(routes.bp)
+    emails.init_app(app)
     csrf.exempt(api.bp)
     smorest_api.register_blueprint(api.bp)
     add_nav(app, "coach", "booking.availability", "Availability", 60)

@@ -23,6 +23,10 @@ from flask_login import current_user
 
 from crm.accounts.access import coach_required
 from crm.booking import services
+from crm.booking import availability
+from crm.booking import emails as booking_emails
+from crm.booking import errors as booking_errors
+from crm import time as crm_time
 from crm.booking.forms import (
     COMMON_ZONES,
     AvailabilityForm,
@@ -33,7 +37,9 @@ from crm.booking.forms import (
     zone_choices,
 )
 from crm.booking.models import Booking, BookingStatus
-from crm.booking.services import UTM_KEYS, BookingError, BookingInvalid, InvalidSlot, SlotTaken
+from crm.booking.services import UTM_KEYS
+from crm.booking.errors import BookingError, BookingInvalid, SlotTaken
+from crm.booking.slots import InvalidSlot
 from crm.booking.slots import WEEKDAYS, Slot
 from crm.time import is_valid_timezone, utcnow, zone
 from extensions import db, limiter
@@ -48,7 +54,7 @@ DAYS_PER_PAGE = 7
 
 def _viewer_tz(raw: str | None) -> tuple[str, str | None]:
     """The visitor's zone from the query/form, else the coach's; with a note when it was unknown."""
-    coach_tz = services.coach_settings(db.session).timezone
+    coach_tz = availability.coach_settings(db.session).timezone
     if not raw:
         return coach_tz, None
     if is_valid_timezone(raw):
@@ -102,11 +108,11 @@ def _utm_from(source) -> dict[str, str]:
 
 def _slot_page(tz: str, start_day: date) -> dict[str, Any]:
     """Template values for a week of free slots seen from zone `tz`."""
-    rules = services.load_rules(db.session)
+    rules = availability.load_rules(db.session)
     now = utcnow()
     today = now.astimezone(zone(tz)).date()
     last_day = (now + timedelta(days=rules.horizon_days)).astimezone(zone(tz)).date()
-    slots = services.free_slots(
+    slots = availability.free_slots(
         db.session, start_day=start_day, days=DAYS_PER_PAGE, tz=tz, now=now, rules=rules
     )
     later = start_day + timedelta(days=DAYS_PER_PAGE)
@@ -170,7 +176,7 @@ def book():
         else:
             booking, status = _try_booking(form, tz)
             if booking is not None:
-                token = services.make_manage_token(booking)
+                token = booking_emails.make_manage_token(booking)
                 return redirect(url_for("booking.confirmed", token=token))
     utm = {key: form[key].data for key in UTM_KEYS if form[key].data}
     return (
@@ -236,7 +242,7 @@ def confirmed(token: str):
 def _booking_or_invalid(token: str):
     try:
         return services.booking_from_token(db.session, token)
-    except services.InvalidToken as exc:
+    except booking_errors.InvalidToken as exc:
         return render_template("booking/manage_invalid.html", message=exc.message), 404
 
 
@@ -245,8 +251,8 @@ def _booking_view(booking: Booking, token: str) -> dict[str, Any]:
     start = booking.start_at.astimezone(zone(tz))
     return {
         "booking": booking,
-        "token": services.make_manage_token(booking),
-        "when": services.format_when(booking.start_at, tz),
+        "token": booking_emails.make_manage_token(booking),
+        "when": crm_time.format_when(booking.start_at, tz),
         "start_local": start,
         "minutes": round((booking.end_at - booking.start_at).total_seconds() / 60),
         "changeable": booking.status == BookingStatus.BOOKED and booking.start_at > utcnow(),
@@ -294,7 +300,7 @@ def reschedule(token: str):
                 form.slot.errors = [exc.message]
             else:
                 flash("Your call has been moved. A new invite is on its way.", "success")
-                return redirect(url_for("booking.manage", token=services.make_manage_token(new)))
+                return redirect(url_for("booking.manage", token=booking_emails.make_manage_token(new)))
     view = _booking_view(booking, token)
     slot_page = _slot_page(tz, _start_day(None, tz)) if view["changeable"] else {}
     return (
@@ -329,7 +335,7 @@ def invite(token: str):
     if booking.status != BookingStatus.BOOKED:
         abort(404)
     return Response(
-        services.booking_ics(db.session, booking),
+        booking_emails.booking_ics(db.session, booking),
         mimetype="text/calendar",
         headers={"Content-Disposition": "attachment; filename=free-call.ics"},
     )
@@ -343,14 +349,14 @@ BLANK_ROWS = 3
 @bp.route("/coach/availability", methods=["GET", "POST"])
 @coach_required
 def availability():
-    current = services.get_availability(db.session)
+    current = availability.get_availability(db.session)
     form = AvailabilityForm()
     form.timezone.choices = zone_choices(_zone_names(current.settings.timezone))
     status = 200
     if request.method == "GET":
         settings = current.settings
         form.timezone.data = settings.timezone
-        for key in services.SETTING_BOUNDS:
+        for key in availability.SETTING_BOUNDS:
             form[key].data = getattr(settings, key)
         rows = [
             {"weekday": str(w.weekday), "start": w.start_time, "end": w.end_time}
@@ -373,7 +379,7 @@ def availability():
             index.append(i)
         if not any(entry.form.end.errors for entry in form.windows.entries):
             try:
-                services.save_availability(
+                availability.save_availability(
                     db.session,
                     timezone=form.timezone.data,
                     call_minutes=form.call_minutes.data,
@@ -382,7 +388,7 @@ def availability():
                     horizon_days=form.horizon_days.data,
                     windows=windows,
                 )
-            except services.AvailabilityError as exc:
+            except booking_errors.AvailabilityError as exc:
                 for key, message in exc.errors.items():
                     if key.startswith("windows-"):
                         row = form.windows.entries[index[int(key.split("-", 1)[1])]].form
@@ -413,18 +419,18 @@ def add_day_off():
     form = DayOffForm()
     if form.validate():
         try:
-            services.add_day_off(db.session, form.day.data, form.note.data or "")
-        except services.AvailabilityError as exc:
+            availability.add_day_off(db.session, form.day.data, form.note.data or "")
+        except booking_errors.AvailabilityError as exc:
             for key, message in exc.errors.items():
                 form[key].errors = [*form[key].errors, message]
         else:
             flash(f"{form.day.data:%A %d %B %Y} is now a day off.", "success")
             return redirect(url_for("booking.availability"))
-    current = services.get_availability(db.session)
+    current = availability.get_availability(db.session)
     avail_form = AvailabilityForm(formdata=None)
     avail_form.timezone.choices = zone_choices(_zone_names(current.settings.timezone))
     avail_form.timezone.data = current.settings.timezone
-    for key in services.SETTING_BOUNDS:
+    for key in availability.SETTING_BOUNDS:
         avail_form[key].data = getattr(current.settings, key)
     while avail_form.windows.entries:
         avail_form.windows.pop_entry()
@@ -449,20 +455,9 @@ def add_day_off():
 @bp.post("/coach/availability/days-off/<int:day_off_id>/delete")
 @coach_required
 def remove_day_off(day_off_id: int):
-    services.remove_day_off(db.session, day_off_id)
+    availability.remove_day_off(db.session, day_off_id)
     flash("Day off removed.", "success")
     return redirect(url_for("booking.availability"))
-
-
-def _is_local_path(target: str) -> bool:
-    parts = urlsplit(target)
-    return bool(
-        target.startswith("/")
-        and not target.startswith("//")
-        and not parts.scheme
-        and not parts.netloc
-        and "\\" not in target
-    )
 
 
 @bp.post("/coach/bookings/<int:booking_id>/outcome")
@@ -478,9 +473,5 @@ def mark_outcome(booking_id: int):
     else:
         label = "held" if request.form.get("outcome") == "held" else "a no-show"
         flash(f"Call marked {label}.", "success")
-    target = request.form.get("next", "")
-    if _is_local_path(target):
-        return redirect(target)
-    if "crm.lead_detail" in current_app.view_functions:
-        return redirect(url_for("crm.lead_detail", lead_id=booking.lead_id))
-    return redirect("/")
+    fallback = url_for("leads.lead_detail", lead_id=booking.lead_id)
+    return redirect(safe_next(request.form.get("next"), fallback))

@@ -12,7 +12,7 @@ from crm.accounts.models import User
 from crm.booking.models import Booking, BookingStatus
 from crm.leads.models import Lead, Stage
 from crm.time import zone
-from programs.models import CoachFlag
+from crm.alerts.models import CoachFlag
 
 FUNNEL_DAYS = 90
 UPCOMING_DAYS = 14

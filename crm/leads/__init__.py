@@ -6,6 +6,7 @@ from flask import Flask
 
 from crm.nav import add_nav
 from crm.time import zone
+from tasks.registry import register_people
 
 
 def in_zone(value: datetime | None, tz_name: str, fmt: str = "%a %d %b %Y, %H:%M") -> str:
@@ -21,7 +22,10 @@ def in_zone(value: datetime | None, tz_name: str, fmt: str = "%a %d %b %Y, %H:%M
 
 def init_app(app: Flask) -> None:
     from crm import demo
-    from crm.leads import api, cli, models, routes  # noqa: F401 - models for create_all
+    from crm.leads import api, cli, followups, models, people, routes  # noqa: F401 - models
+
+    register_people(app, people.LeadPeople())
+    followups.init_app(app)
 
     app.register_blueprint(routes.bp)
     api.register(app)

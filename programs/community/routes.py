@@ -24,6 +24,7 @@ from flask import (
 from flask_login import current_user
 
 from crm.accounts.access import coach_required
+from crm.forms import safe_next
 from crm.articles import images
 from extensions import db, limiter, login_manager
 from programs.community import services
@@ -55,11 +56,7 @@ def member_required(view: Callable) -> Callable:
 
 
 def _back(default: str):
-    target = request.form.get("next", "")
-    parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
-        return redirect(target)
-    return redirect(default)
+    return redirect(safe_next(request.form.get("next"), default))
 
 
 def _photo(form) -> bytes | None:

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from crm.booking import services as booking_services
+from crm.booking import availability
 from crm.leads import services as lead_services
 from crm.leads.services import LeadFilters, _filtered, _ordered
 from extensions import db
@@ -35,8 +36,8 @@ def as_coach(client, auth, coach):
 
 
 def test_dashboard_queries_do_not_grow_with_calls_and_leads(as_coach, db_session):
-    booking_services.ensure_default_availability(db_session)
-    slots = iter(booking_services.free_slots(db_session, days=14))
+    availability.ensure_default_availability(db_session)
+    slots = iter(availability.free_slots(db_session, days=14))
 
     def grow(n):
         for _ in range(n):
@@ -171,9 +172,9 @@ def test_a_booking_costs_a_fixed_handful_of_statements(app_ctx, db_session):
     (confirmation, two reminders) with the emails in one batch: one INSERT into the outbox on
     both backends, the consent stamped in the lead's INSERT (no UPDATE for it), and no look-up of
     nurture emails to stop for a lead who is new."""
-    booking_services.ensure_default_availability(db_session)
+    availability.ensure_default_availability(db_session)
     db_session.commit()
-    slot = booking_services.free_slots(db_session, days=14)[-1]
+    slot = availability.free_slots(db_session, days=14)[-1]
     seen: list[str] = []
 
     def record(_conn, _cursor, statement, *_args):

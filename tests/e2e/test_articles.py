@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from playwright.sync_api import expect
 
-from crm.booking.services import ensure_default_availability
+from crm.booking.availability import ensure_default_availability
 from crm.time import utcnow
 from extensions import db
 from tests.e2e.helpers import login, no_sideways_scroll

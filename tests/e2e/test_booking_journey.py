@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from crm.booking.services import ensure_default_availability
+from crm.booking.availability import ensure_default_availability
 from extensions import db
 from tests.e2e.helpers import login, no_sideways_scroll
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from crm.booking import services as booking_services
+from crm.booking import availability
 from crm.booking.models import Booking
 from tests.conftest import PG_SERVER_URL
 
@@ -37,8 +38,8 @@ def test_database_outage_gives_json_503s_and_the_app_recovers_without_restart(
     proxied, coach, db_session
 ):
     other, proxy = proxied
-    booking_services.ensure_default_availability(db_session)
-    slot = booking_services.free_slots(db_session, days=14)[0]
+    availability.ensure_default_availability(db_session)
+    slot = availability.free_slots(db_session, days=14)[0]
     client = other.test_client()
     assert client.get("/api/v1/slots").status_code == 200
 

@@ -13,6 +13,8 @@ from werkzeug.routing import Rule
 from crm.billing import services as billing
 from crm.billing.models import Price, PriceKind, Programme
 from crm.booking import services as booking_services
+from crm.booking import availability
+from crm.booking import emails as booking_emails
 from programs import services as programs
 from tasks.clients import coaching_off_url
 from tasks.outbox import queue_email, unsubscribe_token
@@ -79,7 +81,7 @@ class World:
             return self.manage_token
         if endpoint.startswith("billing."):
             return self.offer_token
-        if endpoint == "outbox.coaching_off":
+        if endpoint == "coaching.coaching_off":
             return self.coaching_token
         if endpoint.startswith("outbox."):
             return self.unsubscribe_token
@@ -109,8 +111,8 @@ def world(db_session, coach, make_user, make_lead) -> World:
     calendar_a = programs.calendar_secret(db_session, runner_a.id)
     calendar_b = programs.calendar_secret(db_session, runner_b.id)
 
-    booking_services.ensure_default_availability(db_session)
-    slot = booking_services.free_slots(db_session, days=14)[0]
+    availability.ensure_default_availability(db_session)
+    slot = availability.free_slots(db_session, days=14)[0]
     booking = booking_services.book_call(
         db_session,
         name="Maria Lopez",
@@ -139,7 +141,7 @@ def world(db_session, coach, make_user, make_lead) -> World:
         runner_b=runner_b,
         lead_id=booking.lead_id,
         booking_id=booking.id,
-        manage_token=booking_services.make_manage_token(booking),
+        manage_token=booking_emails.make_manage_token(booking),
         offer_token=billing.offer_token(offer),
         unsubscribe_token=unsubscribe_token("olga@example.com"),
         coaching_token=coaching_off_url(runner_b.id).rsplit("/", 1)[1],

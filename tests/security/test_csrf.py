@@ -20,7 +20,7 @@ CSRF_EXEMPT_PREFIXES = ("/api/",)
 CSRF_EXEMPT_ENDPOINTS = {
     "stripe_webhooks.stripe_webhook",
     "outbox.unsubscribe",
-    "outbox.coaching_off",
+    "coaching.coaching_off",
 }
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 

@@ -13,6 +13,7 @@ from crm.accounts import services as accounts
 from crm.accounts.models import User
 from crm.billing.models import Offer
 from crm.booking import services as booking_services
+from crm.booking import errors as booking_errors
 from crm.booking.models import Booking
 from crm.time import utcnow
 from extensions import db
@@ -97,7 +98,7 @@ def test_manage_links_refuse_tampering_forgery_and_expiry(client, world):
     assert db.session.get(Booking, world.booking_id).status == booking.status
     with time_machine.travel(booking.end_at + timedelta(minutes=1)):
         assert client.get(f"/manage/{world.manage_token}").status_code == 404
-        with pytest.raises(booking_services.InvalidToken):
+        with pytest.raises(booking_errors.InvalidToken):
             booking_services.booking_from_token(db.session, world.manage_token)
 
 

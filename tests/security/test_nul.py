@@ -1,11 +1,12 @@
 """NUL characters are refused at the door (PostgreSQL text cannot store them)."""
 
 from crm.booking import services as booking_services
+from crm.booking import availability
 
 
 def test_a_nul_character_in_json_is_a_400_not_a_500(client, db_session):
-    booking_services.ensure_default_availability(db_session)
-    slot = booking_services.free_slots(db_session, days=14)[0]
+    availability.ensure_default_availability(db_session)
+    slot = availability.free_slots(db_session, days=14)[0]
     body = {
         "name": "Nul\u0000Name",
         "email": "nul@example.com",

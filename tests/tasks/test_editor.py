@@ -154,7 +154,7 @@ def test_coach_saves_previews_with_a_real_contact_and_sends_herself_a_test(
 def test_coach_pauses_and_resumes_a_contacts_automation(client, auth, coach, db_session, make_lead):
     lead = make_lead()
     auth.login(coach)
-    url = f"/coach/sequences/automation/{lead.id}"
+    url = f"/coach/leads/{lead.id}/automation"
     assert client.post(url, data={"paused": "1"}).status_code == 302
     db_session.refresh(lead)
     assert lead.automation_paused
@@ -162,5 +162,5 @@ def test_coach_pauses_and_resumes_a_contacts_automation(client, auth, coach, db_
     db_session.refresh(lead)
     assert not lead.automation_paused
     assert (
-        client.post("/coach/sequences/automation/999999", data={"paused": "1"}).status_code == 404
+        client.post("/coach/leads/999999/automation", data={"paused": "1"}).status_code == 404
     )

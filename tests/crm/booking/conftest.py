@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from crm.booking import services
+from crm.booking import availability
 
 
 @pytest.fixture
 def availability(db_session):
     """Mon–Fri 9:00–12:00 and 13:00–17:00 in Los Angeles, 20-minute calls, 10-minute buffer."""
-    services.ensure_default_availability(db_session)
-    return services.load_rules(db_session)
+    availability.ensure_default_availability(db_session)
+    return availability.load_rules(db_session)
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def free_slot(db_session, availability):
     """A callable giving the n-th free slot from now (seen from the coach's zone, two weeks)."""
 
     def pick(n: int = 0):
-        return services.free_slots(db_session, days=14)[n]
+        return availability.free_slots(db_session, days=14)[n]
 
     return pick
 

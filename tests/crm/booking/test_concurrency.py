@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from crm.booking import services
 from crm.booking.models import Booking
-from crm.booking.services import SlotTaken
+from crm.booking.errors import SlotTaken
 from crm.leads.models import Lead
 from extensions import db
 

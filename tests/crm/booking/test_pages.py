@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from crm.booking import services
+from crm.booking import emails as booking_emails
+from crm.booking import availability
 from crm.booking.models import AvailabilityWindow, Booking, BookingStatus, DayOff
 from crm.leads.models import Lead, Stage
 
@@ -167,7 +169,7 @@ def test_booking_post_is_rate_limited(client, free_slot):
 
 def test_manage_page_shows_the_booking_and_other_times(client, book):
     booking = book()
-    token = services.make_manage_token(booking)
+    token = booking_emails.make_manage_token(booking)
     page = client.get(f"/manage/{token}").get_data(as_text=True)
     assert "Your free call" in page and "Maria Lopez" in page
     assert "Move my call" in page and 'data-confirm="Cancel your free call' in page
@@ -175,7 +177,7 @@ def test_manage_page_shows_the_booking_and_other_times(client, book):
 
 
 def test_manage_page_rejects_a_tampered_token(client, book):
-    token = services.make_manage_token(book())
+    token = booking_emails.make_manage_token(book())
     response = client.get(f"/manage/{token[:-3]}xyz")
     assert response.status_code == 404
     assert "This link is not valid" in response.get_data(as_text=True)
@@ -183,7 +185,7 @@ def test_manage_page_rejects_a_tampered_token(client, book):
 
 def test_rescheduling_from_the_manage_page_moves_the_call(client, db_session, book, free_slot):
     booking = book()
-    token = services.make_manage_token(booking)
+    token = booking_emails.make_manage_token(booking)
     target = free_slot(3).start
     response = client.post(
         f"/manage/{token}/reschedule",
@@ -199,7 +201,7 @@ def test_rescheduling_from_the_manage_page_moves_the_call(client, db_session, bo
 
 def test_rescheduling_to_a_bad_time_shows_the_error(client, db_session, book):
     booking = book()
-    token = services.make_manage_token(booking)
+    token = booking_emails.make_manage_token(booking)
     response = client.post(
         f"/manage/{token}/reschedule", data={"slot": "2001-01-01T09:00:00+00:00", "tz": "UTC"}
     )
@@ -209,7 +211,7 @@ def test_rescheduling_to_a_bad_time_shows_the_error(client, db_session, book):
 
 def test_cancelling_from_the_manage_page_frees_the_slot(client, db_session, book):
     booking = book()
-    token = services.make_manage_token(booking)
+    token = booking_emails.make_manage_token(booking)
     response = client.post(f"/manage/{token}/cancel")
     assert response.status_code == 302
     db_session.expire_all()
@@ -270,7 +272,7 @@ def test_coach_sees_and_saves_availability(client, auth, coach, db_session, avai
     assert ">Availability</a>" in page  # the nav link
     response = client.post("/coach/availability", data=availability_form())
     assert response.status_code == 302
-    rules = services.load_rules(db_session)
+    rules = availability.load_rules(db_session)
     assert rules.call_minutes == 30 and rules.horizon_days == 10
     assert [(w.weekday, w.start.hour, w.end.hour) for w in rules.windows] == [(5, 8, 10)]
 

@@ -17,15 +17,13 @@ from sqlalchemy import and_, exists, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from crm.accounts.models import Role, User
-from crm.time import is_valid_timezone, zone
-
-DEFAULT_TIMEZONE = "America/Los_Angeles"
+from crm.billing.models import Enrolment, EnrolmentStatus
+from crm.leads.models import Lead
+from crm.leads.services import find_lead, record_event
+from programs.models import PlanRecord, RunnerProfile
 
 
 def _active_conditions():
-    from crm.billing.models import Enrolment, EnrolmentStatus
-    from programs.models import PlanRecord
-
     has_plan = exists().where(PlanRecord.user_id == User.id, PlanRecord.active.is_(True))
     any_enrolment = exists().where(Enrolment.user_id == User.id)
     live_enrolment = exists().where(
@@ -42,15 +40,11 @@ def _active_conditions():
 
 def client_timezone_column():
     """The zone the runner gave at intake, else her account's."""
-    from programs.models import RunnerProfile
-
     return func.coalesce(RunnerProfile.timezone, User.timezone)
 
 
 def active_client_zones(session: Session) -> list[str]:
     """The distinct time zones of the active clients (a handful, whatever the client count)."""
-    from programs.models import RunnerProfile
-
     tz = client_timezone_column()
     rows = session.scalars(
         select(tz)
@@ -67,8 +61,6 @@ def active_clients(
 ) -> Iterator[tuple[User, str]]:
     """(user, time zone) of every active client, optionally only those in `zones`, and with
     `coaching_emails` only those who want the check-ins and training nudges by email."""
-    from programs.models import RunnerProfile
-
     tz = client_timezone_column()
     stmt = (
         select(User, tz)
@@ -91,21 +83,8 @@ def is_active_client(session: Session, user_id: int) -> bool:
     )
 
 
-def safe_zone(name: str | None):
-    """ZoneInfo for a stored zone name; a bad name falls back to the business default."""
-    return zone(name if name and is_valid_timezone(name) else DEFAULT_TIMEZONE)
-
-
-def local_moment(day: date, at: time, tz: str) -> datetime:
-    """The UTC instant of wall-clock `at` on `day` in `tz`."""
-    return datetime.combine(day, at, tzinfo=safe_zone(tz)).astimezone(UTC)
-
-
 def client_lead(session: Session, user: User):
     """The lead this runner came from (linked by user id, else by email), or None."""
-    from crm.leads.models import Lead
-    from crm.leads.services import find_lead
-
     lead = session.scalar(select(Lead).where(Lead.user_id == user.id).limit(1))
     return lead or find_lead(session, user.email)
 
@@ -118,8 +97,6 @@ def automation_paused(session: Session, user: User) -> bool:
 
 def client_leads(session: Session, users: list[User]) -> dict[int, int]:
     """{user id: lead id} for many runners in two queries (by user id, else by email)."""
-    from crm.leads.models import Lead
-
     if not users:
         return {}
     ids = [u.id for u in users]
@@ -170,8 +147,6 @@ def coaching_email_fields(user_id: int, base_url: str | None = None) -> dict[str
 def set_coaching_emails(session: Session, user: User, wanted: bool) -> bool:
     """Turn her check-in and nudge emails on or off, and say so on her lead's timeline for the
     coach. Returns whether anything changed. Does not commit."""
-    from crm.leads.services import record_event
-
     if user.coaching_emails == wanted:
         return False
     user.coaching_emails = wanted
@@ -180,3 +155,40 @@ def set_coaching_emails(session: Session, user: User, wanted: bool) -> bool:
         summary = "Turned on" if wanted else "Turned off"
         record_event(session, lead, "coaching_emails", f"{summary} check-in and nudge emails")
     return True
+
+
+# --- the send-time check: an active client who wants these emails -----------------------------
+
+
+def client_automation(session: Session, user_id: int) -> bool:
+    """She is an active client who wants the coaching emails, and the coach has not paused her
+    automation."""
+    user = session.get(User, user_id)
+    return (
+        user is not None
+        and user.coaching_emails
+        and is_active_client(session, user_id)
+        and not automation_paused(session, user)
+    )
+
+
+def client_automation_many(session: Session, user_ids: set[int]) -> set[int]:
+    """The users among `user_ids` for whom `client_automation` holds, in three queries."""
+    users = list(
+        session.scalars(
+            select(User).where(
+                User.id.in_(user_ids), User.coaching_emails.is_(True), _active_conditions()
+            )
+        )
+    )
+    leads = client_leads(session, users)
+    paused: set[int] = set()
+    if leads:
+        paused = set(
+            session.scalars(
+                select(Lead.id).where(
+                    Lead.id.in_(set(leads.values())), Lead.automation_paused.is_(True)
+                )
+            )
+        )
+    return {u.id for u in users if leads.get(u.id) not in paused}

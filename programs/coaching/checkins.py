@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from celery import shared_task
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -21,19 +20,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm.accounts.models import User
-from crm.time import utcnow
-from extensions import db
-from tasks.clients import (
+from crm.alerts.services import notify_coach
+from crm.leads.services import record_event
+from crm.time import local_moment, safe_zone, utcnow
+from programs.checkin_feedback import record_checkin_feedback
+from programs.coaching.clients import (
     active_client_zones,
     active_clients,
     client_lead,
     client_leads,
     coaching_email_fields,
-    local_moment,
-    safe_zone,
 )
-from tasks.models import CheckIn, Feeling, OutboxEmail
+from programs.coaching.models import CheckIn, Feeling
+from programs.models import PlanRecord, plan_calendar
+from programs.plans import runner_profile
+from tasks.models import OutboxEmail
 from tasks.outbox import queue_emails
+from tasks.registry import Contact
 
 SUNDAY = 6
 CHECKIN_TIME = time(18, 0)
@@ -129,8 +132,6 @@ def checkin_for(session: Session, user_id: int, week: str) -> CheckIn | None:
 
 def next_week_sessions(plan: dict[str, Any] | None, sunday: date) -> list[dict[str, str]]:
     """The plan's sessions Monday to Sunday after `sunday`, from the stored plan JSON."""
-    from programs.models import plan_calendar
-
     return _shown(plan_calendar(plan), sunday)
 
 
@@ -156,8 +157,6 @@ def next_week_sessions_of(
 ) -> dict[int, list[dict[str, str]]]:
     """`next_week_sessions` of many runners' active plans: {user id: sessions}, read from each
     plan's compact `calendar` (a few KB) rather than the whole plan (~60 KB)."""
-    from programs.models import PlanRecord
-
     if not user_ids:
         return {}
     rows = session.execute(
@@ -257,12 +256,6 @@ def queue_weekly_checkins(session: Session, now: datetime | None = None) -> int:
     return queued
 
 
-@shared_task(name="tasks.weekly_checkins", ignore_result=True)
-def weekly_checkins() -> int:
-    """Beat, every 15 minutes: queue the Sunday check-ins that are due."""
-    return queue_weekly_checkins(db.session)
-
-
 # --- the answer --------------------------------------------------------------------------------
 
 
@@ -290,9 +283,7 @@ def submit_checkin(
     Raises CheckInLinkExpired/CheckInLinkInvalid, AlreadyCheckedIn (second answer for the week,
     even when two arrive at once), or CheckInError with per-field messages. The answer goes on her
     lead's timeline; pain over her threshold alerts the coach; pain over her threshold or a hard
-    week goes to her plan (programs.services.record_checkin_feedback: a flag, re-adaptation)."""
-    from programs.services import record_checkin_feedback, runner_profile
-
+    week goes to her plan (record_checkin_feedback: a flag, re-adaptation)."""
     link = read_checkin_token(token)
     user = session.get(User, link.user_id)
     try:
@@ -333,8 +324,6 @@ def submit_checkin(
     )
     lead = client_lead(session, user)
     if lead is not None:
-        from crm.leads.services import record_event
-
         record_event(
             session,
             lead,
@@ -349,9 +338,7 @@ def submit_checkin(
         # Into her plan's adaptation: a pain flag, and high pain fed to the engine.
         record_checkin_feedback(session, user.id, week_start, pain_v, feeling, confidence_v)
     if pain_v > threshold:
-        from tasks.alerts import alert_coach
-
-        alert_coach(
+        notify_coach(
             session,
             "pain",
             user.id,
@@ -373,3 +360,35 @@ def latest_checkins(session: Session, user_id: int, limit: int = 4) -> list[Chec
             .limit(limit)
         )
     )
+
+
+def preview(session: Session, template: str, contact: Contact) -> dict[str, Any]:
+    """Preview values of the coaching emails; the check-in as the contact would get it next
+    Sunday, or a sample one."""
+    ctx: dict[str, Any] = {
+        "days": 3,
+        "race_date": "Sunday 4 January",
+        "days_to_go": 6,
+        "strategy": "Run 1:00, walk 0:30 from the start; finish in about 45 minutes.",
+        "raced": True,
+    }
+    if template == "weekly_checkin":
+        ctx.update(_checkin_preview(session, contact.user))
+    return ctx
+
+
+def _checkin_preview(session: Session, user: User | None) -> dict[str, Any]:
+    if user is None:
+        return {
+            "week": "2030-W01",
+            "checkin_url": f"{current_app.config['BASE_URL']}/checkin/preview",
+            "sessions": [
+                {"day": "Monday 1 Jan", "title": "Run/walk 1:00 / 1:30", "kind": "run_walk"},
+                {"day": "Wednesday 3 Jan", "title": "Hip strength", "kind": "strength"},
+            ],
+        }
+    plan = session.scalar(
+        select(PlanRecord.plan).where(PlanRecord.user_id == user.id, PlanRecord.active.is_(True))
+    )
+    today = utcnow().date()
+    return checkin_context(user, plan, today + timedelta(days=(6 - today.weekday())))

@@ -1,90 +1,35 @@
-"""The coach's emails: immediate alerts about a client, and the daily digest at 07:00 her time."""
+"""The coach's daily digest: at 07:00 her time, today's calls, the last day's leads and the open
+flags, by email (the dashboard in her inbox)."""
 
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from typing import Any
 
-from celery import shared_task
-from flask import current_app
+from celery.schedules import crontab
+from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm.accounts.models import Role, User
-from crm.time import utcnow
+from crm.accounts.models import User
+from crm.alerts.models import CoachFlag
+from crm.alerts.services import coaches
+from crm.dashboard.services import calls
+from crm.leads.models import Lead
+from crm.leads.services import coach_timezone
+from crm.time import format_when, local_moment, safe_zone, utcnow
 from extensions import db
-from tasks.clients import local_moment, safe_zone
+from tasks import add_periodic_task, shared_task_with_aliases
 from tasks.outbox import queue_email
+from tasks.registry import Contact, Step, register_preview, register_step
 
-ALERT_KINDS = {
-    "pain": "Pain over her threshold",
-    "missed": "Two missed sessions in a row",
-    "payment_failed": "Payment failed",
-    "silent": "No log for a week",
-}
 DIGEST_TIME = time(7, 0)
 # The beat runs every 15 minutes; a digest missed by a beat outage still goes until 10:00.
 DIGEST_CATCH_UP = timedelta(hours=3)
 
 
-def coaches(session: Session) -> list[User]:
-    return list(
-        session.scalars(
-            select(User).where(User.role == Role.COACH, User.active.is_(True)).order_by(User.id)
-        )
-    )
-
-
-def coach_timezone(session: Session) -> str:
-    """The coach's zone: the booking settings' (one coach runs the business)."""
-    from crm.booking.services import coach_settings
-
-    return coach_settings(session).timezone
-
-
-def alert_coach(
-    session: Session, kind: str, user_id: int, reason: str, *, now: datetime | None = None
-) -> int:
-    """Queue an immediate transactional email to each active coach about client `user_id`.
-
-    `kind` is one of ALERT_KINDS (pain, missed, payment_failed, silent; another word is shown as
-    is). Idempotent per (kind, client, the coach's calendar day): a second alert of the same kind
-    that day is a no-op. Adds to the caller's transaction (no commit); returns how many queued."""
-    now = now or utcnow()
-    runner = session.get(User, user_id)
-    if runner is None:
-        return 0
-    tz = coach_timezone(session)
-    day = now.astimezone(safe_zone(tz)).date()
-    base = current_app.config["BASE_URL"]
-    queued = 0
-    for coach in coaches(session):
-        row = queue_email(
-            session,
-            to=coach.email,
-            template="coach_alert",
-            context={
-                "coach": coach,
-                "runner": runner,
-                "runner_name": runner.display_name,
-                "kind": kind,
-                "kind_label": ALERT_KINDS.get(kind, kind.replace("_", " ").capitalize()),
-                "reason": reason,
-                "client_url": f"{base}/coach/clients/{runner.id}",
-            },
-            idempotency_key=f"alert:{kind}:{user_id}:{day.isoformat()}:{coach.id}",
-            user_id=coach.id,
-        )
-        queued += row is not None
-    return queued
-
-
-def digest_context(session: Session, tz: str, now: datetime) -> dict:
+def digest_context(session: Session, tz: str, now: datetime) -> dict[str, Any]:
     """What the daily digest shows: today's calls, leads of the last 24 hours, open flags."""
-    from crm.booking.services import format_when
-    from crm.dashboard.services import calls
-    from crm.leads.models import Lead
-    from programs.models import CoachFlag
-
     today_calls, _upcoming = calls(session, tz, now)
     new_leads = session.scalars(
         select(Lead)
@@ -154,7 +99,26 @@ def queue_coach_digests(session: Session, now: datetime | None = None) -> int:
     return queued
 
 
-@shared_task(name="tasks.coach_digest", ignore_result=True)
-def coach_digest() -> int:
+@shared_task_with_aliases(
+    name="crm.dashboard.send_coach_digest", aliases=("tasks.coach_digest",), ignore_result=True
+)
+def send_coach_digest() -> int:
     """Beat, every 15 minutes: the coach's 07:00 digest."""
     return queue_coach_digests(db.session)
+
+
+def _preview(session: Session, template: str, contact: Contact) -> dict[str, Any]:
+    if template != "coach_digest":
+        return {}
+    return digest_context(session, coach_timezone(session), utcnow())
+
+
+def init_app(app: Flask) -> None:
+    # Every 15 minutes on the quarter hour: the coach's 07:00 falls on one run whatever her
+    # zone (offsets are whole quarter hours).
+    add_periodic_task(
+        app, "coach-digest", "crm.dashboard.send_coach_digest", crontab(minute="*/15")
+    )
+    register_step(app, "coach", 10, Step("coach_digest", "Daily digest",
+                                         "Every day at 07:00 your time"))  # fmt: skip
+    register_preview(app, _preview)

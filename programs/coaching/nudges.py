@@ -11,16 +11,22 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from celery import shared_task
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm.accounts.models import User
-from crm.time import utcnow
-from extensions import db
-from tasks.clients import active_clients, client_leads, coaching_email_fields, safe_zone
+from crm.time import safe_zone, utcnow
+from programs.coaching.clients import (
+    active_clients,
+    client_automation,
+    client_leads,
+    coaching_email_fields,
+)
+from programs.models import PlanRecord, WorkoutLog
+from programs.today import local_today
 from tasks.outbox import queue_email
+from tasks.overrides import step_delays
 
 NUDGE_AFTER_HOURS = 72  # no log for 3 days (editable by the coach: the step's delay)
 RACE_WEEK_HOURS = 168  # the race-week email, 7 days before the race (editable)
@@ -28,8 +34,6 @@ DAYTIME = (time(9, 0), time(20, 0))
 
 
 def _delay_hours(session: Session, template: str, default: int) -> int:
-    from tasks.editor import step_delays
-
     return step_delays(session, template, [default])[0]
 
 
@@ -71,9 +75,6 @@ def last_session_date(plan: dict[str, Any] | None) -> date | None:
 
 
 def _client_state(session: Session, user_id: int, now: datetime | None = None):
-    from programs.models import PlanRecord, WorkoutLog
-    from programs.services import local_today
-
     record = session.scalar(
         select(PlanRecord).where(PlanRecord.user_id == user_id, PlanRecord.active.is_(True))
     )
@@ -104,8 +105,6 @@ def queue_client_sequences(session: Session, now: datetime | None = None) -> dic
     """Queue the nudges, race-week and programme-complete emails that apply now. Commits.
 
     Returns how many of each were queued."""
-    from programs.models import PlanRecord, WorkoutLog
-
     now = now or utcnow()
     base = current_app.config["BASE_URL"]
     clients = []
@@ -181,7 +180,11 @@ def queue_client_sequences(session: Session, now: datetime | None = None) -> dic
     return counts
 
 
-@shared_task(name="tasks.client_sequences", ignore_result=True)
-def client_sequences() -> dict[str, int]:
-    """Beat, hourly: missed-workout nudges, race-week and programme-complete emails."""
-    return queue_client_sequences(db.session)
+def missed_workouts(session: Session, user_id: int) -> bool:
+    """Send-time check of a nudge: the coaching emails still apply and she is still quiet."""
+    return client_automation(session, user_id) and needs_nudge(session, user_id) is not None
+
+
+def race_ahead(session: Session, user_id: int) -> bool:
+    """Send-time check of the race-week email: her race is still in the coming week."""
+    return client_automation(session, user_id) and race_week_date(session, user_id) is not None

@@ -1,0 +1,232 @@
+"""The coach's availability: her settings, weekly windows and days off, and the free slots
+they leave once the booked calls (with their buffers) are taken out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from crm.booking import slots as slot_rules
+from crm.booking.errors import AvailabilityError, SlotTaken
+from crm.booking.models import AvailabilityWindow, Booking, CoachSettings, DayOff
+from crm.booking.slots import Rules, Slot, Window
+from crm.time import utcnow, zone
+
+# Sane bounds for the coach's settings.
+SETTING_BOUNDS = {
+    "call_minutes": (10, 120),
+    "buffer_minutes": (0, 120),
+    "min_notice_hours": (0, 24 * 14),
+    "horizon_days": (1, 365),
+}
+
+
+def coach_settings(session: Session) -> CoachSettings:
+    """The settings row; an unsaved default one (coach's configured zone) when there is none yet."""
+    settings = session.scalar(select(CoachSettings).order_by(CoachSettings.id).limit(1))
+    if settings is None:
+        settings = CoachSettings(
+            timezone=current_app.config.get("COACH_TIMEZONE", "America/Los_Angeles"),
+            call_minutes=20,
+            buffer_minutes=10,
+            min_notice_hours=12,
+            horizon_days=30,
+        )
+    return settings
+
+
+def load_rules(session: Session) -> Rules:
+    settings = coach_settings(session)
+    windows = session.scalars(
+        select(AvailabilityWindow).order_by(
+            AvailabilityWindow.weekday, AvailabilityWindow.start_time
+        )
+    )
+    return Rules(
+        timezone=settings.timezone,
+        windows=tuple(Window(w.weekday, w.start_time, w.end_time) for w in windows),
+        days_off=frozenset(session.scalars(select(DayOff.day))),
+        call_minutes=settings.call_minutes,
+        buffer_minutes=settings.buffer_minutes,
+        min_notice_hours=settings.min_notice_hours,
+        horizon_days=settings.horizon_days,
+    )
+
+
+def _busy(session: Session, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """Intervals held by bookings that still have their slot, near [start, end)."""
+    margin = timedelta(hours=4)  # wide enough for any buffer/call length the bounds allow
+    rows = session.execute(
+        select(Booking.start_at, Booking.end_at).where(
+            Booking.slot_start.is_not(None),
+            Booking.start_at < end + margin,
+            Booking.end_at > start - margin,
+        )
+    )
+    return [(s, e) for s, e in rows]
+
+
+def free_slots(
+    session: Session,
+    *,
+    start_day: date | None = None,
+    days: int = 7,
+    tz: str | None = None,
+    now: datetime | None = None,
+    rules: Rules | None = None,
+) -> list[Slot]:
+    """Free slots from the start of `start_day` for `days` days, both read in zone `tz`
+    (default: the coach's zone; `start_day` default: today there). Raises ValueError for an
+    unknown zone. `rules`: the caller's `load_rules` of this request, else loaded here."""
+    now = now or utcnow()
+    rules = rules or load_rules(session)
+    viewer = zone(tz or rules.timezone)
+    start_day = start_day or now.astimezone(viewer).date()
+    range_start = datetime.combine(start_day, time(), tzinfo=viewer).astimezone(UTC)
+    range_end = datetime.combine(
+        start_day + timedelta(days=days), time(), tzinfo=viewer
+    ).astimezone(UTC)
+    return slot_rules.free_slots(
+        rules,
+        now=now,
+        range_start=range_start,
+        range_end=range_end,
+        busy=_busy(session, range_start, range_end),
+    )
+
+
+def _check_free(session: Session, rules: Rules, slot: Slot) -> None:
+    buffer = timedelta(minutes=rules.buffer_minutes)
+    if any(
+        slot.start < b_end + buffer and b_start < slot.end + buffer
+        for b_start, b_end in _busy(session, slot.start, slot.end)
+    ):
+        raise SlotTaken()
+
+
+@dataclass
+class Availability:
+    settings: CoachSettings
+    windows: list[AvailabilityWindow]
+    days_off: list[DayOff]
+
+
+def get_availability(session: Session) -> Availability:
+    return Availability(
+        settings=coach_settings(session),
+        windows=list(
+            session.scalars(
+                select(AvailabilityWindow).order_by(
+                    AvailabilityWindow.weekday, AvailabilityWindow.start_time
+                )
+            )
+        ),
+        days_off=list(session.scalars(select(DayOff).order_by(DayOff.day))),
+    )
+
+
+def validate_windows(windows: list[tuple[int, time, time]], call_minutes: int) -> dict[str, str]:
+    """Errors keyed "windows-<index>" for windows that end before they start, are shorter than
+    one call, or overlap another window on the same day."""
+    errors: dict[str, str] = {}
+    call = timedelta(minutes=call_minutes)
+    for i, (weekday, start, end) in enumerate(windows):
+        if not 0 <= weekday <= 6:
+            errors[f"windows-{i}"] = "Pick a day of the week."
+        elif end <= start:
+            errors[f"windows-{i}"] = "The end must be after the start."
+        elif datetime.combine(date.min, end) - datetime.combine(date.min, start) < call:
+            errors[f"windows-{i}"] = f"A window must fit at least one {call_minutes}-minute call."
+    for i, (weekday, start, end) in enumerate(windows):
+        for j, (other_day, other_start, other_end) in enumerate(windows):
+            if i < j and weekday == other_day and start < other_end and other_start < end:
+                errors.setdefault(
+                    f"windows-{j}",
+                    f"Overlaps another {slot_rules.WEEKDAYS[weekday]} window.",
+                )
+    return errors
+
+
+def save_availability(
+    session: Session,
+    *,
+    timezone: str,
+    call_minutes: int,
+    buffer_minutes: int,
+    min_notice_hours: int,
+    horizon_days: int,
+    windows: list[tuple[int, time, time]],
+) -> CoachSettings:
+    """Replace the coach's weekly windows and settings (existing bookings stay). Commits.
+    Raises AvailabilityError with a message per field."""
+    values = {
+        "call_minutes": call_minutes,
+        "buffer_minutes": buffer_minutes,
+        "min_notice_hours": min_notice_hours,
+        "horizon_days": horizon_days,
+    }
+    errors: dict[str, str] = {}
+    if not is_valid_timezone(timezone):
+        errors["timezone"] = "Pick a time zone from the list."
+    for key, (low, high) in SETTING_BOUNDS.items():
+        if values[key] is None or not low <= values[key] <= high:
+            errors[key] = f"Use a number from {low} to {high}."
+    if "call_minutes" not in errors:
+        errors.update(validate_windows(windows, call_minutes))
+    if errors:
+        raise AvailabilityError(errors)
+    settings = coach_settings(session)
+    settings.timezone = timezone
+    for key, value in values.items():
+        setattr(settings, key, value)
+    session.add(settings)
+    session.execute(delete(AvailabilityWindow))
+    session.add_all(AvailabilityWindow(weekday=d, start_time=s, end_time=e) for d, s, e in windows)
+    session.commit()
+    return settings
+
+
+def add_day_off(
+    session: Session, day: date, note: str = "", *, today: date | None = None
+) -> DayOff:
+    """Mark a day (coach's calendar) as off. Commits. Raises AvailabilityError."""
+    today = today or utcnow().astimezone(zone(coach_settings(session).timezone)).date()
+    if day < today:
+        raise AvailabilityError({"day": "Pick today or a later day."})
+    if len(note) > 120:
+        raise AvailabilityError({"note": "Keep the note under 120 characters."})
+    if session.scalar(select(DayOff).where(DayOff.day == day)) is not None:
+        raise AvailabilityError({"day": "That day is already off."})
+    day_off = DayOff(day=day, note=note.strip())
+    session.add(day_off)
+    session.commit()
+    return day_off
+
+
+def remove_day_off(session: Session, day_off_id: int) -> None:
+    day_off = session.get(DayOff, day_off_id)
+    if day_off is not None:
+        session.delete(day_off)
+        session.commit()
+
+
+DEFAULT_WINDOWS = ((time(9), time(12)), (time(13), time(17)))
+
+
+def ensure_default_availability(session: Session) -> bool:
+    """Give the coach Mon–Fri 9:00–12:00 and 13:00–17:00 (her time) and default settings when she
+    has no windows yet. Returns True when it added them. Commits."""
+    if session.scalar(select(AvailabilityWindow.id).limit(1)) is not None:
+        return False
+    session.add(coach_settings(session))
+    session.add_all(
+        AvailabilityWindow(weekday=day, start_time=start, end_time=end)
+        for day in range(5)
+        for start, end in DEFAULT_WINDOWS
+    )
+    session.commit()
+    return True
