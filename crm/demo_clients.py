@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm.billing import services as billing
+from crm.billing import catalogue, checkout, offers
 from crm.billing.models import Enrolment, Programme
 from crm.leads.models import Lead, Stage
 from programs import services as plans
@@ -64,7 +64,7 @@ def ensure_programme(session: Session) -> Programme:
     programme = session.scalar(select(Programme).order_by(Programme.id))
     if programme is not None:
         return programme
-    programme = billing.save_programme(
+    programme = catalogue.save_programme(
         session,
         name="0 to 5K Hero — 12 weeks",
         description=(
@@ -74,8 +74,10 @@ def ensure_programme(session: Session) -> Programme:
         ),
         weeks=12,
     )
-    billing.add_price(session, programme.id, kind="one_time", amount_cents=29900)
-    billing.add_price(session, programme.id, kind="instalments", amount_cents=11000, instalments=3)
+    catalogue.add_price(session, programme.id, kind="one_time", amount_cents=29900)
+    catalogue.add_price(
+        session, programme.id, kind="instalments", amount_cents=11000, instalments=3
+    )
     return programme
 
 
@@ -89,12 +91,12 @@ def seed_clients(session: Session, *, today: date, seed: int = 7) -> int:
         select(Lead).where(Lead.stage == Stage.OFFER_SENT).order_by(Lead.id).limit(CLIENTS)
     ).all()
     for n, lead in enumerate(leads):
-        offer = billing.send_offer(session, lead.id, programme.id)
+        offer = offers.send_offer(session, lead.id, programme.id)
         price = programme.active_prices[n % len(programme.active_prices)]
-        checkout_url = billing.start_checkout(session, billing.offer_token(offer), price.id)
+        checkout_url = checkout.start_checkout(session, offers.offer_token(offer), price.id)
         session_id = urlsplit(checkout_url).path.rstrip("/").rsplit("/", 1)[-1]
-        billing.complete_offline_checkout(session, session_id)
-        enrolment = billing.fulfil_checkout(session, session_id)
+        checkout.complete_offline_checkout(session, session_id)
+        enrolment = checkout.fulfil_checkout(session, session_id)
         _start_plan(session, enrolment.user_id, DEMO_PROFILES[n % len(DEMO_PROFILES)], today, rng)
     return len(leads)
 

@@ -1,8 +1,9 @@
 import click
 from flask.cli import with_appcontext
 
-from crm.billing import services
+from crm.billing import catalogue, reconcile
 from crm.billing import stripe_gateway as gateway
+from crm.billing.errors import BillingError
 from extensions import db
 
 
@@ -11,9 +12,9 @@ from extensions import db
 def stripe_sync() -> None:
     """Create or link a Stripe Product per programme and a Stripe Price per active price."""
     try:
-        for line in services.stripe_sync(db.session):
+        for line in catalogue.stripe_sync(db.session):
             click.echo(line)
-    except (services.BillingError, gateway.GatewayError) as exc:
+    except (BillingError, gateway.GatewayError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -21,6 +22,6 @@ def stripe_sync() -> None:
 @with_appcontext
 def stripe_reconcile() -> None:
     """Run the daily reconciliation now and print what it fixed."""
-    fixed = services.reconcile(db.session)
-    services.report_reconciliation(db.session, fixed)
+    fixed = reconcile.reconcile(db.session)
+    reconcile.report_reconciliation(db.session, fixed)
     click.echo("\n".join(fixed) or "Nothing to fix.")

@@ -25,8 +25,10 @@ from wtforms import SelectChoice
 
 from crm.accounts.access import coach_required
 from crm.accounts.services import AccountError, make_reset_token, reset_password
-from crm.billing import services
+from crm.billing import access as plan_access  # the view `access` takes the module's name
+from crm.billing import catalogue, checkout, offers, refunds, reports
 from crm.billing import stripe_gateway as gateway
+from crm.billing.errors import BillingError, OfferUnavailable
 from crm.billing.forms import (
     ChoosePriceForm,
     ConfirmForm,
@@ -75,7 +77,7 @@ def _send_offer_form():
 @bp.get("/coach/programmes")
 @coach_required
 def programmes():
-    settings = services.get_settings(db.session)
+    settings = catalogue.get_settings(db.session)
     db.session.commit()
     settings_form = SettingsForm(obj=settings)
     rows = db.session.scalars(select(Programme).order_by(Programme.active.desc(), Programme.name))
@@ -93,7 +95,7 @@ def _save_programme_form(form: ProgrammeForm, programme_id: int | None) -> Progr
     if not form.validate_on_submit():
         return None
     try:
-        return services.save_programme(
+        return catalogue.save_programme(
             db.session,
             programme_id=programme_id,
             name=form.name.data,
@@ -101,7 +103,7 @@ def _save_programme_form(form: ProgrammeForm, programme_id: int | None) -> Progr
             weeks=form.weeks.data,
             active=form.active.data,
         )
-    except services.BillingError as exc:
+    except BillingError as exc:
         form.weeks.errors.append(str(exc))
         return None
 
@@ -141,14 +143,14 @@ def price_add(programme_id: int):
     price_form = PriceForm(prefix="price")
     if price_form.validate_on_submit():
         try:
-            services.add_price(
+            catalogue.add_price(
                 db.session,
                 programme.id,
                 kind=price_form.kind.data,
                 amount_cents=price_form.amount.cents,
                 instalments=price_form.instalments.data,
             )
-        except services.BillingError as exc:
+        except BillingError as exc:
             price_form.amount.errors.append(str(exc))
         else:
             flash("Price added.", "success")
@@ -169,7 +171,7 @@ def price_retire(price_id: int):
 
     price = db.get_or_404(Price, price_id)
     if ConfirmForm().validate_on_submit():
-        services.retire_price(db.session, price.id)
+        catalogue.retire_price(db.session, price.id)
         flash("Price retired: it is no longer offered.", "success")
     return redirect(url_for("billing.programme_edit", programme_id=price.programme_id))
 
@@ -179,7 +181,7 @@ def price_retire(price_id: int):
 def settings_save():
     form = SettingsForm()
     if form.validate_on_submit():
-        services.save_settings(
+        catalogue.save_settings(
             db.session, grace_days=form.grace_days.data, offer_valid_days=form.offer_valid_days.data
         )
         flash("Billing settings saved.", "success")
@@ -194,8 +196,8 @@ def settings_save():
 def stripe_sync():
     if ConfirmForm().validate_on_submit():
         try:
-            report = services.stripe_sync(db.session)
-        except (services.BillingError, gateway.GatewayError) as exc:
+            report = catalogue.stripe_sync(db.session)
+        except (BillingError, gateway.GatewayError) as exc:
             flash(str(exc), "error")
         else:
             flash("Stripe is in sync: " + "; ".join(line.strip() for line in report), "success")
@@ -220,13 +222,13 @@ def send_offer(lead_id: int):
         flash("Choose a programme with a price before sending an offer.", "error")
         return redirect(back)
     try:
-        offer = services.send_offer(
+        offer = offers.send_offer(
             db.session, lead.id, form.programme_id.data, actor_id=current_user.id
         )
-    except services.BillingError as exc:
+    except BillingError as exc:
         flash(str(exc), "error")
     else:
-        flash(f"Offer sent to {lead.email}. Link: {services.offer_url(offer)}", "success")
+        flash(f"Offer sent to {lead.email}. Link: {offers.offer_url(offer)}", "success")
     return redirect(back)
 
 
@@ -257,10 +259,10 @@ def _ledger_filters():
 def payments():
     status, start, end = _ledger_filters()
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    stmt = services.payments_query(status=status, start=start, end=end)
+    stmt = reports.payments_query(status=status, start=start, end=end)
     rows = db.paginate(stmt, page=page, per_page=50, error_out=False)
-    summary = services.revenue_summary(db.session)
-    settings = services.get_settings(db.session)
+    summary = reports.revenue_summary(db.session)
+    settings = catalogue.get_settings(db.session)
     db.session.commit()
     return render_template(
         "billing/payments.html",
@@ -293,7 +295,7 @@ def payments_csv():
             "stripe_id",
         ]
     )
-    for p in db.session.scalars(services.payments_query(status=status, start=start, end=end)):
+    for p in db.session.scalars(reports.payments_query(status=status, start=start, end=end)):
         user = p.enrolment.user
         writer.writerow(
             [
@@ -352,7 +354,7 @@ def refund(payment_id: int):
         flash(f"Refund not sent: {errors}", "error")
         return redirect(back)
     try:
-        services.refund_payment(
+        refunds.refund_payment(
             db.session,
             payment.id,
             form.amount.cents,
@@ -360,7 +362,7 @@ def refund(payment_id: int):
             actor_id=current_user.id,
             reason=form.reason.data or "",
         )
-    except (services.BillingError, gateway.GatewayError) as exc:
+    except (BillingError, gateway.GatewayError) as exc:
         flash(str(exc), "error")
     else:
         flash(f"Refunded {format_money(form.amount.cents, payment.currency)}.", "success")
@@ -373,8 +375,8 @@ def cancel_plan(enrolment_id: int):
     row = db.get_or_404(Enrolment, enrolment_id)
     if ConfirmForm().validate_on_submit():
         try:
-            services.cancel_plan(db.session, row.id, actor_id=current_user.id)
-        except (services.BillingError, gateway.GatewayError) as exc:
+            plan_access.cancel_plan(db.session, row.id, actor_id=current_user.id)
+        except (BillingError, gateway.GatewayError) as exc:
             flash(str(exc), "error")
         else:
             flash("Instalment plan cancelled: no further payments will be taken.", "success")
@@ -388,10 +390,10 @@ def access(enrolment_id: int):
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
-            services.set_access(
+            plan_access.set_access(
                 db.session, row.id, form.action.data or "", actor_id=current_user.id
             )
-        except services.BillingError as exc:
+        except BillingError as exc:
             flash(str(exc), "error")
         else:
             flash("Access updated.", "success")
@@ -404,8 +406,8 @@ def access(enrolment_id: int):
 @bp.get("/offer/<token>")
 def offer(token: str):
     try:
-        offer = services.load_offer(db.session, token, mark_opened=True)
-    except services.OfferUnavailable as exc:
+        offer = offers.load_offer(db.session, token, mark_opened=True)
+    except OfferUnavailable as exc:
         return render_template("billing/offer_unavailable.html", message=str(exc)), 410
     form = ChoosePriceForm()
     form.price_id.choices = choices((p.id, p.label) for p in offer.programme.active_prices)
@@ -418,20 +420,20 @@ def offer(token: str):
 @limiter.limit("20 per minute")
 def offer_checkout(token: str):
     try:
-        offer = services.load_offer(db.session, token)
-    except services.OfferUnavailable as exc:
+        offer = offers.load_offer(db.session, token)
+    except OfferUnavailable as exc:
         return render_template("billing/offer_unavailable.html", message=str(exc)), 410
     form = ChoosePriceForm()
     form.price_id.choices = choices((p.id, p.label) for p in offer.programme.active_prices)
     if form.validate_on_submit():
         try:
-            url = services.start_checkout(db.session, token, form.price_id.data)
-        except services.OfferUnavailable as exc:
+            url = checkout.start_checkout(db.session, token, form.price_id.data)
+        except OfferUnavailable as exc:
             return render_template("billing/offer_unavailable.html", message=str(exc)), 410
-        except (services.BillingError, gateway.GatewayError) as exc:
+        except (BillingError, gateway.GatewayError) as exc:
             form.price_id.errors.append(
                 str(exc)
-                if isinstance(exc, services.BillingError)
+                if isinstance(exc, BillingError)
                 else "Payment could not start just now. Please try again in a minute."
             )
         else:
@@ -462,7 +464,7 @@ def test_checkout_pay(session_id: str):
     _offline_attempt_or_404(session_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    return redirect(services.complete_offline_checkout(db.session, session_id), code=303)
+    return redirect(checkout.complete_offline_checkout(db.session, session_id), code=303)
 
 
 @bp.get("/checkout/success")
@@ -472,8 +474,8 @@ def checkout_success():
     if not session_id or len(session_id) > 255:
         abort(404)
     try:
-        enrolment = services.fulfil_checkout(db.session, session_id)
-    except services.BillingError:
+        enrolment = checkout.fulfil_checkout(db.session, session_id)
+    except BillingError:
         abort(404)
     except gateway.GatewayError:
         return render_template("billing/success.html", enrolment=None, form=None, retry=True), 503
@@ -485,7 +487,7 @@ def checkout_success():
         enrolment=enrolment,
         form=form,
         retry=False,
-        intake_path=services.INTAKE_PATH,
+        intake_path=checkout.INTAKE_PATH,
     )
 
 
@@ -493,7 +495,7 @@ def checkout_success():
 @limiter.limit("10 per minute")
 def checkout_set_password():
     form = SetPasswordForm()
-    enrolment = services.enrolment_for_session(db.session, form.session_id.data or "")
+    enrolment = checkout.enrolment_for_session(db.session, form.session_id.data or "")
     if enrolment is None:
         abort(404)
     if form.validate_on_submit():
@@ -505,12 +507,12 @@ def checkout_set_password():
             if user.id == enrolment.user_id:
                 login_user(user)
                 flash("Password set. Welcome aboard!", "success")
-                return redirect(services.INTAKE_PATH)
+                return redirect(checkout.INTAKE_PATH)
             abort(400)
     return render_template(
         "billing/success.html",
         enrolment=enrolment,
         form=form,
         retry=False,
-        intake_path=services.INTAKE_PATH,
+        intake_path=checkout.INTAKE_PATH,
     ), 422

@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 
+from crm.billing import access, reconcile, stripe_events
 from extensions import db
 
 log = logging.getLogger(__name__)
@@ -14,10 +15,8 @@ log = logging.getLogger(__name__)
 @shared_task(bind=True, max_retries=8, default_retry_delay=30, acks_late=True)
 def process_stripe_event(self, event_row_id: int) -> str:
     """Apply a recorded webhook event; safe to run twice (the ledger row says when it is done)."""
-    from crm.billing import services
-
     try:
-        return services.process_stripe_event(db.session, event_row_id)
+        return stripe_events.process_stripe_event(db.session, event_row_id)
     except Exception as exc:
         # Back off: most failures are Stripe or the database being briefly away.
         raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 3600)) from exc
@@ -25,9 +24,7 @@ def process_stripe_event(self, event_row_id: int) -> str:
 
 @shared_task
 def enforce_grace_periods() -> int:
-    from crm.billing import services
-
-    paused = services.enforce_grace_periods(db.session)
+    paused = access.enforce_grace_periods(db.session)
     if paused:
         log.info("paused access for %d clients past their grace period", paused)
     return paused
@@ -36,8 +33,6 @@ def enforce_grace_periods() -> int:
 @shared_task
 def reconcile_stripe() -> list[str]:
     """Daily: repair what webhooks missed and tell the coach what was fixed."""
-    from crm.billing import services
-
-    fixed = services.reconcile(db.session)
-    services.report_reconciliation(db.session, fixed)
+    fixed = reconcile.reconcile(db.session)
+    reconcile.report_reconciliation(db.session, fixed)
     return fixed

@@ -7,8 +7,9 @@ import logging
 
 from flask import Blueprint, jsonify, request
 
-from crm.billing import services
+from crm.billing import stripe_events
 from crm.billing import stripe_gateway as gateway
+from crm.billing.errors import BillingError
 from extensions import db
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,8 @@ def stripe_webhook():
         event = json.loads(payload)
         if not isinstance(event, dict):
             raise ValueError("not an event")
-        row = services.record_stripe_event(db.session, event)
-    except (gateway.GatewayError, services.BillingError, ValueError) as exc:
+        row = stripe_events.record_stripe_event(db.session, event)
+    except (gateway.GatewayError, BillingError, ValueError) as exc:
         log.warning("refused a Stripe webhook: %s", exc)
         return jsonify(error="invalid webhook"), 400
     if row is None:

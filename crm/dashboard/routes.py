@@ -1,7 +1,7 @@
 from flask import Blueprint, render_template
 
 from crm.accounts.access import coach_required
-from crm.billing.services import revenue_summary
+from crm.billing.reports import revenue_summary
 from crm.dashboard import services
 from crm.leads.services import coach_timezone
 from crm.time import utcnow

@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import expect
 
-from crm.billing import services as billing
+from crm.billing import catalogue
 from crm.leads.models import Stage
 from extensions import db
 from tests.e2e.helpers import login, no_sideways_scroll
@@ -21,11 +21,11 @@ EMAIL = "jenna.whitfield@example.com"
 def test_offer_paid_on_a_phone_enrols_her_and_the_coach_sees_it(
     live_server, phone, desktop, shots, coach, make_lead
 ):
-    programme = billing.save_programme(
+    programme = catalogue.save_programme(
         db.session, name="0 to 5K Hero — 12 weeks", description="Your first 5K.", weeks=12
     )
-    billing.add_price(db.session, programme.id, kind="one_time", amount_cents=29900)
-    billing.add_price(
+    catalogue.add_price(db.session, programme.id, kind="one_time", amount_cents=29900)
+    catalogue.add_price(
         db.session, programme.id, kind="instalments", amount_cents=11000, instalments=3
     )
     lead = make_lead(name=NAME, email=EMAIL, stage=Stage.CALL_HELD, source="instagram")

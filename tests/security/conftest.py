@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from werkzeug.routing import Rule
 
-from crm.billing import services as billing
+from crm.billing import offers
 from crm.billing.models import Price, PriceKind, Programme
 from crm.booking import services as booking_services
 from crm.booking import availability
@@ -125,7 +125,7 @@ def world(db_session, coach, make_user, make_lead) -> World:
     programme.prices = [Price(kind=PriceKind.ONE_TIME, amount_cents=29900, currency="usd")]
     db_session.add(programme)
     db_session.commit()
-    offer = billing.send_offer(db_session, lead.id, programme.id, actor_id=coach.id)
+    offer = offers.send_offer(db_session, lead.id, programme.id, actor_id=coach.id)
     row = queue_email(
         db_session,
         to="olga@example.com",
@@ -142,7 +142,7 @@ def world(db_session, coach, make_user, make_lead) -> World:
         lead_id=booking.lead_id,
         booking_id=booking.id,
         manage_token=booking_emails.make_manage_token(booking),
-        offer_token=billing.offer_token(offer),
+        offer_token=offers.offer_token(offer),
         unsubscribe_token=unsubscribe_token("olga@example.com"),
         coaching_token=coaching_off_url(runner_b.id).rsplit("/", 1)[1],
         calendar_a=calendar_a,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm.billing import services
+from crm.billing import offers
 from crm.billing.models import Price, PriceKind, Programme
 from tests.stripe_server import WEBHOOK_SECRET
 
@@ -35,7 +35,7 @@ def offer_token(db_session, programme, make_lead, coach):
 
     def send(lead=None) -> str:
         lead = lead or make_lead(name="Maria Lopez", email="maria@example.com")
-        offer = services.send_offer(db_session, lead.id, programme.id, actor_id=coach.id)
-        return services.offer_token(offer)
+        offer = offers.send_offer(db_session, lead.id, programme.id, actor_id=coach.id)
+        return offers.offer_token(offer)
 
     return send

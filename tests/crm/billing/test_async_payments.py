@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from crm.accounts.models import User
-from crm.billing import services
+from crm.billing import offers
 from crm.billing import stripe_gateway as gateway
+from crm.billing.checkout import start_checkout
+from crm.billing.errors import OfferUnavailable
 from crm.billing.models import (
     AttemptStatus,
     CheckoutAttempt,
@@ -37,7 +39,7 @@ def _pay_by_bank(db_session, stripe_live, offer_token, iban: str) -> dict:
     it: complete, unpaid, its PaymentIntent processing."""
     token = offer_token()
     price = db_session.scalar(select(Offer)).programme.prices[0]
-    session_id = services.start_checkout(db_session, token, price.id).rsplit("/", 1)[1]
+    session_id = start_checkout(db_session, token, price.id).rsplit("/", 1)[1]
     stripe_live.complete_checkout(session_id, iban=iban)
     return gateway.retrieve_checkout_session(session_id)
 
@@ -83,13 +85,13 @@ def test_no_second_payment_while_her_bank_debit_clears_and_a_failed_one_frees_th
     by card meanwhile would charge her twice and enrol her twice."""
     checkout = _pay_by_bank(db_session, stripe_live, offer_token, IBAN_FAILS)
     deliver(client, event("checkout.session.completed", checkout))
-    token = services.offer_token(db_session.scalar(select(Offer)))
+    token = offers.offer_token(db_session.scalar(select(Offer)))
     page = client.get(f"/offer/{token}")
     assert page.status_code == 410
     assert "Your bank payment is on its way" in page.get_data(as_text=True)
     price = db_session.scalar(select(Offer)).programme.prices[0]
-    with pytest.raises(services.OfferUnavailable):
-        services.start_checkout(db_session, token, price.id)
+    with pytest.raises(OfferUnavailable):
+        start_checkout(db_session, token, price.id)
     assert _count(CheckoutAttempt) == 1
 
     stripe_live.settle_bank_payment(checkout["id"])
@@ -100,7 +102,7 @@ def test_no_second_payment_while_her_bank_debit_clears_and_a_failed_one_frees_th
     db_session.expire_all()
     assert db_session.scalar(select(CheckoutAttempt)).status == AttemptStatus.FAILED
     assert client.get(f"/offer/{token}").status_code == 200  # she can pay another way
-    assert services.start_checkout(db_session, token, price.id)
+    assert start_checkout(db_session, token, price.id)
     assert _count(CheckoutAttempt) == 2
 
 

@@ -8,8 +8,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from crm.billing import services
 from crm.billing import stripe_gateway as gateway
+from crm.billing.access import enforce_grace_periods
+from crm.billing.checkout import enrolment_for_session, start_checkout
+from crm.billing.errors import BillingError
 from crm.billing.models import (
     BillingSettings,
     Enrolment,
@@ -21,6 +23,8 @@ from crm.billing.models import (
     Programme,
     Refund,
 )
+from crm.billing.refunds import record_refund, refund_payment
+from crm.billing.reports import revenue_summary
 from crm.time import utcnow
 from extensions import db
 from tasks.models import OutboxEmail
@@ -35,7 +39,7 @@ def _pay(db_session, stripe_live, offer_token, lead, *, instalments: bool) -> di
     token = offer_token(lead)
     offer = db_session.scalar(select(Offer).where(Offer.lead_id == lead.id))
     price = offer.programme.prices[1 if instalments else 0]
-    session_id = services.start_checkout(db_session, token, price.id).rsplit("/", 1)[1]
+    session_id = start_checkout(db_session, token, price.id).rsplit("/", 1)[1]
     stripe_live.complete_checkout(session_id)
     return gateway.retrieve_checkout_session(session_id)
 
@@ -83,8 +87,8 @@ def test_invoice_events_in_any_order_end_in_the_same_state(
     deliver(client, event("invoice.paid", first_b))
     deliver(client, event("checkout.session.completed", b))
 
-    ea = services.enrolment_for_session(db_session, a["id"])
-    eb = services.enrolment_for_session(db_session, b["id"])
+    ea = enrolment_for_session(db_session, a["id"])
+    eb = enrolment_for_session(db_session, b["id"])
     assert _state(ea) == _state(eb)
     assert len(ea.payments) == 2 and ea.status == EnrolmentStatus.ACTIVE
     assert _count(Enrolment) == 2
@@ -96,7 +100,7 @@ def test_nth_instalment_completes_the_plan_and_ends_the_subscription(
     paid = _pay(db_session, stripe_live, offer_token, make_lead(), instalments=True)
     deliver(client, event("checkout.session.completed", paid))
     deliver(client, event("invoice.paid", _invoice(paid["subscription"], "in_n2")))
-    enrolment = services.enrolment_for_session(db_session, paid["id"])
+    enrolment = enrolment_for_session(db_session, paid["id"])
     assert enrolment.plan_status == PlanStatus.ACTIVE
     deliver(client, event("invoice.paid", _invoice(paid["subscription"], "in_n3")))
     db_session.expire_all()
@@ -116,7 +120,7 @@ def test_failed_instalment_keeps_access_through_grace_then_pauses(
     deliver(client, event("invoice.payment_failed", failed))
     deliver(client, event("invoice.payment_failed", failed, event_id="evt_retry_failed"))
 
-    enrolment = services.enrolment_for_session(db_session, paid["id"])
+    enrolment = enrolment_for_session(db_session, paid["id"])
     assert enrolment.status == EnrolmentStatus.PAST_DUE and enrolment.has_access
     assert timedelta(days=4, hours=23) < enrolment.grace_until - utcnow() <= timedelta(days=5)
     failed_emails = list(
@@ -129,8 +133,8 @@ def test_failed_instalment_keeps_access_through_grace_then_pauses(
         or len(failed_emails) == 2
     )
 
-    assert services.enforce_grace_periods(db_session, utcnow() + timedelta(days=4)) == 0
-    assert services.enforce_grace_periods(db_session, utcnow() + timedelta(days=6)) == 1
+    assert enforce_grace_periods(db_session, utcnow() + timedelta(days=4)) == 0
+    assert enforce_grace_periods(db_session, utcnow() + timedelta(days=6)) == 1
     db_session.expire_all()
     assert enrolment.status == EnrolmentStatus.PAUSED and not enrolment.has_access
 
@@ -185,7 +189,7 @@ def test_refund_is_recorded_once_whether_api_or_webhook_comes_first(
     )
     charge = gateway.client().v1.charges.retrieve(charge["id"]).to_dict()
     deliver(client, event("charge.refunded", charge, event_id="evt_refund_2"))
-    services.record_refund(db_session, payment.id, rest["id"], 19900, source="api")
+    record_refund(db_session, payment.id, rest["id"], 19900, source="api")
     db_session.expire_all()
     assert _count(Refund) == 2
     assert (payment.refunded_cents, payment.status) == (29900, PaymentStatus.REFUNDED)
@@ -198,8 +202,8 @@ def test_refund_more_than_paid_is_refused(db_session, stripe_live, offer_token, 
     payment = db_session.scalar(select(Payment))
     import pytest
 
-    with pytest.raises(services.BillingError):
-        services.refund_payment(db_session, payment.id, 30000, request_key="k" * 10)
+    with pytest.raises(BillingError):
+        refund_payment(db_session, payment.id, 30000, request_key="k" * 10)
     assert _count(Refund) == 0
 
 
@@ -235,7 +239,7 @@ def test_stripe_sync_creates_then_links_products_and_prices(
     remote = gateway.retrieve_price(price.stripe_price_id)
     assert (remote["unit_amount"], remote["recurring"]["interval"]) == (11000, "month")
     token = offer_token()
-    url = services.start_checkout(db_session, token, price.id)
+    url = start_checkout(db_session, token, price.id)
     checkout = gateway.retrieve_checkout_session(url.rsplit("/", 1)[1])
     assert checkout["line_items"]["data"][0]["price"]["id"] == price.stripe_price_id
 
@@ -249,8 +253,8 @@ def test_revenue_summary_counts_net_revenue_plans_and_conversion(
     deliver(client, event("checkout.session.completed", one))
     deliver(client, event("checkout.session.completed", plan))
     payment = db_session.scalar(select(Payment).where(Payment.amount_cents == 29900))
-    services.record_refund(db_session, payment.id, "re_manual", 9900, source="api")
-    summary = services.revenue_summary(db_session)
+    record_refund(db_session, payment.id, "re_manual", 9900, source="api")
+    summary = revenue_summary(db_session)
     assert summary["this_month_cents"] == 29900 - 9900 + 11000
     assert (summary["paid_cents"], summary["refunded_cents"]) == (40900, 9900)
     assert summary["active_instalment_plans"] == 1

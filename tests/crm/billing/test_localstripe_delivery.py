@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from crm.billing import services
+from crm.billing import offers
 from crm.billing import stripe_gateway as gateway
+from crm.billing.checkout import start_checkout
 from crm.billing.models import Enrolment, Payment, PlanStatus, StripeEvent
 from crm.billing.tasks import process_stripe_event
 from crm.leads.models import Lead, Stage
@@ -61,9 +62,9 @@ def test_a_real_signed_delivery_from_localstripe_enrols_the_runner(
     webhook_to_app, programme, make_lead, coach, db_session
 ):
     lead = make_lead(name="Maria Lopez", email="maria@example.com", stage=Stage.CALL_HELD)
-    offer = services.send_offer(db_session, lead.id, programme.id, actor_id=coach.id)
+    offer = offers.send_offer(db_session, lead.id, programme.id, actor_id=coach.id)
     instalments = programme.prices[1]
-    url = services.start_checkout(db_session, services.offer_token(offer), instalments.id)
+    url = start_checkout(db_session, offers.offer_token(offer), instalments.id)
     session_id = url.rsplit("/", 1)[1]
     assert session_id.startswith("cs_test_")
 

@@ -9,8 +9,8 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from crm.billing import services
 from crm.billing import stripe_gateway as gateway
+from crm.billing.checkout import fulfil_checkout, start_checkout
 from crm.billing.models import Enrolment, Offer, Payment, StripeEvent
 from extensions import db
 from tasks.models import OutboxEmail
@@ -25,7 +25,7 @@ def _paid_session(db_session, stripe_live, offer_token, *, instalments: bool = F
     """An offer paid on (local)Stripe's hosted page; returns the session as Stripe has it."""
     token = offer_token()
     price = db_session.scalar(select(Offer)).programme.prices[1 if instalments else 0]
-    url = services.start_checkout(db_session, token, price.id)
+    url = start_checkout(db_session, token, price.id)
     session_id = url.rsplit("/", 1)[1]
     stripe_live.complete_checkout(session_id)
     return gateway.retrieve_checkout_session(session_id)
@@ -104,7 +104,7 @@ def test_checkout_completed_enrols_with_payment_from_stripe(
 def test_unpaid_session_does_not_enrol(client, db_session, stripe_live, offer_token):
     token = offer_token()
     price = db_session.scalar(select(Offer)).programme.prices[0]
-    session_id = services.start_checkout(db_session, token, price.id).rsplit("/", 1)[1]
+    session_id = start_checkout(db_session, token, price.id).rsplit("/", 1)[1]
     checkout = gateway.retrieve_checkout_session(session_id)
     assert deliver(client, event("checkout.session.completed", checkout)) == "awaiting payment"
     assert _count(Enrolment) == 0
@@ -133,7 +133,7 @@ def test_same_completed_event_five_times_concurrently_enrols_once(
                 # Each worker races to fulfil the same session (the ledger row is not yet marked).
                 process_stripe_event.run(row_id) if row_id else None
                 barrier.wait(timeout=10)
-                services.fulfil_checkout(db.session, checkout["id"])  # and the success page
+                fulfil_checkout(db.session, checkout["id"])  # and the success page
                 db.session.remove()
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
@@ -159,7 +159,7 @@ def test_success_page_reads_stripe_not_the_query_string(
 ):
     token = offer_token()
     price = db_session.scalar(select(Offer)).programme.prices[0]
-    session_id = services.start_checkout(db_session, token, price.id).rsplit("/", 1)[1]
+    session_id = start_checkout(db_session, token, price.id).rsplit("/", 1)[1]
     unpaid = client.get(f"/checkout/success?session_id={session_id}&payment_status=paid")
     assert unpaid.status_code == 200
     assert "confirming your payment" in unpaid.get_data(as_text=True)
@@ -173,7 +173,7 @@ def test_success_page_reads_stripe_not_the_query_string(
 def test_checkout_session_create_carries_what_stripe_needs(db_session, stripe_live, offer_token):
     token = offer_token()
     price = db_session.scalar(select(Offer)).programme.prices[1]
-    url = services.start_checkout(db_session, token, price.id)
+    url = start_checkout(db_session, token, price.id)
     assert url.startswith("https://checkout.stripe.com/")
     checkout = gateway.retrieve_checkout_session(url.rsplit("/", 1)[1])
     assert checkout["mode"] == "subscription"

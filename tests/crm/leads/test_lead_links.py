@@ -7,7 +7,8 @@ from datetime import date
 
 from sqlalchemy import select
 
-from crm.billing import services as billing
+from crm.billing import offers
+from crm.billing.checkout import complete_offline_checkout, fulfil_checkout, start_checkout
 from crm.billing.models import Enrolment, Offer, Price, PriceKind, Programme
 from crm.leads.models import Lead, Stage
 from extensions import db
@@ -25,11 +26,11 @@ def _programme(db_session, *, with_price: bool = True) -> Programme:
 
 def _enrol(db_session, lead: Lead, programme: Programme, coach) -> Enrolment:
     """Through the real path: offer → offline test checkout → fulfil_checkout."""
-    offer = billing.send_offer(db_session, lead.id, programme.id, actor_id=coach.id)
-    url = billing.start_checkout(db_session, billing.offer_token(offer), programme.prices[0].id)
+    offer = offers.send_offer(db_session, lead.id, programme.id, actor_id=coach.id)
+    url = start_checkout(db_session, offers.offer_token(offer), programme.prices[0].id)
     session_id = url.rsplit("/", 1)[1]
-    billing.complete_offline_checkout(db_session, session_id)
-    return billing.fulfil_checkout(db_session, session_id)
+    complete_offline_checkout(db_session, session_id)
+    return fulfil_checkout(db_session, session_id)
 
 
 def test_lead_page_offers_each_programme_on_sale_in_one_form(coach_client, make_lead, db_session):
