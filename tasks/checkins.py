@@ -290,8 +290,9 @@ def submit_checkin(
     Raises CheckInLinkExpired/CheckInLinkInvalid, AlreadyCheckedIn (second answer for the week,
     even when two arrive at once), or CheckInError with per-field messages. The answer goes on her
     lead's timeline; pain over her threshold alerts the coach; pain over her threshold or a hard
-    week goes to her plan (programs.services.record_checkin_feedback: a flag, re-adaptation)."""
-    from programs.services import record_checkin_feedback, runner_profile
+    week goes to her plan (programs.checkin_feedback: a flag, re-adaptation)."""
+    from programs.checkin_feedback import record_checkin_feedback
+    from programs.plans import runner_profile
 
     link = read_checkin_token(token)
     user = session.get(User, link.user_id)

@@ -72,7 +72,7 @@ def last_session_date(plan: dict[str, Any] | None) -> date | None:
 
 def _client_state(session: Session, user_id: int, now: datetime | None = None):
     from programs.models import PlanRecord, WorkoutLog
-    from programs.services import local_today
+    from programs.today import local_today
 
     record = session.scalar(
         select(PlanRecord).where(PlanRecord.user_id == user_id, PlanRecord.active.is_(True))
