@@ -134,7 +134,7 @@ def _seed(app, count: int, start) -> None:
 
     from crm.accounts.models import Role, User
     from extensions import db
-    from programs import services
+    from programs.intake import submit_intake
     from programs.models import PlanRecord
 
     with app.app_context():
@@ -142,7 +142,7 @@ def _seed(app, count: int, start) -> None:
         first = User(email="seed@example.com", role=Role.RUNNER, first_name="Seed")
         db.session.add(first)
         db.session.commit()
-        record = services.submit_intake(
+        record = submit_intake(
             db.session,
             first.id,
             {

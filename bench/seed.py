@@ -198,7 +198,7 @@ def seed_bench(
     from crm.booking import availability
     from crm.booking.models import Booking, BookingStatus
     from crm.leads.models import Lead, LeadEvent, Stage
-    from programs import services as programs
+    from programs.intake import submit_intake
     from programs.models import LogStatus, PlanRecord, RunnerProfile, WorkoutLog
 
     if db.session.scalar(sa.select(Lead.id).limit(1)) is not None:
@@ -230,7 +230,7 @@ def seed_bench(
         )
         db.session.add(user)
         db.session.commit()
-        programs.submit_intake(
+        submit_intake(
             db.session,
             user.id,
             {

@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 from crm.billing import catalogue, checkout, offers
 from crm.billing.models import Enrolment, Programme
 from crm.leads.models import Lead, Stage
-from programs import services as plans
+from programs.intake import submit_intake
+from programs.logs import record_workout
+from programs.plans import load_plan
 
 CLIENTS = 8
 DEMO_PROFILES = (
@@ -109,8 +111,8 @@ def _start_plan(session: Session, user_id: int, shape: dict, today: date, rng) -
     if "race_weeks" in shape:
         values["race_date"] = start + timedelta(weeks=shape["race_weeks"])
     values["timezone"] = "America/New_York"
-    record = plans.submit_intake(session, user_id, values)
-    plan = plans.load_plan(record)
+    record = submit_intake(session, user_id, values)
+    plan = load_plan(record)
     quiet_from = today - timedelta(days=rng.choice((2, 3, 9)))  # some clients go silent
     for week in plan.weeks:
         for day in week.sessions:
@@ -120,7 +122,7 @@ def _start_plan(session: Session, user_id: int, shape: dict, today: date, rng) -
             status = "skipped" if roll < 0.12 else ("partial" if roll < 0.25 else "done")
             pain = None if status == "skipped" else _pain(rng)
             effort = None if status == "skipped" else rng.randint(3, 8)
-            plans.record_workout(
+            record_workout(
                 session, user_id, day.date, status, effort, pain, kind=day.kind, today=today
             )
 

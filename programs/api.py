@@ -16,8 +16,11 @@ from wtforms.validators import ValidationError as WTFValidationError
 
 from crm.accounts.access import coach_required, runner_required
 from extensions import db
-from programs import services
 from programs.engine import Profile, ProfileError, generate_plan
+from programs.errors import PortalError
+from programs.library import current_library
+from programs.logs import record_workout
+from programs.plans import active_plan, load_plan
 
 bp = Blueprint(
     "programs_api",
@@ -136,7 +139,7 @@ def preview_plan(data: dict):
         abort(
             422, message="The profile is not valid.", errors={"json": _field_errors(exc.messages)}
         )
-    return generate_plan(profile, services.current_library(db.session)).to_dict()
+    return generate_plan(profile, current_library(db.session)).to_dict()
 
 
 @bp.get("/me/plan")
@@ -147,10 +150,10 @@ def preview_plan(data: dict):
 @bp.alt_response(404, description="No plan yet: the intake comes first")
 def my_plan():
     """The signed-in runner's current plan, as she sees it (adapted, with coach edits)."""
-    record = services.active_plan(db.session, current_user.id)
+    record = active_plan(db.session, current_user.id)
     if record is None:
         abort(404, message="No plan yet. Fill in the intake at /portal/intake first.")
-    plan = services.load_plan(record)
+    plan = load_plan(record)
     return {
         "plan_id": record.id,
         "created_at": record.created_at,
@@ -171,7 +174,7 @@ def create_log(data: dict):
     re-adapts and the coach is flagged when needed. 422 with field errors."""
     _require_csrf_header_for_cookie_auth()
     try:
-        log = services.record_workout(
+        log = record_workout(
             db.session,
             current_user.id,
             data["session_date"],
@@ -182,7 +185,7 @@ def create_log(data: dict):
             data["note"],
             kind=data["kind"],
         )
-    except services.PortalError as exc:
+    except PortalError as exc:
         db.session.rollback()
         abort(422, message="The log is not valid.", errors={"json": _field_errors(exc.messages)})
     return {

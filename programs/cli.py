@@ -45,7 +45,7 @@ def sync_coach_flags() -> None:
     """Raise the flags now due for every runner (pain, missed sessions, silence). Idempotent:
     run it daily (cron or beat) so silent runners are flagged even when nobody looks."""
     from extensions import db
-    from programs import services
+    from programs.flags import sync_all_flags
 
-    raised = services.sync_all_flags(db.session)
+    raised = sync_all_flags(db.session)
     click.echo(f"{raised} new flag(s).")

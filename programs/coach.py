@@ -11,8 +11,12 @@ from flask_login import current_user
 from crm.accounts.access import coach_required
 from crm.time import utcnow, zone
 from extensions import db
-from programs import services
+from programs.client_list import add_note as add_client_note
+from programs.client_list import client_overview, client_user, notes_for, set_pain_threshold
 from programs.engine import ProfileError
+from programs.errors import PortalError
+from programs.flags import open_flags, sync_flags
+from programs.flags import resolve_flag as resolve_coach_flag
 from programs.forms import (
     ConfirmForm,
     IntakeForm,
@@ -23,7 +27,19 @@ from programs.forms import (
     SwapExerciseForm,
     ThresholdForm,
 )
+from programs.intake import regenerate_plan, submit_intake
+from programs.library import current_library
+from programs.plan_edits import (
+    move_session,
+    set_intervals,
+    skip_session,
+    swap_exercise,
+    swap_options,
+)
+from programs.plans import active_plan, runner_profile
+from programs.progress import progress
 from programs.routes import _attach_errors, charts, plan_context
+from programs.today import local_today
 
 bp = Blueprint("clients", __name__, url_prefix="/coach/clients")
 
@@ -36,7 +52,7 @@ def _coach_today() -> date:
 
 
 def _client_or_404(user_id: int):
-    user = services.client_user(db.session, user_id)
+    user = client_user(db.session, user_id)
     if user is None:
         abort(404)
     return user
@@ -48,7 +64,7 @@ def client_list():
     sort = request.args.get("sort", "flags")
     if sort not in ("flags", "adherence", "name"):
         sort = "flags"
-    rows = services.client_overview(db.session, _coach_today(), sort)
+    rows = client_overview(db.session, _coach_today(), sort)
     return render_template("clients/list.html", rows=rows, sort=sort)
 
 
@@ -60,30 +76,30 @@ def client_detail(user_id: int):
 
 def _detail(user_id: int, status: int = 200, **forms):
     user = _client_or_404(user_id)
-    record = services.active_plan(db.session, user_id)
-    today = services.local_today(db.session, user_id)
+    record = active_plan(db.session, user_id)
+    today = local_today(db.session, user_id)
     ctx: dict = {"client": user, "record": record, "today": today}
     if record is not None:
-        services.sync_flags(db.session, user_id, today)
+        sync_flags(db.session, user_id, today)
         db.session.commit()
         ctx.update(plan_context(record, today))
-        data = services.progress(db.session, user_id, today)
+        data = progress(db.session, user_id, today)
         ctx["data"] = data
         ctx["charts"] = charts(data)
-        library = services.current_library(db.session)
+        library = current_library(db.session)
         ctx["swap_options"] = {
-            item.exercise_id: services.swap_options(ctx["plan"], item.exercise_id, library)
+            item.exercise_id: swap_options(ctx["plan"], item.exercise_id, library)
             for s in ctx["plan"].sessions
             for item in (*s.items, *s.block)
         }
-    profile = services.runner_profile(db.session, user_id)
+    profile = runner_profile(db.session, user_id)
     threshold = ThresholdForm()
     if profile is not None:
         threshold.pain_threshold.data = str(profile.pain_threshold)
     ctx.update(
         profile=profile,
-        flags=services.open_flags(db.session, user_id),
-        notes=services.notes_for(db.session, user_id),
+        flags=open_flags(db.session, user_id),
+        notes=notes_for(db.session, user_id),
         note_form=forms.get("note_form") or NoteForm(formdata=None),
         threshold_form=threshold,
         confirm_form=ConfirmForm(formdata=None),
@@ -106,7 +122,7 @@ def _edit(user_id: int, form, action) -> object:
         return _detail(user_id, 422, error_form=form)
     try:
         action()
-    except services.PortalError as exc:
+    except PortalError as exc:
         db.session.rollback()
         _attach_errors(form, {k or "session_date": v for k, v in exc.messages.items()})
         return _detail(user_id, 422, error_form=form)
@@ -121,7 +137,7 @@ def swap(user_id: int):
     return _edit(
         user_id,
         form,
-        lambda: services.swap_exercise(
+        lambda: swap_exercise(
             db.session,
             user_id,
             _parse_day(form.session_date.data),
@@ -140,7 +156,7 @@ def move(user_id: int):
     return _edit(
         user_id,
         form,
-        lambda: services.move_session(
+        lambda: move_session(
             db.session,
             user_id,
             _parse_day(form.session_date.data),
@@ -158,7 +174,7 @@ def skip(user_id: int):
     return _edit(
         user_id,
         form,
-        lambda: services.skip_session(
+        lambda: skip_session(
             db.session,
             user_id,
             _parse_day(form.session_date.data),
@@ -175,7 +191,7 @@ def intervals(user_id: int):
     return _edit(
         user_id,
         form,
-        lambda: services.set_intervals(
+        lambda: set_intervals(
             db.session,
             user_id,
             _parse_day(form.session_date.data),
@@ -193,7 +209,7 @@ def add_note(user_id: int):
     _client_or_404(user_id)
     form = NoteForm()
     if form.validate_on_submit():
-        services.add_note(db.session, user_id, current_user.id, form.body.data)
+        add_client_note(db.session, user_id, current_user.id, form.body.data)
         flash("Note added.", "success")
         return redirect(url_for("clients.client_detail", user_id=user_id) + "#notes")
     return _detail(user_id, 422, note_form=form)
@@ -204,10 +220,10 @@ def add_note(user_id: int):
 def resolve_flag(user_id: int, flag_id: int):
     _client_or_404(user_id)
     if ConfirmForm().validate_on_submit():
-        flag = next((f for f in services.open_flags(db.session, user_id) if f.id == flag_id), None)
+        flag = next((f for f in open_flags(db.session, user_id) if f.id == flag_id), None)
         if flag is None:
             abort(404)
-        services.resolve_flag(db.session, flag_id)
+        resolve_coach_flag(db.session, flag_id)
         flash("Flag resolved.", "success")
     return redirect(url_for("clients.client_detail", user_id=user_id) + "#flags")
 
@@ -219,8 +235,8 @@ def threshold(user_id: int):
     form = ThresholdForm()
     if form.validate_on_submit():
         try:
-            services.set_pain_threshold(db.session, user_id, int(form.pain_threshold.data))
-        except services.PortalError as exc:
+            set_pain_threshold(db.session, user_id, int(form.pain_threshold.data))
+        except PortalError as exc:
             flash(next(iter(exc.messages.values())), "error")
         else:
             flash("Pain threshold saved.", "success")
@@ -233,8 +249,8 @@ def regenerate(user_id: int):
     _client_or_404(user_id)
     if ConfirmForm().validate_on_submit():
         try:
-            services.regenerate_plan(db.session, user_id)
-        except (services.PortalError, ProfileError) as exc:
+            regenerate_plan(db.session, user_id)
+        except (PortalError, ProfileError) as exc:
             db.session.rollback()
             flash(str(exc), "error")
         else:
@@ -247,17 +263,17 @@ def regenerate(user_id: int):
 def edit_profile(user_id: int):
     """The coach changes the intake answers; saving regenerates the plan (logs kept)."""
     user = _client_or_404(user_id)
-    profile = services.runner_profile(db.session, user_id)
+    profile = runner_profile(db.session, user_id)
     form = IntakeForm()
     if request.method == "GET":
         if profile is not None:
             form.fill_from(profile.profile, profile.timezone)
         else:
             form.timezone.data = user.timezone
-            form.start_date.data = services.local_today(db.session, user_id)
+            form.start_date.data = local_today(db.session, user_id)
     if form.validate_on_submit():
         try:
-            services.submit_intake(db.session, user_id, form.profile_values())
+            submit_intake(db.session, user_id, form.profile_values())
         except ProfileError as exc:
             db.session.rollback()
             _attach_errors(form, exc.messages)

@@ -1,6 +1,6 @@
 """The coach's exercise library: every exercise (built-in and hers) with search, filters and
 the coverage grid; a page per exercise; add, edit and switch off her own. The engine's
-``validate_exercise`` judges every form, and ``services.current_library`` is what plans use."""
+``validate_exercise`` judges every form; ``programs.library.current_library`` is what plans use."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from crm.accounts.access import coach_required
 from crm.forms import choices
 from extensions import db
-from programs import services
 from programs.engine import LibraryError
 from programs.engine.library import DIRECTIONS, KNEE_POSITIONS
 from programs.forms import (
@@ -20,6 +19,16 @@ from programs.forms import (
     ConfirmForm,
     ExerciseFilterForm,
     ExerciseForm,
+)
+from programs.library import (
+    CatalogueEntry,
+    coach_exercise,
+    current_library,
+    exercise_catalogue,
+    library_coverage,
+    library_message,
+    save_coach_exercise,
+    set_coach_exercise_active,
 )
 
 bp = Blueprint("exercises", __name__, url_prefix="/coach/exercises")
@@ -48,21 +57,19 @@ def exercise_list():
     }
     if not form.validate():
         filters = {}
-    entries = services.exercise_catalogue(db.session, **{k: v or "" for k, v in filters.items()})
-    library = services.current_library(db.session)
+    entries = exercise_catalogue(db.session, **{k: v or "" for k, v in filters.items()})
+    library = current_library(db.session)
     return render_template(
         "exercises/list.html",
         form=form,
         entries=entries,
         filtered=any(filters.values()),
-        coverage=services.library_coverage(library),
+        coverage=library_coverage(library),
     )
 
 
-def _entry_or_404(slug: str) -> services.CatalogueEntry:
-    entry = next(
-        (e for e in services.exercise_catalogue(db.session) if e.exercise.id == slug), None
-    )
+def _entry_or_404(slug: str) -> CatalogueEntry:
+    entry = next((e for e in exercise_catalogue(db.session) if e.exercise.id == slug), None)
     if entry is None:
         abort(404)
     return entry
@@ -72,7 +79,7 @@ def _entry_or_404(slug: str) -> services.CatalogueEntry:
 @coach_required
 def exercise_detail(slug: str):
     entry = _entry_or_404(slug)
-    library = services.current_library(db.session)
+    library = current_library(db.session)
     return render_template(
         "exercises/detail.html",
         entry=entry,
@@ -83,7 +90,7 @@ def exercise_detail(slug: str):
 
 
 def _link_choices(form: ExerciseForm, own_id: str | None) -> None:
-    library = services.current_library(db.session)
+    library = current_library(db.session)
     options = choices([("", "None")]) + choices(
         (ex.id, f"{ex.name} ({LABELS['direction'][ex.direction].split(' (')[0].lower()})")
         for ex in sorted(library.exercises, key=lambda e: DIRECTIONS.index(e.direction))
@@ -98,11 +105,11 @@ def _save(form: ExerciseForm, slug: str | None):
     field."""
     if form.validate_on_submit():
         try:
-            row = services.save_coach_exercise(db.session, form.exercise_values(), slug)
+            row = save_coach_exercise(db.session, form.exercise_values(), slug)
         except LibraryError as exc:
             db.session.rollback()
             for problem in exc.problems:
-                form.engine_error(problem.field, services.library_message(problem))
+                form.engine_error(problem.field, library_message(problem))
         else:
             flash(f"Saved. New plans and adaptations can now use {row.name}.", "success")
             return redirect(url_for("exercises.exercise_detail", slug=row.slug))
@@ -122,7 +129,7 @@ def new_exercise():
 @bp.route("/<slug>/edit", methods=["GET", "POST"])
 @coach_required
 def edit_exercise(slug: str):
-    row = services.coach_exercise(db.session, slug)
+    row = coach_exercise(db.session, slug)
     if row is None:
         abort(404)
     form = ExerciseForm()
@@ -136,14 +143,12 @@ def _set_active(slug: str, active: bool):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        row = services.set_coach_exercise_active(db.session, slug, active)
+        row = set_coach_exercise_active(db.session, slug, active)
     except LibraryError as exc:
         db.session.rollback()
-        if services.coach_exercise(db.session, slug) is None:
+        if coach_exercise(db.session, slug) is None:
             abort(404)
-        problems = "; ".join(
-            f"its {p.field or 'id'} {services.library_message(p)}" for p in exc.problems
-        )
+        problems = "; ".join(f"its {p.field or 'id'} {library_message(p)}" for p in exc.problems)
         flash(f"Can't switch it back on: {problems}. Edit it first.", "error")
     else:
         if active:

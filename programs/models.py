@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from crm.time import UTCDateTime, utcnow
 from extensions import db
+from programs.engine.library import Dose, Exercise
 
 
 class LogStatus(enum.StrEnum):
@@ -160,7 +161,7 @@ class CalendarToken(db.Model):
 class CoachExercise(db.Model):
     """A hip exercise the coach added from the admin page: the same fields as an entry of
     ``engine/exercises.yaml``. Active ones are merged after the built-in library (see
-    ``services.current_library``); switching one off keeps it for plans that already use it.
+    ``programs.library.current_library``); switching one off keeps it for plans that already use it.
 
     ``slug`` is the exercise id the engine and stored plans use, so it never changes once made.
     Only her own side of a variant link is stored; the merge fills in the other side."""
@@ -188,23 +189,19 @@ class CoachExercise(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     def to_engine_dict(self) -> dict:
-        """The exercise as the engine's ``validate_exercise`` takes it."""
-        dose: dict = {"sets": self.sets, "per_side": self.per_side}
-        if self.reps is not None:
-            dose["reps"] = self.reps
-        if self.seconds is not None:
-            dose["seconds"] = self.seconds
-        return {
-            "id": self.slug,
-            "name": self.name,
-            "instructions": self.instructions,
-            "cue": self.cue,
-            "direction": self.direction,
-            "knee": self.knee,
-            "position": self.position,
-            "equipment": self.equipment,
-            "dose": dose,
-            "tags": sorted(self.tags or []),
-            "easier": self.easier,
-            "harder": self.harder,
-        }
+        """The exercise as the engine's ``validate_exercise`` takes it (not checked here: the
+        engine's ``Exercise.to_dict`` spells it, so the two never drift apart)."""
+        return Exercise(
+            id=self.slug,
+            name=self.name,
+            instructions=self.instructions,
+            cue=self.cue,
+            direction=self.direction,
+            knee=self.knee,
+            position=self.position,
+            equipment=self.equipment,
+            dose=Dose(self.sets, self.reps, self.seconds, self.per_side),
+            tags=frozenset(self.tags or ()),
+            easier=self.easier,
+            harder=self.harder,
+        ).to_dict()

@@ -21,11 +21,20 @@ from flask_login import current_user
 
 from crm.accounts.access import runner_required
 from extensions import db
-from programs import services
-from programs.community import services as community
+from programs.calendar import calendar_feed, calendar_secret, regenerate_calendar_secret
 from programs.community.forms import MilestoneForm
+from programs.community.members import is_member
+from programs.community.rules import MILESTONES
 from programs.engine import ProfileError
+from programs.errors import PortalError
 from programs.forms import ConfirmForm, EmailChoiceForm, IntakeForm, LogForm, MorningPainForm
+from programs.intake import submit_intake
+from programs.logs import record_morning_pain, record_workout
+from programs.plans import active_plan, load_plan, logs_for, runner_profile
+from programs.progress import Progress, milestone_shared, run_milestone
+from programs.progress import progress as runner_progress
+from programs.today import local_today
+from programs.today import today as runner_today
 from tasks.clients import set_coaching_emails
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
@@ -35,8 +44,8 @@ WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 def plan_context(record, on_date: date) -> dict:
     """What the plan and week pages (the runner's and the coach's) show."""
-    plan = services.load_plan(record)
-    logs = {(lg.session_date, lg.kind): lg for lg in services.logs_for(db.session, record.user_id)}
+    plan = load_plan(record)
+    logs = {(lg.session_date, lg.kind): lg for lg in logs_for(db.session, record.user_id)}
     current = next(
         (w for w in plan.weeks if w.start_date <= on_date < w.start_date + timedelta(days=7)),
         None,
@@ -51,7 +60,7 @@ def plan_context(record, on_date: date) -> dict:
     }
 
 
-def charts(data: services.Progress) -> dict:
+def charts(data: Progress) -> dict:
     """Geometry for the server-rendered SVG charts (no JS): running minutes per week as bars
     (planned outline, done filled), the longest continuous run as a line, pain as a line."""
     width, height, left, bottom, top = 340, 180, 28, 22, 10
@@ -117,7 +126,7 @@ def charts(data: services.Progress) -> dict:
 
 
 def _today() -> date:
-    return services.local_today(db.session, current_user.id)
+    return local_today(db.session, current_user.id)
 
 
 @bp.get("")
@@ -143,7 +152,7 @@ def _day_page(
     on_date: date, log_form: LogForm | None = None, status: int = 200, today: date | None = None
 ):
     today = today or _today()  # her date, looked up once per page
-    view = services.today(db.session, current_user.id, on_date)
+    view = runner_today(db.session, current_user.id, on_date)
     if view.record is None:
         return render_template("portal/start.html")
     forms = {}
@@ -184,8 +193,8 @@ def _day_page(
 
 def _milestone(on_date: date, today: date) -> dict | None:
     """The share-with-the-community card, for a member whose run/walk that day was a first."""
-    kind = services.run_milestone(db.session, current_user.id, on_date)
-    if kind is None or not community.is_member(db.session, current_user.id):
+    kind = run_milestone(db.session, current_user.id, on_date)
+    if kind is None or not is_member(db.session, current_user.id):
         return None
     form = MilestoneForm(formdata=None, kind=kind)
     here = (
@@ -195,10 +204,10 @@ def _milestone(on_date: date, today: date) -> dict | None:
     )
     return {
         "kind": kind,
-        "text": community.MILESTONES[kind],
+        "text": MILESTONES[kind],
         "form": form,
         "next": here,
-        "shared": services.milestone_shared(db.session, current_user.id, kind),
+        "shared": milestone_shared(db.session, current_user.id, kind),
     }
 
 
@@ -206,7 +215,7 @@ def _milestone(on_date: date, today: date) -> dict | None:
 @runner_required
 def intake():
     form = IntakeForm()
-    existing = services.runner_profile(db.session, current_user.id)
+    existing = runner_profile(db.session, current_user.id)
     if request.method == "GET":
         if existing is not None:
             form.fill_from(existing.profile, existing.timezone)
@@ -215,7 +224,7 @@ def intake():
             form.timezone.data = current_user.timezone
     if form.validate_on_submit():
         try:
-            services.submit_intake(db.session, current_user.id, form.profile_values())
+            submit_intake(db.session, current_user.id, form.profile_values())
         except ProfileError as exc:
             db.session.rollback()
             _attach_errors(form, exc.messages)
@@ -244,7 +253,7 @@ def log():
         abort(400)
     if form.validate_on_submit():
         try:
-            services.record_workout(
+            record_workout(
                 db.session,
                 current_user.id,
                 on_date,
@@ -254,7 +263,7 @@ def log():
                 note=form.note.data or "",
                 kind=form.kind.data,
             )
-        except services.PortalError as exc:
+        except PortalError as exc:
             db.session.rollback()
             _attach_errors(form, {k or "status": v for k, v in exc.messages.items()})
         else:
@@ -279,10 +288,10 @@ def morning():
     form = MorningPainForm()
     if form.validate_on_submit() and (form.log_id.data or "").isdigit():
         try:
-            services.record_morning_pain(
+            record_morning_pain(
                 db.session, current_user.id, int(form.log_id.data), form.pain_next_morning.data
             )
-        except services.PortalError as exc:
+        except PortalError as exc:
             db.session.rollback()
             flash(next(iter(exc.messages.values())), "error")
         else:
@@ -295,10 +304,10 @@ def morning():
 @bp.get("/plan")
 @runner_required
 def plan():
-    record = services.active_plan(db.session, current_user.id)
+    record = active_plan(db.session, current_user.id)
     if record is None:
         return render_template("portal/start.html")
-    secret = services.calendar_secret(db.session, current_user.id)
+    secret = calendar_secret(db.session, current_user.id)
     return render_template(
         "portal/plan.html",
         **plan_context(record, _today()),
@@ -324,7 +333,7 @@ def email_choice():
 @bp.get("/week")
 @runner_required
 def week():
-    record = services.active_plan(db.session, current_user.id)
+    record = active_plan(db.session, current_user.id)
     if record is None:
         return render_template("portal/start.html")
     ctx = plan_context(record, _today())
@@ -342,7 +351,7 @@ def week():
 @bp.get("/progress")
 @runner_required
 def progress():
-    data = services.progress(db.session, current_user.id, _today())
+    data = runner_progress(db.session, current_user.id, _today())
     if data.record is None:
         return render_template("portal/start.html")
     return render_template("portal/progress.html", data=data, charts=charts(data))
@@ -352,7 +361,7 @@ def progress():
 @runner_required
 def regenerate_calendar():
     if ConfirmForm().validate_on_submit():
-        services.regenerate_calendar_secret(db.session, current_user.id)
+        regenerate_calendar_secret(db.session, current_user.id)
         flash("New calendar link made. The old link no longer works.", "success")
     return redirect(url_for("portal.plan") + "#calendar")
 
@@ -360,7 +369,7 @@ def regenerate_calendar():
 @bp.get("/calendar/<secret>.ics")
 def calendar(secret: str):
     """The feed at a secret URL: calendar apps cannot log in, so the secret is the key."""
-    body = services.calendar_feed(db.session, secret, current_app.config.get("BASE_URL", ""))
+    body = calendar_feed(db.session, secret, current_app.config.get("BASE_URL", ""))
     if body is None:
         abort(404)
     return Response(

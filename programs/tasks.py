@@ -3,10 +3,10 @@
 from celery import shared_task
 
 from extensions import db
-from programs import services
+from programs.flags import sync_all_flags
 
 
 @shared_task(name="programs.sync_coach_flags")
 def sync_coach_flags() -> int:
     """Raise due flags for every runner; idempotent, so a repeated beat tick changes nothing."""
-    return services.sync_all_flags(db.session)
+    return sync_all_flags(db.session)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+from datetime import date
 
 from sqlalchemy.orm import Session
 
@@ -41,3 +42,28 @@ def create_lead(session: Session, **kw) -> Lead:
     session.add(lead)
     session.commit()
     return lead
+
+
+# A Monday, so plan weeks line up with calendar weeks in the assertions.
+PLAN_START = date(2030, 3, 4)
+
+
+def intake_values(start: date = PLAN_START, **overrides) -> dict:
+    """A runner's intake answers as the portal's form gives them: runs 1 minute, 4 days, a band,
+    knee 2/10, from ``start``, in Los Angeles; pass keywords to override."""
+    values = {
+        "ability": "run_minutes",
+        "run_minutes": 1,
+        "days": [0, 2, 4, 5],
+        "long_run_day": 5,
+        "equipment": ["none", "band"],
+        "pain_area": "knee",
+        "pain_level": 2,
+        "start_date": start,
+        "race_date": None,
+        "race_type": None,
+        "age": 42,
+        "timezone": "America/Los_Angeles",
+    }
+    values.update(overrides)
+    return values

@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from extensions import db
 from programs.engine import Library
-from programs.services import current_library
+from programs.library import current_library
 
 DIRECTIVE = re.compile(r"^[ \t]*\[\[(cta|exercise:([a-z0-9][a-z0-9-]{0,80}))\]\][ \t]*$", re.M)
 

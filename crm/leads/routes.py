@@ -254,7 +254,7 @@ def _client_url(lead) -> str | None:
     """The coach's client page for the runner behind this lead, once she has a plan."""
     if lead.user_id is None or "clients.client_detail" not in current_app.view_functions:
         return None
-    from programs.services import active_plan
+    from programs.plans import active_plan
 
     if active_plan(db.session, lead.user_id) is None:
         return None

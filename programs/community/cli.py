@@ -6,7 +6,7 @@ import click
 from flask.cli import with_appcontext
 
 from extensions import db
-from programs.community.services import send_weekly_digest
+from programs.community.digest import send_weekly_digest
 
 
 @click.command("community-digest")

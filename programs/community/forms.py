@@ -7,7 +7,7 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from programs.community.services import LIMITS
+from programs.community.rules import LIMITS
 
 
 class PostForm(FlaskForm):

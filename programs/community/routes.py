@@ -27,7 +27,8 @@ from crm.accounts.access import coach_required
 from crm.forms import safe_next
 from crm.articles import images
 from extensions import db, limiter, login_manager
-from programs.community import services
+from programs.community.feed import feed as member_feed
+from programs.community.feed import post_view, visible_photo
 from programs.community.forms import (
     ActionForm,
     CommentForm,
@@ -37,6 +38,24 @@ from programs.community.forms import (
     SettingsForm,
     ThreadForm,
 )
+from programs.community.members import (
+    is_member,
+    is_muted,
+    member_settings,
+    needs_display_name,
+    save_settings,
+)
+from programs.community.moderation import create_thread as start_thread
+from programs.community.moderation import delete_post as remove_post
+from programs.community.moderation import dismiss_reports as clear_reports
+from programs.community.moderation import hide_comment as hide_reply
+from programs.community.moderation import moderation as moderation_queue
+from programs.community.moderation import set_hidden, set_muted, set_pinned
+from programs.community.posts import add_comment as write_comment
+from programs.community.posts import create_post as write_post
+from programs.community.posts import report_post, toggle_reaction
+from programs.community.posts import share_milestone as post_milestone
+from programs.community.rules import MILESTONES, REACTIONS, CommunityError, NotFound
 
 bp = Blueprint("community", __name__)
 
@@ -48,7 +67,7 @@ def member_required(view: Callable) -> Callable:
     def wrapped(*args, **kwargs):
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
-        if not services.is_member(db.session, current_user.id):
+        if not is_member(db.session, current_user.id):
             return render_template("community/no_access.html"), 403
         return view(*args, **kwargs)
 
@@ -66,7 +85,7 @@ def _photo(form) -> bytes | None:
     return upload.read(images.MAX_UPLOAD_BYTES + 1)
 
 
-def _flash_error(exc: services.CommunityError) -> None:
+def _flash_error(exc: CommunityError) -> None:
     flash(exc.message, "error")
 
 
@@ -76,14 +95,14 @@ def _flash_error(exc: services.CommunityError) -> None:
 @bp.get("/community")
 @member_required
 def feed():
-    if services.needs_display_name(db.session, current_user.id):
+    if needs_display_name(db.session, current_user.id):
         return redirect(url_for("community.profile", next=url_for("community.feed")))
     before = request.args.get("before", "")
     return _feed_page(PostForm(), before=int(before) if before.isdigit() else None)
 
 
 def _feed_page(form: PostForm, before: int | None = None, status: int = 200):
-    data = services.feed(db.session, current_user.id, before=before)
+    data = member_feed(db.session, current_user.id, before=before)
     return (
         render_template(
             "community/feed.html",
@@ -91,9 +110,9 @@ def _feed_page(form: PostForm, before: int | None = None, status: int = 200):
             form=form,
             action_form=ActionForm(),
             thread_form=ThreadForm(formdata=None) if current_user.is_coach else None,
-            reactions=services.REACTIONS,
-            milestones=services.MILESTONES,
-            muted=services.is_muted(db.session, current_user.id),
+            reactions=REACTIONS,
+            milestones=MILESTONES,
+            muted=is_muted(db.session, current_user.id),
             before=before,
         ),
         status,
@@ -107,8 +126,8 @@ def create_post():
     form = PostForm()
     if form.validate_on_submit():
         try:
-            services.create_post(db.session, current_user.id, form.body.data or "", _photo(form))
-        except services.CommunityError as exc:
+            write_post(db.session, current_user.id, form.body.data or "", _photo(form))
+        except CommunityError as exc:
             target = form.photo if exc.field == "photo" else form.body
             target.errors = [*target.errors, exc.message]
         else:
@@ -125,8 +144,8 @@ def post_detail(post_id: int):
 
 def _post_page(post_id: int, form: CommentForm, status: int = 200):
     try:
-        view, names = services.post_view(db.session, current_user.id, post_id)
-    except services.NotFound:
+        view, names = post_view(db.session, current_user.id, post_id)
+    except NotFound:
         abort(404)
     return (
         render_template(
@@ -136,8 +155,8 @@ def _post_page(post_id: int, form: CommentForm, status: int = 200):
             form=form,
             report_form=ReportForm(formdata=None),
             action_form=ActionForm(),
-            reactions=services.REACTIONS,
-            milestones=services.MILESTONES,
+            reactions=REACTIONS,
+            milestones=MILESTONES,
         ),
         status,
     )
@@ -150,10 +169,10 @@ def add_comment(post_id: int):
     form = CommentForm()
     if form.validate_on_submit():
         try:
-            services.add_comment(db.session, current_user.id, post_id, form.body.data)
-        except services.NotFound:
+            write_comment(db.session, current_user.id, post_id, form.body.data)
+        except NotFound:
             abort(404)
-        except services.CommunityError as exc:
+        except CommunityError as exc:
             form.body.errors = [*form.body.errors, exc.message]
         else:
             return redirect(url_for("community.post_detail", post_id=post_id) + "#replies")
@@ -165,12 +184,10 @@ def add_comment(post_id: int):
 def react(post_id: int):
     if ActionForm().validate_on_submit():
         try:
-            services.toggle_reaction(
-                db.session, current_user.id, post_id, request.form.get("emoji", "")
-            )
-        except services.NotFound:
+            toggle_reaction(db.session, current_user.id, post_id, request.form.get("emoji", ""))
+        except NotFound:
             abort(404)
-        except services.CommunityError as exc:
+        except CommunityError as exc:
             _flash_error(exc)
     return _back(url_for("community.feed") + f"#post-{post_id}")
 
@@ -181,8 +198,8 @@ def report(post_id: int):
     form = ReportForm()
     if form.validate_on_submit():
         try:
-            services.report_post(db.session, current_user.id, post_id, form.reason.data or "")
-        except services.NotFound:
+            report_post(db.session, current_user.id, post_id, form.reason.data or "")
+        except NotFound:
             abort(404)
         flash("Thank you — the coach will take a look.", "success")
     return redirect(url_for("community.post_detail", post_id=post_id))
@@ -195,10 +212,8 @@ def share_milestone():
     form = MilestoneForm()
     if form.validate_on_submit():
         try:
-            post = services.share_milestone(
-                db.session, current_user.id, form.kind.data, form.text.data or ""
-            )
-        except services.CommunityError as exc:
+            post = post_milestone(db.session, current_user.id, form.kind.data, form.text.data or "")
+        except CommunityError as exc:
             _flash_error(exc)
         else:
             flash("Shared with the community. Well done!", "success")
@@ -211,7 +226,7 @@ def share_milestone():
 @bp.route("/community/profile", methods=["GET", "POST"])
 @member_required
 def profile():
-    settings = services.member_settings(db.session, current_user.id)
+    settings = member_settings(db.session, current_user.id)
     form = SettingsForm(obj=settings)
     if request.method == "GET" and settings is None:
         form.display_name.data = current_user.first_name
@@ -220,14 +235,14 @@ def profile():
         status = 422
         if form.validate_on_submit():
             try:
-                services.save_settings(
+                save_settings(
                     db.session,
                     current_user.id,
                     display_name=form.display_name.data,
                     notify_replies=form.notify_replies.data,
                     weekly_digest=form.weekly_digest.data,
                 )
-            except services.CommunityError as exc:
+            except CommunityError as exc:
                 form.display_name.errors = [*form.display_name.errors, exc.message]
             else:
                 flash("Saved.", "success")
@@ -242,8 +257,8 @@ def profile():
 @member_required
 def photo(key: str):
     try:
-        data = services.visible_photo(db.session, current_user.id, key)
-    except services.NotFound:
+        data = visible_photo(db.session, current_user.id, key)
+    except NotFound:
         abort(404)
     # A key names one picture for ever (a new upload gets a new key): it is a strong ETag.
     response = send_file(io.BytesIO(data), mimetype="image/jpeg", max_age=3600, etag=key)
@@ -259,7 +274,7 @@ def photo(key: str):
 def moderation():
     return render_template(
         "community/moderation.html",
-        data=services.moderation(db.session, current_user.id),
+        data=moderation_queue(db.session, current_user.id),
         action_form=ActionForm(),
         thread_form=ThreadForm(formdata=None),
     )
@@ -271,8 +286,8 @@ def create_thread():
     form = ThreadForm()
     if form.validate_on_submit():
         try:
-            services.create_thread(db.session, current_user.id, form.title.data, form.body.data)
-        except services.CommunityError as exc:
+            start_thread(db.session, current_user.id, form.title.data, form.body.data)
+        except CommunityError as exc:
             _flash_error(exc)
         else:
             flash("Thread pinned to the top of the feed.", "success")
@@ -287,7 +302,7 @@ def _coach_action(action: Callable[[], object], done: str, post_id: int):
         abort(400)
     try:
         action()
-    except services.NotFound:
+    except NotFound:
         abort(404)
     flash(done, "success")
     return _back(url_for("community.moderation"))
@@ -297,7 +312,7 @@ def _coach_action(action: Callable[[], object], done: str, post_id: int):
 @coach_required
 def hide_post(post_id: int):
     return _coach_action(
-        lambda: services.set_hidden(db.session, current_user.id, post_id, True),
+        lambda: set_hidden(db.session, current_user.id, post_id, True),
         "Post hidden. Only you can see it now.",
         post_id,
     )
@@ -307,7 +322,7 @@ def hide_post(post_id: int):
 @coach_required
 def unhide_post(post_id: int):
     return _coach_action(
-        lambda: services.set_hidden(db.session, current_user.id, post_id, False),
+        lambda: set_hidden(db.session, current_user.id, post_id, False),
         "Post visible again.",
         post_id,
     )
@@ -317,7 +332,7 @@ def unhide_post(post_id: int):
 @coach_required
 def delete_post(post_id: int):
     return _coach_action(
-        lambda: services.delete_post(db.session, current_user.id, post_id),
+        lambda: remove_post(db.session, current_user.id, post_id),
         "Post deleted.",
         post_id,
     )
@@ -328,7 +343,7 @@ def delete_post(post_id: int):
 def pin_post(post_id: int):
     pinned = request.form.get("pinned") == "1"
     return _coach_action(
-        lambda: services.set_pinned(db.session, current_user.id, post_id, pinned),
+        lambda: set_pinned(db.session, current_user.id, post_id, pinned),
         "Pinned." if pinned else "Unpinned.",
         post_id,
     )
@@ -338,7 +353,7 @@ def pin_post(post_id: int):
 @coach_required
 def dismiss_reports(post_id: int):
     return _coach_action(
-        lambda: services.dismiss_reports(db.session, current_user.id, post_id),
+        lambda: clear_reports(db.session, current_user.id, post_id),
         "Reports dismissed.",
         post_id,
     )
@@ -348,7 +363,7 @@ def dismiss_reports(post_id: int):
 @coach_required
 def hide_comment(comment_id: int):
     return _coach_action(
-        lambda: services.hide_comment(db.session, current_user.id, comment_id),
+        lambda: hide_reply(db.session, current_user.id, comment_id),
         "Reply hidden.",
         comment_id,
     )
@@ -359,7 +374,7 @@ def hide_comment(comment_id: int):
 def mute_member(user_id: int):
     muted = request.form.get("muted", "1") == "1"
     return _coach_action(
-        lambda: services.set_muted(db.session, current_user.id, user_id, muted),
+        lambda: set_muted(db.session, current_user.id, user_id, muted),
         "Member muted: she can read but not post." if muted else "Member can post again.",
         user_id,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from extensions import db
-from programs.community.services import send_weekly_digest
+from programs.community.digest import send_weekly_digest
 
 
 @shared_task(name="programs.community.send_digest", ignore_result=True)

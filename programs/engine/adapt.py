@@ -13,7 +13,7 @@ Sessions the coach edited, and sessions already logged, are never rewritten.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
@@ -162,8 +162,14 @@ def _overlay(old: Sequence[Week], new: list[Week], keep: set[date]) -> list[Week
                 pinned.setdefault(s.date, []).append(s)
     if not pinned:
         return new
+    return pin_days(new, pinned)
+
+
+def pin_days(weeks: Iterable[Week], pinned: Mapping[date, Sequence[Session]]) -> list[Week]:
+    """``weeks`` with each pinned day's sessions replaced by exactly ``pinned[day]`` (an empty
+    sequence makes it a rest day); the other days, and weeks without a pinned day, unchanged."""
     out = []
-    for week in new:
+    for week in weeks:
         end = week.start_date + timedelta(days=7)
         days = {d for d in pinned if week.start_date <= d < end}
         if not days:
@@ -251,4 +257,4 @@ def adapt(
     return replace(plan, reviewed_weeks=tuple(sorted(reviewed)))
 
 
-__all__ = ["RULES", "CoachEdit", "LogError", "WorkoutLog", "adapt", "coach_flags"]
+__all__ = ["RULES", "CoachEdit", "LogError", "WorkoutLog", "adapt", "coach_flags", "pin_days"]

@@ -99,10 +99,11 @@ class Exercise:
     harder: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The exercise as ``exercises.yaml`` spells it (what ``validate_exercise`` takes)."""
         dose: dict[str, Any] = {"sets": self.dose.sets, "per_side": self.dose.per_side}
         if self.dose.reps is not None:
             dose["reps"] = self.dose.reps
-        else:
+        if self.dose.seconds is not None:
             dose["seconds"] = self.dose.seconds
         return {
             "id": self.id,

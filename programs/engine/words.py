@@ -6,6 +6,8 @@ week so the same sentence does not greet the runner every single day.
 
 from __future__ import annotations
 
+from datetime import date
+
 from .progression import FIVE_K, LADDER, THIRTY_MINUTES
 from .race import clock
 
@@ -142,3 +144,8 @@ def strength_why(which: str, week: int, pain_area: str) -> str:
 
 
 BLOCK_WHY = "Afterwards, while you're warm: hip work in every direction, about 15 minutes."
+
+
+def short_date(d: date) -> str:
+    """A day as the coach reads it in a flag or a note: "Mon 4 Mar"."""
+    return d.strftime("%a %-d %b")

@@ -14,7 +14,9 @@ from crm.booking import availability
 from crm.leads import services as lead_services
 from crm.leads.services import LeadFilters, _filtered, _ordered
 from extensions import db
-from programs import services as programs
+from programs.intake import submit_intake
+from programs.logs import record_workout
+from programs.plans import active_plan, load_plan
 from tasks.models import OutboxEmail
 from tasks.outbox import queue_email
 from tests.querycount import statements_for
@@ -94,7 +96,7 @@ def test_client_list_queries_do_not_grow_with_clients(as_coach, db_session, make
     def grow(n):
         for _ in range(min(n, 6)):  # plans are generated for real: keep it short
             runner = make_user(role="runner")
-            programs.submit_intake(db_session, runner.id, intake())
+            submit_intake(db_session, runner.id, intake())
 
     assert_constant(as_coach, "/coach/clients", grow)
 
@@ -102,8 +104,8 @@ def test_client_list_queries_do_not_grow_with_clients(as_coach, db_session, make
 def test_runner_pages_queries_do_not_grow_with_logs(client, auth, db_session, make_user):
     runner = make_user(role="runner", first_name="Logan")
     start = date.today() - timedelta(weeks=4)
-    programs.submit_intake(db_session, runner.id, intake(start_date=start))
-    plan = programs.load_plan(programs.active_plan(db_session, runner.id))
+    submit_intake(db_session, runner.id, intake(start_date=start))
+    plan = load_plan(active_plan(db_session, runner.id))
     days = iter(sorted({s.date for w in plan.weeks for s in w.sessions if s.date < date.today()}))
     auth.login(runner)
 
@@ -111,7 +113,7 @@ def test_runner_pages_queries_do_not_grow_with_logs(client, auth, db_session, ma
         for _ in range(n):
             day = next(days, None)
             if day is not None:
-                programs.record_workout(db_session, runner.id, day, "done", 5, 1, today=day)
+                record_workout(db_session, runner.id, day, "done", 5, 1, today=day)
 
     for url in ("/portal", "/portal/progress", "/portal/week"):
         assert_constant(client, url, grow)

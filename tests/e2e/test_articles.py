@@ -92,7 +92,9 @@ def test_community_feed_reads_well_on_a_phone_and_a_desktop(
     live_server, phone, desktop, shots, coach, make_user
 ):
     from crm.billing.models import CheckoutAttempt, Enrolment, Offer, Price, PriceKind, Programme
-    from programs.community import services
+    from programs.community.members import save_settings
+    from programs.community.moderation import create_thread
+    from programs.community.posts import share_milestone
 
     runner = make_user(role="runner", first_name="Jenna", email="jenna@example.com")
     programme = Programme(name="0 to 5K Hero")
@@ -116,9 +118,9 @@ def test_community_feed_reads_well_on_a_phone_and_a_desktop(
                              price_id=price.id, checkout_attempt_id=attempt.id,
                              stripe_checkout_session_id="cs_e2e"))  # fmt: skip
     db.session.commit()
-    services.create_thread(db.session, coach.id, "This week's wins", "Tell us one good thing!")
-    services.save_settings(db.session, runner.id, display_name="Jenna W.")
-    services.share_milestone(db.session, runner.id, "continuous_10", "No walking breaks at all!")
+    create_thread(db.session, coach.id, "This week's wins", "Tell us one good thing!")
+    save_settings(db.session, runner.id, display_name="Jenna W.")
+    share_milestone(db.session, runner.id, "continuous_10", "No walking breaks at all!")
 
     for page, label in ((phone, "phone"), (desktop, "desktop")):
         login(page, live_server, runner.email)

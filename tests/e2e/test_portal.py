@@ -107,13 +107,15 @@ def test_runner_makes_a_plan_runs_the_timer_and_logs_it(
 def test_coach_sees_the_client_and_her_log_on_a_desktop(
     live_server, desktop, phone, shots, db_session
 ):
-    from programs import services
+    from programs.intake import submit_intake
+    from programs.logs import record_workout
+    from programs.plans import active_plan, load_plan
 
     coach = create_user(db_session, role="coach", first_name="Ali", email="coach@example.com")
     runner = create_user(db_session, role="runner", first_name="Maya", timezone=TZ)
     today = utcnow().astimezone(zone(TZ)).date()
     start = today - timedelta(days=7)
-    services.submit_intake(
+    submit_intake(
         db_session,
         runner.id,
         {
@@ -127,9 +129,9 @@ def test_coach_sees_the_client_and_her_log_on_a_desktop(
             "timezone": TZ,
         },
     )
-    plan = services.load_plan(services.active_plan(db_session, runner.id))
+    plan = load_plan(active_plan(db_session, runner.id))
     for s in plan.weeks[0].sessions:
-        services.record_workout(
+        record_workout(
             db_session, runner.id, s.date, "done", 6, 6 if s.kind == "run_walk" else 2, today=today
         )
     for page, label in ((desktop, "desktop"), (phone, "phone")):

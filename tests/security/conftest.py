@@ -15,7 +15,9 @@ from crm.billing.models import Price, PriceKind, Programme
 from crm.booking import services as booking_services
 from crm.booking import availability
 from crm.booking import emails as booking_emails
-from programs import services as programs
+from programs.calendar import calendar_secret
+from programs.intake import submit_intake
+from programs.logs import record_workout
 from tasks.clients import coaching_off_url
 from tasks.outbox import queue_email, unsubscribe_token
 
@@ -103,13 +105,13 @@ def methods_of(rule: Rule) -> list[str]:
 def world(db_session, coach, make_user, make_lead) -> World:
     runner_a = make_user(role="runner", email="annie@example.com", first_name="Annie")
     runner_b = make_user(role="runner", email="rosalind@example.com", first_name=B_NAME)
-    programs.submit_intake(db_session, runner_a.id, intake())
-    programs.submit_intake(db_session, runner_b.id, intake(pain_area="shin", pain_level=3))
-    log_b = programs.record_workout(
+    submit_intake(db_session, runner_a.id, intake())
+    submit_intake(db_session, runner_b.id, intake(pain_area="shin", pain_level=3))
+    log_b = record_workout(
         db_session, runner_b.id, date.today(), "done", 5, 2, note=B_NOTE, today=date.today()
     )
-    calendar_a = programs.calendar_secret(db_session, runner_a.id)
-    calendar_b = programs.calendar_secret(db_session, runner_b.id)
+    calendar_a = calendar_secret(db_session, runner_a.id)
+    calendar_b = calendar_secret(db_session, runner_b.id)
 
     availability.ensure_default_availability(db_session)
     slot = availability.free_slots(db_session, days=14)[0]

@@ -8,8 +8,9 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from programs import services
+from programs.logs import record_morning_pain, record_workout
 from programs.models import CoachFlag, FlagKind, WorkoutLog
+from programs.plans import active_plan, load_plan
 from tasks.checkins import checkin_token, submit_checkin
 from tasks.models import OutboxEmail
 
@@ -23,12 +24,12 @@ def runner(db_session, make_client, coach):
 
 
 def _log_first_week(session, user_id: int, pain_during: int = 1) -> list[WorkoutLog]:
-    plan = services.load_plan(services.active_plan(session, user_id))
+    plan = load_plan(active_plan(session, user_id))
     week = plan.weeks[0]
     logs = []
     for s in week.sessions:
         logs.append(
-            services.record_workout(
+            record_workout(
                 session, user_id, s.date, "done", 4, pain_during, kind=s.kind,
                 today=week.start_date.replace(day=27),
             )
@@ -44,7 +45,7 @@ def _check_in(session, user_id: int, *, pain: int, feeling: str = "ok", confiden
 
 def _plan(session, user_id: int):
     session.expire_all()
-    return services.load_plan(services.active_plan(session, user_id))
+    return load_plan(active_plan(session, user_id))
 
 
 def _flags(session, user_id: int) -> list[CoachFlag]:
@@ -108,7 +109,7 @@ def test_moderate_pain_over_threshold_flags_without_touching_logs(db_session, ru
 def test_next_morning_pain_she_logged_herself_is_kept(db_session, runner):
     logs = _log_first_week(db_session, runner.id)
     last_run = max((g for g in logs if g.kind == "run_walk"), key=lambda g: g.session_date)
-    services.record_morning_pain(db_session, runner.id, last_run.id, 2)
+    record_morning_pain(db_session, runner.id, last_run.id, 2)
     _check_in(db_session, runner.id, pain=8)
     db_session.refresh(last_run)
     assert last_run.pain_next_morning == 2

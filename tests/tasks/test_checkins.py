@@ -209,7 +209,7 @@ def test_pain_at_her_threshold_raises_no_alert(db_session, linked_runner, coach)
 
 
 def test_the_stored_calendar_gives_the_same_week_as_the_plan_json(db_session, make_client):
-    from programs.services import active_plan
+    from programs.plans import active_plan
     from tasks.checkins import next_week_sessions, next_week_sessions_of
 
     runners = [make_client(date(2030, 10, 21), email=f"r{i}@example.com") for i in range(2)]
@@ -225,7 +225,7 @@ def test_the_stored_calendar_gives_the_same_week_as_the_plan_json(db_session, ma
 
 def test_the_calendar_follows_every_change_of_the_plan(db_session, make_client):
     """An adapted or edited plan is assigned to `record.plan`; the calendar changes with it."""
-    from programs.services import active_plan
+    from programs.plans import active_plan
     from tasks.checkins import next_week_sessions_of
 
     runner = make_client(date(2030, 10, 21))

@@ -10,10 +10,12 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from programs import services
+from programs.intake import submit_intake
+from programs.logs import record_workout
+from programs.plans import active_plan
 from tasks.client_sequences import last_session_date, queue_client_sequences
 from tasks.models import EmailStatus, OutboxEmail
-from tests.tasks.conftest import intake_values
+from tests.factories import intake_values
 
 LA = ZoneInfo("America/Los_Angeles")
 START = date(2030, 10, 21)  # a Monday; her sessions: Mon (strength), Wed, Fri, Sat
@@ -75,7 +77,7 @@ def test_nudge_skips_itself_when_she_logged_before_it_went(db_session, make_clie
     _queue(db_session, at(START + timedelta(days=2)))
     [row] = _queued(db_session, "missed_workout")
     with time_machine.travel(at(START + timedelta(days=2), hour=10) + timedelta(minutes=5)):
-        services.record_workout(db_session, runner.id, START, "done", 4, 0, kind="strength")
+        record_workout(db_session, runner.id, START, "done", 4, 0, kind="strength")
         assert send(row) == "cancelled"
     assert _queued(db_session, "missed_workout")[0].last_error == "no longer applies"
 
@@ -114,7 +116,7 @@ def test_race_week_email_skips_itself_when_she_moved_the_race(db_session, make_c
     [row] = _queued(db_session, "race_week")
     with time_machine.travel(at(RACE - timedelta(days=7), hour=11), tick=False):
         later = intake_values(RACE - timedelta(days=6), race_date=date(2031, 2, 23), race_type="5k")
-        services.submit_intake(db_session, runner.id, later)
+        submit_intake(db_session, runner.id, later)
         assert send(row) == "cancelled"
 
 
@@ -135,7 +137,7 @@ def test_race_week_email_skips_itself_when_automation_is_paused(
 
 
 def _last_day(session, runner) -> date:
-    return last_session_date(services.active_plan(session, runner.id).plan)
+    return last_session_date(active_plan(session, runner.id).plan)
 
 
 def test_programme_complete_goes_once_the_day_after_her_last_session(db_session, make_client, send):
@@ -145,7 +147,7 @@ def test_programme_complete_goes_once_the_day_after_her_last_session(db_session,
     assert _queue(db_session, at(last + timedelta(days=1)))["programme_complete"] == 1
     assert _queue(db_session, at(last + timedelta(days=2)))["programme_complete"] == 0
     [row] = _queued(db_session, "programme_complete")
-    record = services.active_plan(db_session, runner.id)
+    record = active_plan(db_session, runner.id)
     assert row.idempotency_key == f"programme-complete:{runner.id}:{record.id}"
     with time_machine.travel(at(last + timedelta(days=1), hour=11), tick=False):
         assert send(row) == "sent"

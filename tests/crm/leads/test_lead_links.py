@@ -12,7 +12,7 @@ from crm.billing.checkout import complete_offline_checkout, fulfil_checkout, sta
 from crm.billing.models import Enrolment, Offer, Price, PriceKind, Programme
 from crm.leads.models import Lead, Stage
 from extensions import db
-from programs import services as programs
+from programs.intake import submit_intake
 
 
 def _programme(db_session, *, with_price: bool = True) -> Programme:
@@ -126,7 +126,7 @@ def test_client_page_link_appears_once_she_has_a_plan(coach_client, make_lead, d
     programme = _programme(db_session)
     lead = make_lead(name="Maya Brooks", email="maya@example.com")
     enrolment = _enrol(db_session, lead, programme, coach)
-    programs.submit_intake(
+    submit_intake(
         db_session,
         enrolment.user_id,
         {

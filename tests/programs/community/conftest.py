@@ -65,7 +65,7 @@ def enrol(db_session):
 def client_user(make_user, enrol):
     """A runner with an active enrolment who has chosen her display name."""
     from extensions import db
-    from programs.community.services import save_settings
+    from programs.community.members import save_settings
 
     def _make(name: str = "Jo", display: str | None = None, **kw):
         user = make_user(role="runner", first_name=name, **kw)

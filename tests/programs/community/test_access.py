@@ -8,10 +8,15 @@ import io
 import pytest
 from sqlalchemy import select
 
-from crm.billing.models import EnrolmentStatus
+from crm.articles import images
+from crm.billing.models import Enrolment, EnrolmentStatus
 from extensions import db
-from programs.community import services
+from programs.community.feed import feed
+from programs.community.members import is_member, member_settings
 from programs.community.models import Post
+from programs.community.moderation import set_hidden
+from programs.community.posts import add_comment, create_post
+from programs.community.rules import PHOTO_BUCKET, CommunityError, NotAMember
 from tests.s3_server import BOTH_STORAGES
 
 MEMBER_PAGES = ["/community", "/community/profile"]
@@ -56,7 +61,7 @@ def test_deactivated_runner_is_not_a_member(make_user, enrol, db_session):
     enrol(user)
     user.active = False
     db_session.commit()
-    assert not services.is_member(db_session, user.id)
+    assert not is_member(db_session, user.id)
 
 
 def test_coach_is_a_member(client, coach, login):
@@ -72,7 +77,7 @@ def test_new_client_chooses_a_display_name_first(client, make_user, enrol, login
     assert response.status_code == 302 and "/community/profile" in response.headers["Location"]
     response = client.post("/community/profile", data={"display_name": "  Speedy   M  "})
     assert response.status_code == 302
-    assert services.member_settings(db_session, user.id).display_name == "Speedy M"
+    assert member_settings(db_session, user.id).display_name == "Speedy M"
     client.post("/community/posts", data={"body": "Hello team"})
     page = client.get("/community").get_data(as_text=True)
     assert "Speedy M" in page
@@ -83,14 +88,12 @@ def test_former_client_loses_access_and_her_posts_are_hidden_not_deleted(
     client, client_user, login, db_session, coach
 ):
     leaving, staying = client_user("Ana", "Ana B."), client_user("Bea", "Bea C.")
-    post = services.create_post(db_session, leaving.id, "My first 5K!")
-    services.add_comment(db_session, leaving.id, post.id, "Thanks all")
-    other = services.create_post(db_session, staying.id, "Week 3 done")
-    services.add_comment(db_session, leaving.id, other.id, "Go Bea, from Ana")
+    post = create_post(db_session, leaving.id, "My first 5K!")
+    add_comment(db_session, leaving.id, post.id, "Thanks all")
+    other = create_post(db_session, staying.id, "Week 3 done")
+    add_comment(db_session, leaving.id, other.id, "Go Bea, from Ana")
 
-    enrolment = db_session.scalar(
-        select(services.Enrolment).where(services.Enrolment.user_id == leaving.id)
-    )
+    enrolment = db_session.scalar(select(Enrolment).where(Enrolment.user_id == leaving.id))
     enrolment.status = EnrolmentStatus.ENDED
     db_session.commit()
 
@@ -116,9 +119,9 @@ def test_guessing_ids_of_hidden_posts_gives_404_everywhere(
     client, client_user, login, db_session, coach, photo_bytes
 ):
     author, reader = client_user("Cat"), client_user("Dee")
-    post = services.create_post(db_session, author.id, "with photo", photo_bytes())
+    post = create_post(db_session, author.id, "with photo", photo_bytes())
     key = post.photo_key
-    services.set_hidden(db_session, coach.id, post.id, True)
+    set_hidden(db_session, coach.id, post.id, True)
     login(reader)
     assert client.get(f"/community/posts/{post.id}").status_code == 404
     assert (
@@ -143,12 +146,12 @@ def test_photos_are_only_for_members(
     client, client_user, make_user, login, db_session, photo_bytes
 ):
     author = client_user("Eve")
-    post = services.create_post(db_session, author.id, "", photo_bytes())
+    post = create_post(db_session, author.id, "", photo_bytes())
     login(author)
     response = client.get(f"/community/photos/{post.photo_key}")
     assert response.status_code == 200 and response.mimetype == "image/jpeg"
     assert response.headers["Cache-Control"] == "private, max-age=3600"
-    assert response.get_data() == services.images.load_image(services.PHOTO_BUCKET, post.photo_key)
+    assert response.get_data() == images.load_image(PHOTO_BUCKET, post.photo_key)
     response.close()
     login(make_user(role="runner"))
     assert client.get(f"/community/photos/{post.photo_key}").status_code == 403
@@ -174,7 +177,7 @@ def test_photo_read_with_the_store_down_is_503_not_500(
     client, client_user, login, db_session, photo_bytes, take_s3_down
 ):
     author = client_user("Pam")
-    post = services.create_post(db_session, author.id, "pic", photo_bytes())
+    post = create_post(db_session, author.id, "pic", photo_bytes())
     take_s3_down()
     login(author)
     assert client.get(f"/community/photos/{post.photo_key}").status_code == 503
@@ -185,7 +188,7 @@ def test_photo_read_with_the_store_down_is_503_not_500(
 
 def test_runners_cannot_moderate(client, client_user, login, db_session):
     author, other = client_user("Fay"), client_user("Gus")
-    post = services.create_post(db_session, author.id, "mine")
+    post = create_post(db_session, author.id, "mine")
     login(other)
     for url in (
         f"/coach/community/posts/{post.id}/hide",
@@ -200,10 +203,10 @@ def test_runners_cannot_moderate(client, client_user, login, db_session):
 
 def test_service_refuses_a_non_member_even_without_the_view(make_user, db_session):
     outsider = make_user(role="runner")
-    with pytest.raises(services.NotAMember):
-        services.create_post(db_session, outsider.id, "sneaky")
-    with pytest.raises(services.NotAMember):
-        services.feed(db_session, outsider.id)
+    with pytest.raises(NotAMember):
+        create_post(db_session, outsider.id, "sneaky")
+    with pytest.raises(NotAMember):
+        feed(db_session, outsider.id)
 
 
 def test_oversized_and_non_image_photos_are_rejected(client, client_user, login, db_session):
@@ -220,6 +223,6 @@ def test_oversized_and_non_image_photos_are_rejected(client, client_user, login,
         assert response.status_code == 422
         assert "not a picture we can read" in response.get_data(as_text=True)
     big = b"\xff\xd8\xff" + b"0" * (5 * 1024 * 1024 + 1)
-    with pytest.raises(services.CommunityError, match="under 5 MB"):
-        services.create_post(db_session, client_user("Ivy").id, "big", big)
+    with pytest.raises(CommunityError, match="under 5 MB"):
+        create_post(db_session, client_user("Ivy").id, "big", big)
     assert db_session.scalar(select(Post)) is None

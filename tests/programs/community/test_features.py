@@ -10,9 +10,14 @@ import pytest
 from flask import url_for
 from sqlalchemy import func, select
 
+from crm.articles import images
 from crm.time import utcnow
-from programs.community import services
+from programs.community.digest import send_weekly_digest
+from programs.community.members import member_settings, save_settings
 from programs.community.models import Comment, Post, PostKind, Reaction, Report
+from programs.community.moderation import create_thread
+from programs.community.posts import add_comment, create_post, share_milestone, toggle_reaction
+from programs.community.rules import PER_PAGE, PHOTO_BUCKET, CommunityError, NotAMember
 from tasks.models import EmailStatus, OutboxEmail
 from tests.s3_server import BOTH_STORAGES
 
@@ -38,7 +43,7 @@ def test_member_posts_text_and_a_photo_that_is_re_encoded(
     )
     assert response.status_code == 302
     post = db_session.scalar(select(Post))
-    stored = services.images.load_image(services.PHOTO_BUCKET, post.photo_key)
+    stored = images.load_image(PHOTO_BUCKET, post.photo_key)
     with Image.open(io.BytesIO(stored)) as picture:
         assert picture.format == "JPEG" and max(picture.size) == 1280
     page = client.get("/community").get_data(as_text=True)
@@ -47,7 +52,7 @@ def test_member_posts_text_and_a_photo_that_is_re_encoded(
 
 def test_post_text_is_always_escaped(client, client_user, login, db_session):
     user = client_user("Xa", display='<img src=x onerror="alert(1)">')
-    services.create_post(db_session, user.id, "<script>alert(1)</script>\n**not markdown**")
+    create_post(db_session, user.id, "<script>alert(1)</script>\n**not markdown**")
     login(user)
     page = client.get("/community").get_data(as_text=True)
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -64,22 +69,22 @@ def test_empty_post_is_refused_with_a_message(client, client_user, login, db_ses
 
 def test_reactions_toggle_and_count_once_per_member(client, client_user, login, db_session):
     author, fan = client_user("Kim"), client_user("Lu")
-    post = services.create_post(db_session, author.id, "Week 2 done")
+    post = create_post(db_session, author.id, "Week 2 done")
     login(fan)
     client.post(f"/community/posts/{post.id}/react", data={"emoji": "cheer"})
-    assert services.toggle_reaction(db_session, fan.id, post.id, "heart") is True
+    assert toggle_reaction(db_session, fan.id, post.id, "heart") is True
     assert db_session.scalar(select(func.count()).select_from(Reaction)) == 2
     client.post(f"/community/posts/{post.id}/react", data={"emoji": "cheer"})  # take it back
     assert [r.emoji for r in db_session.scalars(select(Reaction))] == ["heart"]
-    with pytest.raises(services.CommunityError):
-        services.toggle_reaction(db_session, fan.id, post.id, "<script>")
+    with pytest.raises(CommunityError):
+        toggle_reaction(db_session, fan.id, post.id, "<script>")
 
 
 def test_reply_notifies_the_author_by_email_once_and_respects_her_choice(
     client, client_user, login, db_session
 ):
     author, friend = client_user("Mia", "Mia M."), client_user("Noa", "Noa N.")
-    post = services.create_post(db_session, author.id, "Knees felt great today")
+    post = create_post(db_session, author.id, "Knees felt great today")
     login(friend)
     response = client.post(
         f"/community/posts/{post.id}/comments", data={"body": "So proud of you!"}
@@ -91,10 +96,10 @@ def test_reply_notifies_the_author_by_email_once_and_respects_her_choice(
     assert "Noa N. replied to your post" in email.subject
     assert "So proud of you!" in email.text
     assert f"http://localhost/community/posts/{post.id}" in email.text
-    services.add_comment(db_session, author.id, post.id, "Thank you!")  # own post: no email
+    add_comment(db_session, author.id, post.id, "Thank you!")  # own post: no email
     assert len(_emails(db_session, "community_reply")) == 1
-    services.save_settings(db_session, author.id, display_name="Mia M.", notify_replies=False)
-    services.add_comment(db_session, friend.id, post.id, "Again!")
+    save_settings(db_session, author.id, display_name="Mia M.", notify_replies=False)
+    add_comment(db_session, friend.id, post.id, "Again!")
     assert len(_emails(db_session, "community_reply")) == 1
     page = client.get(f"/community/posts/{post.id}").get_data(as_text=True)
     assert "So proud of you!" in page and "Thank you!" in page
@@ -104,7 +109,7 @@ def test_member_reports_a_post_once_and_the_coach_hides_it(
     client, client_user, login, db_session, coach
 ):
     author, reporter = client_user("Oda"), client_user("Pia")
-    post = services.create_post(db_session, author.id, "Buy my supplements!!!")
+    post = create_post(db_session, author.id, "Buy my supplements!!!")
     login(reporter)
     for _ in range(2):
         client.post(f"/community/posts/{post.id}/report", data={"reason": "spam"})
@@ -125,21 +130,21 @@ def test_coach_deletes_a_post_with_its_replies_and_photo(
     client, client_user, login, db_session, coach, photo_bytes
 ):
     author = client_user("Rae")
-    post = services.create_post(db_session, author.id, "pic", photo_bytes())
-    services.add_comment(db_session, author.id, post.id, "self reply")
+    post = create_post(db_session, author.id, "pic", photo_bytes())
+    add_comment(db_session, author.id, post.id, "self reply")
     key = post.photo_key
     login(coach)
     assert client.post(f"/coach/community/posts/{post.id}/delete").status_code == 302
     assert db_session.scalar(select(func.count()).select_from(Post)) == 0
     assert db_session.scalar(select(func.count()).select_from(Comment)) == 0
-    assert services.images.load_image(services.PHOTO_BUCKET, key) is None
+    assert images.load_image(PHOTO_BUCKET, key) is None
 
 
 def test_muted_member_can_read_but_not_post_reply_or_react(
     client, client_user, login, db_session, coach
 ):
     loud, other = client_user("Sam"), client_user("Tia")
-    post = services.create_post(db_session, other.id, "hello")
+    post = create_post(db_session, other.id, "hello")
     login(coach)
     client.post(f"/coach/community/members/{loud.id}/mute", data={"muted": "1"})
     login(loud)
@@ -149,19 +154,19 @@ def test_muted_member_can_read_but_not_post_reply_or_react(
     assert (
         client.post(f"/community/posts/{post.id}/comments", data={"body": "x"}).status_code == 422
     )
-    with pytest.raises(services.CommunityError):
-        services.toggle_reaction(db_session, loud.id, post.id, "cheer")
+    with pytest.raises(CommunityError):
+        toggle_reaction(db_session, loud.id, post.id, "cheer")
     login(coach)
     client.post(f"/coach/community/members/{loud.id}/mute", data={"muted": "0"})
-    assert services.create_post(db_session, loud.id, "back").id
+    assert create_post(db_session, loud.id, "back").id
 
 
 def test_weekly_thread_is_pinned_on_top_and_replaces_last_weeks(
     client, client_user, login, db_session, coach
 ):
     member = client_user("Uma")
-    first = services.create_thread(db_session, coach.id, "Last week's wins")
-    services.create_post(db_session, member.id, "newer post")
+    first = create_thread(db_session, coach.id, "Last week's wins")
+    create_post(db_session, member.id, "newer post")
     login(coach)
     response = client.post(
         "/coach/community/threads", data={"title": "This week's wins", "body": "Share!"}
@@ -175,8 +180,8 @@ def test_weekly_thread_is_pinned_on_top_and_replaces_last_weeks(
     thread = db_session.scalar(select(Post).where(Post.pinned.is_(True)))
     assert thread.kind == PostKind.THREAD and thread.author_id == coach.id
     assert "Coach Ali" in page
-    with pytest.raises(services.NotAMember):
-        services.create_thread(db_session, member.id, "I am not the coach")
+    with pytest.raises(NotAMember):
+        create_thread(db_session, member.id, "I am not the coach")
 
 
 def test_milestone_is_shared_in_one_click_once(client, make_user, enrol, login, db_session):
@@ -191,14 +196,14 @@ def test_milestone_is_shared_in_one_click_once(client, make_user, enrol, login, 
         assert response.status_code == 302 and response.headers["Location"] == "/portal"
     posts = db_session.scalars(select(Post)).all()
     assert len(posts) == 1 and posts[0].kind == PostKind.MILESTONE
-    assert services.member_settings(db_session, runner.id).display_name == "Vi"
+    assert member_settings(db_session, runner.id).display_name == "Vi"
     page = client.get("/community").get_data(as_text=True)
     assert "ran 10 minutes without walking" in page
-    race = services.share_milestone(db_session, runner.id, "race_finished", "Princess 5K!")
-    again = services.share_milestone(db_session, runner.id, "race_finished", "Another 5K!")
+    race = share_milestone(db_session, runner.id, "race_finished", "Princess 5K!")
+    again = share_milestone(db_session, runner.id, "race_finished", "Another 5K!")
     assert race.id != again.id  # races can be finished more than once
-    with pytest.raises(services.CommunityError):
-        services.share_milestone(db_session, runner.id, "ran-a-marathon")
+    with pytest.raises(CommunityError):
+        share_milestone(db_session, runner.id, "ran-a-marathon")
 
 
 def test_milestone_redirect_refuses_other_sites(client, client_user, login):
@@ -215,14 +220,14 @@ def test_weekly_digest_goes_to_consenting_clients_once_per_week(
     keen = client_user("Xia")
     no_consent = make_user(role="runner", first_name="Yan")
     enrol(no_consent, consent=False)
-    services.save_settings(db_session, no_consent.id, display_name="Yan")
+    save_settings(db_session, no_consent.id, display_name="Yan")
     opted_out = client_user("Zoe")
-    services.save_settings(db_session, opted_out.id, display_name="Zoe", weekly_digest=False)
-    services.create_thread(db_session, coach.id, "This week's wins")
-    services.share_milestone(db_session, keen.id, "continuous_20")
+    save_settings(db_session, opted_out.id, display_name="Zoe", weekly_digest=False)
+    create_thread(db_session, coach.id, "This week's wins")
+    share_milestone(db_session, keen.id, "continuous_20")
 
-    assert services.send_weekly_digest(db_session) == 2
-    assert services.send_weekly_digest(db_session) == 0  # same week: nothing new
+    assert send_weekly_digest(db_session) == 2
+    assert send_weekly_digest(db_session) == 0  # same week: nothing new
     rows = {r.to_email: r for r in _emails(db_session, "community_digest")}
     assert set(rows) == {keen.email, no_consent.email}
     assert rows[keen.email].status == EmailStatus.QUEUED
@@ -232,7 +237,7 @@ def test_weekly_digest_goes_to_consenting_clients_once_per_week(
     assert rows[no_consent.email].status == EmailStatus.SUPPRESSED  # no marketing consent
 
     next_week = utcnow() + timedelta(days=7)
-    assert services.send_weekly_digest(db_session, now=next_week + timedelta(days=7)) == 0
+    assert send_weekly_digest(db_session, now=next_week + timedelta(days=7)) == 0
 
 
 def test_digest_and_reply_links_match_the_routes(app_ctx):
@@ -245,13 +250,13 @@ def test_digest_and_reply_links_match_the_routes(app_ctx):
 def test_digest_cli(cli_runner, client_user, db_session):
     from programs.community.cli import community_digest
 
-    services.create_post(db_session, client_user("Ann").id, "hi")
+    create_post(db_session, client_user("Ann").id, "hi")
     assert "1 digests queued." in cli_runner.invoke(community_digest).output
 
 
 def test_feed_pages_with_a_keyset(client, client_user, login, db_session):
     user = client_user("Bo")
-    for i in range(services.PER_PAGE + 3):
+    for i in range(PER_PAGE + 3):
         db_session.add(Post(author_id=user.id, body=f"post number {i:02d}"))
     db_session.commit()
     login(user)

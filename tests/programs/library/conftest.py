@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from programs import services
-from tests.programs.portal.conftest import intake_values
+from programs.intake import submit_intake
+from tests.factories import intake_values
+from tests.programs.conftest import TIMEZONE
 
 
 def form_data(**overrides) -> dict:
@@ -40,5 +41,5 @@ def coach_in(auth, coach):
 def runner_with_plan(db_session, make_user):
     """A runner with knee pain 2/10, a band and no other equipment, and her plan."""
     runner = make_user(role="runner", first_name="Maya", email="maya@example.com")
-    services.submit_intake(db_session, runner.id, intake_values())
+    submit_intake(db_session, runner.id, intake_values(timezone=TIMEZONE))
     return runner

@@ -11,10 +11,14 @@ from flask import url_for
 from sqlalchemy import func, select
 
 from crm.articles import render
-from programs import services
+from programs.intake import regenerate_plan, submit_intake
+from programs.library import coach_exercise, current_library, library_coverage, save_coach_exercise
 from programs.models import CoachExercise
+from programs.plan_edits import swap_options
+from programs.plans import active_plan, load_plan
+from tests.factories import intake_values
+from tests.programs.conftest import TIMEZONE
 from tests.programs.library.conftest import form_data
-from tests.programs.portal.conftest import intake_values
 
 
 def _feedback(html: str, field: str) -> str:
@@ -51,16 +55,16 @@ def test_added_exercise_is_listed_and_offered_as_a_swap_of_its_direction(
     assert "Wall-lean side raise" in client.get("/coach/exercises?q=wall-lean").text
 
     uid = runner_with_plan.id
-    plan = services.load_plan(services.active_plan(db_session, uid))
+    plan = load_plan(active_plan(db_session, uid))
     strength = next(s for s in plan.sessions if s.kind == "strength")
     abduction = next(i for i in strength.items if i.direction == "abduction")
     flexion = next(i for i in strength.items if i.direction == "flexion")
-    library = services.current_library(db_session)
+    library = current_library(db_session)
     assert "wall-lean-side-raise" in [
-        e.id for e in services.swap_options(plan, abduction.exercise_id, library)
+        e.id for e in swap_options(plan, abduction.exercise_id, library)
     ]
     assert "wall-lean-side-raise" not in [
-        e.id for e in services.swap_options(plan, flexion.exercise_id, library)
+        e.id for e in swap_options(plan, flexion.exercise_id, library)
     ]
     assert "Wall-lean side raise" in client.get(f"/coach/clients/{uid}").text  # in the swap menu
 
@@ -70,7 +74,7 @@ def test_added_exercise_is_listed_and_offered_as_a_swap_of_its_direction(
               "exercise_id": abduction.exercise_id, "replacement": "wall-lean-side-raise"},
     )  # fmt: skip
     assert r.status_code == 302
-    after = services.load_plan(services.active_plan(db_session, uid))
+    after = load_plan(active_plan(db_session, uid))
     swapped = next(s for s in after.sessions if s.date == strength.date and s.kind == "strength")
     item = next(i for i in swapped.items if i.exercise_id == "wall-lean-side-raise")
     assert (item.sets, item.reps, item.per_side) == (2, 12, True)
@@ -155,7 +159,7 @@ def test_editing_with_two_bad_fields_shows_both_and_keeps_the_saved_exercise(
     assert _feedback(html, "seconds") == "Must be a whole number from 5 to 120."
     assert 'value="Renamed"' in html
     db_session.expire_all()
-    row = services.coach_exercise(db_session, "wall-lean-side-raise")
+    row = coach_exercise(db_session, "wall-lean-side-raise")
     assert (row.name, row.reps, row.seconds) == ("Wall-lean side raise", 12, None)
     assert row.instructions.startswith("Lean a shoulder on a wall")
 
@@ -170,13 +174,13 @@ def test_reusing_one_of_her_own_ids_is_refused_on_the_id_field(client, db_sessio
 
 def test_a_variant_link_is_made_both_ways_in_the_library(client, db_session, coach_in):
     # Banded clamshell has no harder variant yet, so hers can be it.
-    banded = services.current_library(db_session)["banded-clamshell"]
+    banded = current_library(db_session)["banded-clamshell"]
     assert banded.harder is None
     data = form_data(slug="heavy-band-clamshell", name="Heavy-band clamshell",
                      direction=banded.direction, knee="bent", position="lying",
                      equipment="band", easier="banded-clamshell")  # fmt: skip
     assert client.post("/coach/exercises/new", data=data).status_code == 302
-    library = services.current_library(db_session)
+    library = current_library(db_session)
     assert library["banded-clamshell"].harder == "heavy-band-clamshell"
     assert library["heavy-band-clamshell"].easier == "banded-clamshell"
     page = client.get("/coach/exercises/banded-clamshell").text
@@ -187,10 +191,16 @@ def test_new_and_regenerated_plans_use_her_exercise_but_existing_plans_stay(
     client, db_session, coach_in, make_user
 ):
     gym = make_user(role="runner", email="gym@example.com")
-    values = intake_values(ability="walk_only", run_minutes=None, pain_area="none", pain_level=0,
-                           equipment=["none", "machine"])  # fmt: skip
-    services.submit_intake(db_session, gym.id, values)
-    before = services.active_plan(db_session, gym.id).plan
+    values = intake_values(
+        timezone=TIMEZONE,
+        ability="walk_only",
+        run_minutes=None,
+        pain_area="none",
+        pain_level=0,
+        equipment=["none", "machine"],
+    )
+    submit_intake(db_session, gym.id, values)
+    before = active_plan(db_session, gym.id).plan
     data = form_data(
         slug="cable-hip-flexion",
         name="Cable hip flexion",
@@ -203,13 +213,13 @@ def test_new_and_regenerated_plans_use_her_exercise_but_existing_plans_stay(
     def uses(plan: dict) -> bool:
         return "cable-hip-flexion" in str(plan)
 
-    assert not uses(before) and services.active_plan(db_session, gym.id).plan == before
-    regenerated = services.regenerate_plan(db_session, gym.id)
+    assert not uses(before) and active_plan(db_session, gym.id).plan == before
+    regenerated = regenerate_plan(db_session, gym.id)
     assert uses(regenerated.plan)
     # A runner without a gym never gets it.
     home = make_user(role="runner", email="home@example.com")
-    services.submit_intake(db_session, home.id, {**values, "equipment": ["none", "band"]})
-    assert not uses(services.active_plan(db_session, home.id).plan)
+    submit_intake(db_session, home.id, {**values, "equipment": ["none", "band"]})
+    assert not uses(active_plan(db_session, home.id).plan)
 
 
 def test_switched_off_exercise_leaves_new_plans_and_can_come_back(
@@ -218,18 +228,18 @@ def test_switched_off_exercise_leaves_new_plans_and_can_come_back(
     assert client.post("/coach/exercises/new", data=form_data()).status_code == 302
     r = client.post("/coach/exercises/wall-lean-side-raise/deactivate")
     assert r.status_code == 302
-    assert "wall-lean-side-raise" not in services.current_library(db_session)
+    assert "wall-lean-side-raise" not in current_library(db_session)
     listed = client.get("/coach/exercises").text
     assert "Wall-lean side raise" in listed and "Switched off" in listed
-    plan = services.load_plan(services.active_plan(db_session, runner_with_plan.id))
+    plan = load_plan(active_plan(db_session, runner_with_plan.id))
     item = next(i for s in plan.sessions for i in s.items if i.direction == "abduction")
-    library = services.current_library(db_session)
+    library = current_library(db_session)
     assert "wall-lean-side-raise" not in [
-        e.id for e in services.swap_options(plan, item.exercise_id, library)
+        e.id for e in swap_options(plan, item.exercise_id, library)
     ]
 
     assert client.post("/coach/exercises/wall-lean-side-raise/activate").status_code == 302
-    assert "wall-lean-side-raise" in services.current_library(db_session)
+    assert "wall-lean-side-raise" in current_library(db_session)
 
 
 def test_editing_keeps_the_id_and_changes_what_plans_get(client, db_session, coach_in):
@@ -241,9 +251,9 @@ def test_editing_keeps_the_id_and_changes_what_plans_get(client, db_session, coa
         data=form_data(slug="renamed", name="Side raise at the wall", reps="15"),
     )
     assert r.status_code == 302
-    ex = services.current_library(db_session)["wall-lean-side-raise"]
+    ex = current_library(db_session)["wall-lean-side-raise"]
     assert (ex.name, ex.dose.reps) == ("Side raise at the wall", 15)
-    assert "renamed" not in services.current_library(db_session)
+    assert "renamed" not in current_library(db_session)
     assert client.get("/coach/exercises/clamshell/edit").status_code == 404  # built-ins are fixed
 
 
@@ -257,14 +267,14 @@ def test_articles_embed_her_exercise(client, db_session, coach_in, app):
 
 
 def test_coverage_grid_counts_cells_and_flags_a_missing_no_equipment_exercise(db_session):
-    library = services.current_library(db_session)
-    grid = services.library_coverage(library)
+    library = current_library(db_session)
+    grid = library_coverage(library)
     assert all(cell.no_equipment >= 1 for row in grid.values() for cell in row.values())
     assert sum(cell.total for row in grid.values() for cell in row.values()) == len(library)
     from programs.engine.library import library_from_data
 
     one = library_from_data([{**ENGINE_EXERCISE, "equipment": "band"}])
-    small = services.library_coverage(one)
+    small = library_coverage(one)
     assert small["abduction"]["straight"].total == 1
     assert small["abduction"]["straight"].no_equipment == 0
 
@@ -292,7 +302,7 @@ ADMIN_URLS = [
 def test_runners_are_refused_and_visitors_sent_to_log_in(
     client, auth, db_session, make_user, method, url
 ):
-    services.save_coach_exercise(db_session, {**ENGINE_EXERCISE, "id": "wall-lean-side-raise"})
+    save_coach_exercise(db_session, {**ENGINE_EXERCISE, "id": "wall-lean-side-raise"})
     r = getattr(client, method)(url, data=form_data() if method == "post" else None)
     assert r.status_code == 302 and "/login" in r.headers["Location"]
     auth.login(make_user(role="runner"))

@@ -4,30 +4,36 @@ from datetime import datetime
 
 import time_machine
 
-from programs import services
+from programs.calendar import calendar_secret
+from programs.intake import submit_intake
+from programs.logs import record_workout
 from programs.models import WorkoutLog
-from tests.programs.portal.conftest import day, intake_values
+from programs.plans import logs_for
+from tests.factories import intake_values
+from tests.programs.conftest import TIMEZONE, day
 
 RUNNER_PAGES = ["/portal", "/portal/plan", "/portal/week", "/portal/week?w=0", "/portal/progress",
                 "/portal/intake", f"/portal/day/{day(2).isoformat()}"]  # fmt: skip
 
 
 def _setup(db_session, runner, other_runner):
-    services.submit_intake(db_session, runner.id, intake_values())
-    log = services.record_workout(
+    submit_intake(db_session, runner.id, intake_values(timezone=TIMEZONE))
+    log = record_workout(
         db_session, runner.id, day(2), "done", 5, 3, note="Maya's secret note", today=day(2)
     )
-    services.submit_intake(
+    submit_intake(
         db_session,
         other_runner.id,
-        intake_values(ability="walk_only", run_minutes=None, pain_area="none", pain_level=0),
+        intake_values(
+            timezone=TIMEZONE, ability="walk_only", run_minutes=None, pain_area="none", pain_level=0
+        ),
     )
     return log
 
 
 def test_every_runner_page_shows_only_her_own_data(client, auth, db_session, runner, other_runner):
     log = _setup(db_session, runner, other_runner)
-    maya_secret = services.calendar_secret(db_session, runner.id)
+    maya_secret = calendar_secret(db_session, runner.id)
     with time_machine.travel(datetime(2030, 3, 8, 12, 0), tick=False):
         auth.login(other_runner)
         for url in RUNNER_PAGES:
@@ -49,9 +55,7 @@ def test_every_runner_page_shows_only_her_own_data(client, auth, db_session, run
     db_session.expire_all()
     maya_log = db_session.get(WorkoutLog, log.id)
     assert maya_log.pain_next_morning is None and maya_log.status == "done"
-    assert {lg.user_id for lg in services.logs_for(db_session, other_runner.id)} == {
-        other_runner.id
-    }
+    assert {lg.user_id for lg in logs_for(db_session, other_runner.id)} == {other_runner.id}
 
 
 def test_runners_cannot_open_coach_pages_or_preview(client, auth, db_session, runner, other_runner):
@@ -85,8 +89,8 @@ def test_the_calendar_secret_is_per_runner_and_regenerable(
     client, auth, db_session, runner, other_runner
 ):
     _setup(db_session, runner, other_runner)
-    maya = services.calendar_secret(db_session, runner.id)
-    rosa = services.calendar_secret(db_session, other_runner.id)
+    maya = calendar_secret(db_session, runner.id)
+    rosa = calendar_secret(db_session, other_runner.id)
     assert maya != rosa
     # Logged in first: the test client shares one app context (and `g`) across requests.
     auth.login(runner)
@@ -94,7 +98,7 @@ def test_the_calendar_secret_is_per_runner_and_regenerable(
     assert client.get("/portal/calendar/not-a-secret.ics").status_code == 404
     client.post("/portal/calendar/regenerate")
     assert client.get(f"/portal/calendar/{maya}.ics").status_code == 404
-    new = services.calendar_secret(db_session, runner.id)
+    new = calendar_secret(db_session, runner.id)
     assert new != maya and client.get(f"/portal/calendar/{new}.ics").status_code == 200
     # Regenerating hers never touches anyone else's.
     assert client.get(f"/portal/calendar/{rosa}.ics").status_code == 200

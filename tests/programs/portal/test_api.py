@@ -2,8 +2,8 @@ from datetime import datetime
 
 import time_machine
 
-from programs import services
-from tests.programs.portal.conftest import START, day
+from programs.plans import active_plan
+from tests.programs.conftest import START, day
 
 PROFILE = {
     "ability": "run_minutes",
@@ -46,7 +46,7 @@ def test_runner_reads_her_plan_and_posts_a_log(client, auth, db_session, planned
     with time_machine.travel(datetime(2030, 3, 6, 18, 0), tick=False):
         auth.login(planned_runner)
         plan = client.get("/api/v1/me/plan").get_json()
-        assert plan["plan_id"] == services.active_plan(db_session, planned_runner.id).id
+        assert plan["plan_id"] == active_plan(db_session, planned_runner.id).id
         created = client.post(
             "/api/v1/me/logs",
             json={"session_date": "2030-03-06", "status": "done", "effort": 6, "pain_during": 2},

@@ -4,19 +4,22 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from programs import services
 from programs.engine import ProfileError
+from programs.intake import submit_intake
+from programs.logs import record_workout
 from programs.models import PlanRecord, WorkoutLog
-from tests.programs.portal.conftest import START, day, intake_values
+from programs.plans import active_plan, load_plan, runner_profile
+from tests.factories import intake_values
+from tests.programs.conftest import START, TIMEZONE, day
 
 
 def test_intake_creates_one_active_plan_from_the_engine(db_session, runner):
-    record = services.submit_intake(db_session, runner.id, intake_values())
-    plan = services.load_plan(record)
+    record = submit_intake(db_session, runner.id, intake_values(timezone=TIMEZONE))
+    plan = load_plan(record)
     assert record.active and record.user_id == runner.id
     assert plan.profile.start_date == START
     assert plan.sessions[0].date >= START
-    profile = services.runner_profile(db_session, runner.id)
+    profile = runner_profile(db_session, runner.id)
     assert (profile.pain_area, profile.days_per_week, profile.timezone) == (
         "knee",
         4,
@@ -26,19 +29,17 @@ def test_intake_creates_one_active_plan_from_the_engine(db_session, runner):
 
 def test_invalid_intake_reports_every_bad_field_and_saves_nothing(db_session, runner):
     with pytest.raises(ProfileError) as caught:
-        services.submit_intake(
-            db_session, runner.id, intake_values(days=[0, 1], timezone="Mars/Olympus")
-        )
+        submit_intake(db_session, runner.id, intake_values(days=[0, 1], timezone="Mars/Olympus"))
     assert set(caught.value.messages) >= {"days", "timezone"}
     db_session.rollback()
-    assert services.active_plan(db_session, runner.id) is None
-    assert services.runner_profile(db_session, runner.id) is None
+    assert active_plan(db_session, runner.id) is None
+    assert runner_profile(db_session, runner.id) is None
 
 
 def test_retaking_the_intake_replaces_the_plan_and_keeps_the_logs(db_session, planned_runner):
-    first = services.active_plan(db_session, planned_runner.id)
-    services.record_workout(db_session, planned_runner.id, day(0), "done", 4, 1, today=day(0))
-    services.submit_intake(db_session, planned_runner.id, intake_values(pain_level=0))
+    first = active_plan(db_session, planned_runner.id)
+    record_workout(db_session, planned_runner.id, day(0), "done", 4, 1, today=day(0))
+    submit_intake(db_session, planned_runner.id, intake_values(timezone=TIMEZONE, pain_level=0))
     plans = db_session.scalars(
         select(PlanRecord).where(PlanRecord.user_id == planned_runner.id)
     ).all()
@@ -93,9 +94,7 @@ def test_intake_form_errors_are_shown_per_field_without_a_plan(client, auth, run
     )
     assert response.status_code == 200
     assert b"Pick 3 to 6 days a week" in response.data
-    assert (
-        services.active_plan(client.application.extensions["sqlalchemy"].session, runner.id) is None
-    )
+    assert active_plan(client.application.extensions["sqlalchemy"].session, runner.id) is None
 
 
 def test_today_shows_the_session_its_why_and_the_timer(client, auth, planned_runner):
@@ -115,8 +114,8 @@ def test_strength_day_is_a_checklist_with_cues(client, auth, planned_runner):
     with time_machine.travel(datetime(2030, 3, 4, 17, 0), tick=False):
         auth.login(planned_runner)
         html = client.get("/portal").data.decode()
-    plan = services.load_plan(
-        services.active_plan(client.application.extensions["sqlalchemy"].session, planned_runner.id)
+    plan = load_plan(
+        active_plan(client.application.extensions["sqlalchemy"].session, planned_runner.id)
     )
     first = plan.sessions[0]
     assert first.kind == "strength"

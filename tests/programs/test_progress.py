@@ -9,10 +9,12 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from programs import services
 from programs.community.models import Post
+from programs.logs import record_workout
+from programs.plan_edits import set_intervals
+from programs.progress import run_milestone
 from tests.programs.community.conftest import enrol  # noqa: F401 - a fixture
-from tests.programs.portal.conftest import day
+from tests.programs.conftest import day
 
 SHARE = "Share this with the community"
 RUN_DAYS = (2, 5, 9, 12)  # her plan's run/walk days (Wednesdays and Saturdays)
@@ -26,8 +28,8 @@ def _noon(offset: int):
 
 def _run(db_session, runner, offset: int, repeats: int, minutes: int, status: str = "done"):
     """Her coach sets that day's intervals, then she logs it."""
-    services.set_intervals(db_session, runner.id, day(offset), repeats, minutes * 60, 60)
-    services.record_workout(db_session, runner.id, day(offset), status, 6, 1, today=day(offset))
+    set_intervals(db_session, runner.id, day(offset), repeats, minutes * 60, 60)
+    record_workout(db_session, runner.id, day(offset), status, 6, 1, today=day(offset))
 
 
 @pytest.fixture
@@ -64,10 +66,10 @@ def test_only_a_first_counts_and_each_new_distance_is_its_own_milestone(
     _run(db_session, member, second, 1, 10)
     _run(db_session, member, third, 2, 10)  # 10 again: not a first
     _run(db_session, member, fourth, 1, 20)
-    assert services.run_milestone(db_session, member.id, day(first)) is None
-    assert services.run_milestone(db_session, member.id, day(second)) == "continuous_10"
-    assert services.run_milestone(db_session, member.id, day(third)) is None
-    assert services.run_milestone(db_session, member.id, day(fourth)) == "continuous_20"
+    assert run_milestone(db_session, member.id, day(first)) is None
+    assert run_milestone(db_session, member.id, day(second)) == "continuous_10"
+    assert run_milestone(db_session, member.id, day(third)) is None
+    assert run_milestone(db_session, member.id, day(fourth)) == "continuous_20"
     with _noon(fourth):
         auth.login(member)
         assert 'value="continuous_20"' in client.get("/portal").text
@@ -80,13 +82,13 @@ def test_only_a_first_counts_and_each_new_distance_is_its_own_milestone(
 
 def test_thirty_minutes_straight_away_is_the_thirty_minute_milestone(db_session, member):
     _run(db_session, member, 2, 1, 30)
-    assert services.run_milestone(db_session, member.id, day(2)) == "continuous_30"
+    assert run_milestone(db_session, member.id, day(2)) == "continuous_30"
 
 
 @pytest.mark.parametrize("status", ["partial", "skipped"])
 def test_a_session_not_done_in_full_is_no_milestone(client, auth, db_session, member, status):
     _run(db_session, member, 2, 1, 10, status=status)
-    assert services.run_milestone(db_session, member.id, day(2)) is None
+    assert run_milestone(db_session, member.id, day(2)) is None
     with _noon(2):
         auth.login(member)
         assert SHARE not in client.get("/portal").text
@@ -94,7 +96,7 @@ def test_a_session_not_done_in_full_is_no_milestone(client, auth, db_session, me
 
 def test_no_share_offer_without_community_access(client, auth, db_session, planned_runner):
     _run(db_session, planned_runner, 2, 1, 10)
-    assert services.run_milestone(db_session, planned_runner.id, day(2)) == "continuous_10"
+    assert run_milestone(db_session, planned_runner.id, day(2)) == "continuous_10"
     with _noon(2):
         auth.login(planned_runner)
         html = client.get("/portal").text

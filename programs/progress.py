@@ -1,0 +1,111 @@
+"""The runner's milestones and progress numbers (the numbers themselves come from the pure
+engine, ``programs.engine.progress``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from programs.community.models import Post as CommunityPost
+from programs.engine.model import RUN_WALK
+from programs.engine.progress import (
+    PainTrend,
+    WeekProgress,
+    adherence,
+    pain_trend,
+    weekly_progress,
+)
+from programs.models import LogStatus, PlanRecord, WorkoutLog
+from programs.plans import (
+    PLAN_TEXT,
+    active_plan,
+    load_plan,
+    logs_for,
+    parsed_plan,
+    session_logs,
+)
+
+# Continuous running, longest first: the community's milestone kinds (programs.community).
+MILESTONE_MINUTES = ((30, "continuous_30"), (20, "continuous_20"), (10, "continuous_10"))
+
+
+def _longest_runs(session: DbSession, user_id: int) -> dict[date, int]:
+    """Longest run segment (seconds) of her run/walk session on each day: the active plan's
+    sessions win over older plans' (her earlier logs may belong to a plan since replaced)."""
+    longest: dict[date, int] = {}
+    plans = session.scalars(
+        select(PLAN_TEXT)
+        .where(PlanRecord.user_id == user_id)
+        .order_by(PlanRecord.active.desc(), PlanRecord.created_at.desc(), PlanRecord.id.desc())
+    )
+    for plan_json in plans:
+        for s in parsed_plan(plan_json).sessions:
+            if s.kind == RUN_WALK and s.date not in longest:
+                longest[s.date] = s.longest_run_seconds
+    return longest
+
+
+def run_milestone(session: DbSession, user_id: int, on_date: date) -> str | None:
+    """The milestone her run/walk done on ``on_date`` reached for the first time — the
+    longest continuous run the plan set that day is 10, 20 or 30 minutes or more, and no
+    run/walk she logged as done earlier was that long — as a community milestone kind."""
+    done = list(
+        session.scalars(
+            select(WorkoutLog.session_date).where(
+                WorkoutLog.user_id == user_id,
+                WorkoutLog.kind == RUN_WALK,
+                WorkoutLog.status == LogStatus.DONE,
+                WorkoutLog.session_date <= on_date,
+            )
+        )
+    )
+    if on_date not in done:
+        return None
+    longest = _longest_runs(session, user_id)
+    before = max((longest.get(d, 0) for d in done if d < on_date), default=0)
+    today = longest.get(on_date, 0)
+    for minutes, kind in MILESTONE_MINUTES:
+        if today >= minutes * 60 > before:
+            return kind
+    return None
+
+
+def milestone_shared(session: DbSession, user_id: int, kind: str) -> bool:
+    """Whether she already shared this milestone with the community."""
+    return (
+        session.scalar(
+            select(CommunityPost.id)
+            .where(CommunityPost.author_id == user_id, CommunityPost.milestone == kind)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+@dataclass
+class Progress:
+    record: PlanRecord | None
+    weeks: list[WeekProgress]
+    adherence: int | None
+    pain: PainTrend
+    logs: list[WorkoutLog]
+
+
+def progress(session: DbSession, user_id: int, on_date: date) -> Progress:
+    """Her plan weeks so far, adherence and pain trend on ``on_date``, with her logs."""
+    record = active_plan(session, user_id)
+    logs = logs_for(session, user_id)
+    done = session_logs(logs)
+    if record is None:
+        return Progress(None, [], None, pain_trend(done, on_date), logs)
+    plan = load_plan(record)
+    return Progress(
+        record,
+        weekly_progress(plan, done, on_date),
+        adherence(plan, done, on_date),
+        pain_trend(done, on_date),
+        logs,
+    )

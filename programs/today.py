@@ -1,0 +1,87 @@
+"""The runner's day: her local date, the day's sessions and logs, what is still to log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from crm.accounts.models import User
+from crm.time import utcnow, zone
+from programs.engine import Plan, Session
+from programs.models import LogStatus, PlanRecord, WorkoutLog
+from programs.plans import (
+    PLAN_TEXT,
+    WITHOUT_PLAN_JSON,
+    logs_for,
+    parsed_plan,
+    runner_profile,
+    sessions_on,
+)
+
+DEFAULT_TIMEZONE = "America/Los_Angeles"
+
+
+def runner_timezone(session: DbSession, user_id: int) -> str:
+    profile = runner_profile(session, user_id)
+    if profile is not None:
+        return profile.timezone
+    user = session.get(User, user_id)
+    return user.timezone if user is not None else DEFAULT_TIMEZONE
+
+
+def local_today(session: DbSession, user_id: int, now: datetime | None = None) -> date:
+    """The runner's calendar date in her time zone."""
+    try:
+        tz = zone(runner_timezone(session, user_id))
+    except ValueError:
+        tz = zone("UTC")
+    return (now or utcnow()).astimezone(tz).date()
+
+
+@dataclass
+class TodayView:
+    on_date: date
+    record: PlanRecord | None = None
+    plan: Plan | None = None
+    sessions: list[Session] = field(default_factory=list)
+    logs: dict[str, WorkoutLog] = field(default_factory=dict)
+    next_session: Session | None = None
+    morning_prompts: list[WorkoutLog] = field(default_factory=list)
+    week_index: int | None = None
+
+    @property
+    def starts_later(self) -> bool:
+        return self.plan is not None and self.plan.profile.start_date > self.on_date
+
+
+def today(session: DbSession, user_id: int, on_date: date) -> TodayView:
+    """What the runner should do on ``on_date``: the day's sessions and their logs, the next
+    session when it is a rest day, and logs still waiting for next-morning pain."""
+    view = TodayView(on_date=on_date)
+    row = session.execute(
+        select(PlanRecord, PLAN_TEXT)
+        .where(PlanRecord.user_id == user_id, PlanRecord.active.is_(True))
+        .options(*WITHOUT_PLAN_JSON)
+    ).first()
+    if row is None:
+        return view
+    record, plan = row[0], parsed_plan(row[1])
+    view.record, view.plan = record, plan
+    view.sessions = sessions_on(plan, on_date)
+    view.next_session = next((s for s in plan.sessions if s.date > on_date), None)
+    for week in plan.weeks:
+        if week.start_date <= on_date < week.start_date + timedelta(days=7):
+            view.week_index = week.index
+    recent = logs_for(session, user_id, since=on_date - timedelta(days=2))
+    view.logs = {lg.kind: lg for lg in recent if lg.session_date == on_date}
+    view.morning_prompts = [
+        lg
+        for lg in recent
+        if lg.session_date < on_date
+        and lg.status != LogStatus.SKIPPED
+        and lg.pain_next_morning is None
+    ]
+    return view

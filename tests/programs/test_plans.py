@@ -1,0 +1,38 @@
+"""The runner's pages reuse a parsed plan only while its stored JSON is unchanged."""
+
+from __future__ import annotations
+
+import json
+
+from programs.intake import submit_intake
+from programs.plans import active_plan, load_plan, parsed_plan
+from programs.today import today
+from tests.factories import intake_values
+from tests.programs.conftest import TIMEZONE, day
+
+
+def test_today_uses_the_plan_as_stored(db_session, planned_runner):
+    view = today(db_session, planned_runner.id, day(0))
+    record = active_plan(db_session, planned_runner.id)
+    assert view.plan == load_plan(record)
+    assert view.sessions
+
+
+def test_same_plan_text_is_parsed_once(db_session, planned_runner):
+    record = active_plan(db_session, planned_runner.id)
+    text = json.dumps(record.plan)
+    assert parsed_plan(text) is parsed_plan(json.loads(json.dumps(text)))
+
+
+def test_a_changed_plan_is_never_served_from_an_older_parse(db_session, planned_runner):
+    before = today(db_session, planned_runner.id, day(0)).plan
+    # Her plan remade under the same clock: only the content tells the versions apart.
+    submit_intake(
+        db_session,
+        planned_runner.id,
+        intake_values(timezone=TIMEZONE, days=[1, 3, 6], long_run_day=6),
+    )
+    after = today(db_session, planned_runner.id, day(0)).plan
+    record = active_plan(db_session, planned_runner.id)
+    assert after == load_plan(record)
+    assert after != before
