@@ -255,7 +255,7 @@ def run(count: int, db_kind: str, broker_kind: str, workers: int) -> dict:
     try:
         _wait_ready(app, proc, log)
         from extensions import db
-        from tasks.checkins import queue_weekly_checkins
+        from programs.coaching.checkins import queue_weekly_checkins
 
         with app.app_context():
             t0 = time.perf_counter()

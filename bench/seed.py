@@ -194,8 +194,7 @@ def seed_bench(
     """Fill an EMPTY database with bench data; returns the row count per table."""
     from crm.accounts.models import Role, User
     from crm.accounts.services import hash_password
-    from crm.booking import services as booking_services
-    from crm.booking import availability
+    from crm.booking import availability as coach_availability
     from crm.booking.models import Booking, BookingStatus
     from crm.leads.models import Lead, LeadEvent, Stage
     from programs.intake import submit_intake
@@ -215,7 +214,7 @@ def seed_bench(
     coach = User(email=BENCH_COACH, role=Role.COACH, first_name="Ali", password_hash=password_hash)
     db.session.add(coach)
     db.session.commit()
-    availability.ensure_default_availability(db.session)
+    coach_availability.ensure_default_availability(db.session)
 
     templates = []
     weekday = anchor.weekday()

@@ -7,10 +7,11 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from crm.alerts.models import CoachFlag, FlagKind
 from programs.engine.model import RUN_WALK
 from programs.engine.words import short_date
 from programs.flags import sync_flags
-from programs.models import CoachFlag, FlagKind, LogStatus, WorkoutLog
+from programs.models import LogStatus, WorkoutLog
 from programs.plans import active_plan, readapt, runner_profile
 
 # --- weekly check-in feedback -------------------------------------------------------------------

@@ -10,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from crm.accounts.models import Role, User
+from crm.alerts.models import CoachFlag
 from programs.engine.progress import PainTrend, adherence, pain_trend
 from programs.errors import NoPlan, PortalError
-from programs.models import ClientNote, CoachFlag, PlanRecord, RunnerProfile, WorkoutLog
+from programs.models import ClientNote, PlanRecord, RunnerProfile, WorkoutLog
 from programs.plans import load_plan, runner_profile, session_logs
 
 

@@ -8,12 +8,13 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from crm.accounts.models import Role, User
+from crm.alerts.models import CoachFlag, FlagKind
+from crm.alerts.services import notify_coach
 from crm.time import utcnow, zone
 from programs.engine import Plan, coach_flags
 from programs.engine.flags import compute_flags
 from programs.errors import PortalError
-from programs.models import CoachFlag, FlagKind, PlanRecord
+from programs.models import PlanRecord
 from programs.plans import active_plan, load_plan, logs_for, runner_profile, session_logs
 from programs.today import local_today
 
@@ -75,32 +76,11 @@ def sync_flags(session: DbSession, user_id: int, on_date: date | None = None) ->
     return new
 
 
-# Moved verbatim from the old services module, imports inside included: it is to be replaced
-# by the tasks package's own alerting, so it is left as it was.
 def _alert_coach(session: DbSession, user_id: int, flags: list[CoachFlag]) -> None:
-    from flask import current_app
-    from jinja2 import TemplateNotFound
-
-    try:
-        current_app.jinja_env.get_template("emails/coach_alert.txt")
-    except (TemplateNotFound, RuntimeError):
-        return  # no template yet (or no app): the flag row is the alert
-    from tasks.outbox import queue_email
-
-    runner = session.get(User, user_id)
-    coaches = session.scalars(
-        select(User).where(User.role == Role.COACH, User.active.is_(True))
-    ).all()
-    for coach in coaches:
-        for flag in flags:
-            queue_email(
-                session,
-                to=coach.email,
-                template="coach_alert",
-                context={"runner": runner, "flag": flag, "coach": coach},
-                idempotency_key=f"coach-alert:{user_id}:{flag.key}:{coach.id}",
-                user_id=coach.id,
-            )
+    """The coach hears of each new flag by email, once per flag (its key)."""
+    for flag in flags:
+        notify_coach(session, str(flag.kind), user_id, flag.reason,
+                     key=f"coach-alert:{user_id}:{flag.key}")  # fmt: skip
 
 
 def resolve_flag(session: DbSession, flag_id: int) -> CoachFlag:

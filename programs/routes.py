@@ -22,6 +22,7 @@ from flask_login import current_user
 from crm.accounts.access import runner_required
 from extensions import db
 from programs.calendar import calendar_feed, calendar_secret, regenerate_calendar_secret
+from programs.coaching.clients import set_coaching_emails
 from programs.community.forms import MilestoneForm
 from programs.community.members import is_member
 from programs.community.rules import MILESTONES
@@ -35,7 +36,6 @@ from programs.progress import Progress, milestone_shared, run_milestone
 from programs.progress import progress as runner_progress
 from programs.today import local_today
 from programs.today import today as runner_today
-from tasks.clients import set_coaching_emails
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, RadioField, SelectField, StringField, SubmitField, TextAreaField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms import HiddenField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import Length, Optional
 
-from crm.forms import choices
 
 class TemplateForm(FlaskForm):
     subject = StringField("Subject", validators=[Optional(), Length(max=300)])

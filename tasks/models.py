@@ -7,13 +7,11 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
-    CheckConstraint,
     Enum,
     ForeignKey,
     Index,
     String,
     Text,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 

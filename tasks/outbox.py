@@ -92,7 +92,9 @@ def queue_email(
         return None
     row = session.get(OutboxEmail, row_id)
     if lead_id is not None:
-        record_events(session, [email_event(row, "email_suppressed" if blocked else "email_queued")])
+        record_events(
+            session, [email_event(row, "email_suppressed" if blocked else "email_queued")]
+        )
     if values["enqueued_at"] is not None:
         _remember_for_commit(session, [row_id])
     return row

@@ -13,9 +13,7 @@ import html as html_lib
 import logging
 import operator
 import re
-import secrets
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import nh3

@@ -18,11 +18,18 @@ from crm.accounts.access import coach_required
 from crm.forms import choices, safe_next
 from extensions import csrf, db
 from tasks import editor, services
+from tasks.consent import suppress_address, suppression_for
 from tasks.forms import TemplateForm
 from tasks.models import EmailStatus, OutboxEmail, SuppressionReason
-from tasks.consent import suppress_address, suppression_for
 from tasks.outbox import OutboxError
-from tasks.overrides import TemplateRefused, get_override, overrides, reset_override, save_override
+from tasks.overrides import (
+    TemplateRefused,
+    get_override,
+    overrides,
+    placeholders,
+    reset_override,
+    save_override,
+)
 from tasks.render import read_unsubscribe_token
 
 bp = Blueprint("outbox", __name__)
@@ -73,7 +80,9 @@ def retry(email_id: int):
         flash("The email is queued again.", "success")
     except OutboxError as exc:
         flash(str(exc), "error")
-    return redirect(safe_next(request.form.get("next"), url_for("outbox.detail", email_id=email_id)))
+    return redirect(
+        safe_next(request.form.get("next"), url_for("outbox.detail", email_id=email_id))
+    )
 
 
 @bp.post("/coach/outbox/<int:email_id>/cancel")
@@ -84,7 +93,9 @@ def cancel(email_id: int):
         flash("The email is cancelled and will not be sent.", "success")
     except OutboxError as exc:
         flash(str(exc), "error")
-    return redirect(safe_next(request.form.get("next"), url_for("outbox.detail", email_id=email_id)))
+    return redirect(
+        safe_next(request.form.get("next"), url_for("outbox.detail", email_id=email_id))
+    )
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
@@ -118,9 +129,7 @@ def _parse_delays(raw: str | None) -> list[int] | None:
     try:
         return [int(part) for part in raw.replace(";", ",").split(",") if part.strip()]
     except ValueError:
-        raise TemplateRefused(
-            {"delays": "Delays are whole hours, like 0, 48, 120."}
-        ) from None
+        raise TemplateRefused({"delays": "Delays are whole hours, like 0, 48, 120."}) from None
 
 
 @bp.route("/coach/sequences/<template>", methods=["GET", "POST"])
@@ -173,7 +182,7 @@ def edit_template(template: str):
         step=step,
         form=form,
         override=override,
-        placeholders=editor.placeholders(template),
+        placeholders=placeholders(template),
         preview=preview,
     )
 

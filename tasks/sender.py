@@ -39,13 +39,7 @@ from crm.time import utcnow
 from extensions import db
 from tasks.consent import blocked_reasons, suppress_address
 from tasks.models import Category, Delivery, EmailStatus, OutboxEmail, SuppressionReason
-from tasks.outbox import (
-    SEND_BATCH_TASK,
-    SEND_TASK,
-    enqueue_send,
-    enqueue_sends,
-    record_events,
-)
+from tasks.outbox import SEND_BATCH_TASK, SEND_TASK, enqueue_send, enqueue_sends, record_events
 from tasks.registry import EmailEvent, conditions_hold, people
 from tasks.render import message_id_for, unsubscribe_url
 from tasks.smtp_pool import SmtpServer, pool

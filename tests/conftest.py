@@ -198,6 +198,22 @@ def coach(make_user):
 
 
 @pytest.fixture
+def make_client(db_session, make_user):
+    """A runner who has done her intake (an active plan), in `timezone`, starting on `start`."""
+    from programs.intake import submit_intake
+    from tests.factories import intake_values
+
+    def make(start, *, email: str | None = None, first_name: str = "Maya", **overrides):
+        user = make_user(
+            role="runner", first_name=first_name, **({"email": email} if email else {})
+        )
+        submit_intake(db_session, user.id, intake_values(start, **overrides))
+        return user
+
+    return make
+
+
+@pytest.fixture
 def make_lead(db_session):
     from tests.factories import create_lead
 

@@ -16,8 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from crm.accounts.services import issue_api_token
-from crm.booking import services as booking_services
-from crm.booking import availability
+from crm.booking import availability as coach_availability
 from extensions import limiter
 
 MAX_EXAMPLES = int(os.environ.get("HERO_FUZZ_EXAMPLES", "30"))
@@ -30,7 +29,7 @@ EXCLUDED = [positive_data_acceptance]
 
 @pytest.fixture
 def api_schema(app_ctx, db_session, coach):
-    availability.ensure_default_availability(db_session)
+    coach_availability.ensure_default_availability(db_session)
     # Rate limits would turn repeated fuzzing of one endpoint into 429s; they have their own
     # tests in tests/security/test_limits_and_links.py.
     limiter.enabled = False

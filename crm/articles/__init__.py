@@ -45,8 +45,8 @@ def _attribution() -> list[dict]:
 
 def _record_attribution(location: str) -> None:
     from crm.articles.services import record_booking_attribution
-    from crm.booking.services import UTM_KEYS, booking_from_token
     from crm.booking.errors import InvalidToken
+    from crm.booking.services import UTM_KEYS, booking_from_token
     from extensions import db
 
     token = location.rstrip("/").rsplit("/", 1)[-1]

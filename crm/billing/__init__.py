@@ -7,6 +7,7 @@ from flask import Flask, current_app
 from crm.nav import add_nav
 from extensions import csrf, limiter
 from tasks import add_periodic_task
+from tasks.registry import Step, register_preview, register_step
 
 
 def init_app(app: Flask) -> None:
@@ -22,15 +23,29 @@ def init_app(app: Flask) -> None:
     add_nav(app, "coach", "billing.payments", "Payments", 65)
 
     add_periodic_task(
-        app, "billing-enforce-grace-periods", "crm.billing.tasks.enforce_grace_periods",
+        app, "billing-enforce-grace-periods", "crm.billing.enforce_grace_periods",
         crontab(minute=15),
     )  # fmt: skip
     add_periodic_task(
-        app, "billing-reconcile-stripe", "crm.billing.tasks.reconcile_stripe",
+        app, "billing-reconcile-stripe", "crm.billing.reconcile_stripe",
         crontab(hour=4, minute=30),
     )  # fmt: skip
+
+    register_step(app, "client", 10, Step("welcome", "Welcome", "When her payment goes through"))
+    register_step(
+        app, "client", 60, Step("payment_failed", "Payment failed", "When a payment fails")
+    )
+    register_preview(app, _preview)
 
     @app.context_processor
     def _stripe_mode():
         # Offline test mode shows a banner on every page: no money moves.
         return {"stripe_offline_mode": not current_app.config.get("STRIPE_SECRET_KEY")}
+
+
+def _preview(session, template: str, contact) -> dict:
+    return {
+        "programme_name": "0 to 5K Hero",
+        "programme_weeks": 12,
+        "offer_url": f"{current_app.config['BASE_URL']}/offer/preview",
+    }

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from crm.accounts.models import Role, User
 from crm.accounts.services import find_user, make_reset_token
 from crm.billing import stripe_gateway as gateway
-from crm.billing.common import _abs, _id, _queue
+from crm.billing.common import _abs, _id
 from crm.billing.errors import BillingError
 from crm.billing.models import (
     AttemptStatus,
@@ -38,6 +38,7 @@ from crm.billing.offers import load_offer
 from crm.leads.models import Stage
 from crm.leads.services import change_stage, record_event
 from crm.time import utcnow
+from tasks.outbox import queue_email
 
 log = logging.getLogger(__name__)
 
@@ -322,7 +323,7 @@ def _enrol(session: Session, attempt: CheckoutAttempt, checkout: dict) -> Enrolm
         if not user.password_hash
         else "",
     }
-    _queue(
+    queue_email(
         session,
         to=user.email,
         template="welcome",

@@ -6,10 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from crm.accounts.models import Role, User
 
 
 def _abs(path: str) -> str:
@@ -35,13 +31,3 @@ def _invoice_payment_intent(invoice: dict) -> str | None:
             if pi:
                 break
     return pi
-
-
-def _coach_emails(session: Session) -> list[str]:
-    return list(session.scalars(select(User.email).where(User.role == Role.COACH, User.active)))
-
-
-def _queue(session: Session, **kwargs: Any) -> None:
-    from tasks.outbox import queue_email
-
-    queue_email(session, **kwargs)

@@ -11,13 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.billing.catalogue import get_settings
-from crm.billing.common import _abs, _queue
+from crm.billing.common import _abs
 from crm.billing.errors import BillingError, OfferUnavailable
 from crm.billing.models import AttemptStatus, CheckoutAttempt, Offer, OfferStatus, Programme
+from crm.leads.followups import schedule_call_followups
 from crm.leads.models import Lead, Stage
 from crm.leads.services import change_stage, record_event
 from crm.time import utcnow
-from tasks import sequences
+from tasks.outbox import queue_email
 
 
 def _offer_serializer() -> URLSafeSerializer:
@@ -63,7 +64,7 @@ def send_offer(
         {"offer_id": offer.id, "programme_id": programme.id},
         actor_id,
     )
-    _queue(
+    queue_email(
         session,
         to=lead.email,
         template="offer",
@@ -80,7 +81,7 @@ def send_offer(
         category="transactional",
     )
     # The offer email is the day-0 touch; the nurture follows on days 2 and 5 until she enrols.
-    sequences.schedule_call_followups(session, lead, offer_url(offer), days=(2, 5))
+    schedule_call_followups(session, lead, offer_url(offer), days=(2, 5))
     session.commit()
     return offer
 

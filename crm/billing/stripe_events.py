@@ -13,6 +13,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from crm.alerts.services import notify_coach
 from crm.billing import stripe_gateway as gateway
 from crm.billing.catalogue import get_settings
 from crm.billing.checkout import (
@@ -23,7 +24,7 @@ from crm.billing.checkout import (
     fulfil_checkout,
     is_paid,
 )
-from crm.billing.common import _coach_emails, _id, _invoice_payment_intent, _queue, _ts
+from crm.billing.common import _id, _invoice_payment_intent, _ts
 from crm.billing.errors import BillingError
 from crm.billing.models import (
     AttemptStatus,
@@ -38,6 +39,7 @@ from crm.billing.money import format_money
 from crm.billing.refunds import record_refund
 from crm.leads.services import record_event
 from crm.time import utcnow
+from tasks.outbox import queue_email
 
 
 def record_stripe_event(session: Session, payload: dict) -> StripeEvent | None:
@@ -128,24 +130,19 @@ def _async_payment_failed(session: Session, checkout: dict) -> str:
         "Bank payment at checkout failed",
         {"checkout_session": checkout["id"]},
     )
-    for email in _coach_emails(session):
-        _queue(
-            session,
-            to=email,
-            template="payment_failed",
-            context={
-                "audience": "coach",
-                "kind": "checkout",
-                "client_name": lead.name,
-                # What she was asked to pay (after any promotion code), not the list price.
-                "amount": format_money(
-                    checkout.get("amount_total") or attempt.price.amount_cents,
-                    checkout.get("currency") or attempt.price.currency,
-                ),
-            },
-            idempotency_key=f"checkout:{checkout['id']}:failed:{email}",
-            lead_id=lead.id,
-        )
+    amount = format_money(
+        # What she was asked to pay (after any promotion code), not the list price.
+        checkout.get("amount_total") or attempt.price.amount_cents,
+        checkout.get("currency") or attempt.price.currency,
+    )
+    notify_coach(
+        session, "payment_failed", lead.user_id,
+        f"The bank payment {lead.name} started at checkout ({amount}) failed.",
+        key=f"checkout:{checkout['id']}:failed", template="payment_failed",
+        context={"audience": "coach", "kind": "checkout", "client_name": lead.name,
+                 "amount": amount},
+        lead_id=lead.id,
+    )  # fmt: skip
     session.commit()
     return "checkout payment failed"
 
@@ -307,7 +304,7 @@ def _invoice_payment_failed(session: Session, invoice: dict) -> str:
         "programme_name": enrolment.programme.name,
         "update_url": invoice.get("hosted_invoice_url") or "",
     }
-    _queue(
+    queue_email(
         session,
         to=user.email,
         template="payment_failed",
@@ -316,15 +313,12 @@ def _invoice_payment_failed(session: Session, invoice: dict) -> str:
         user_id=user.id,
         lead_id=enrolment.lead_id,
     )
-    for email in _coach_emails(session):
-        _queue(
-            session,
-            to=email,
-            template="payment_failed",
-            context={**common, "audience": "coach"},
-            idempotency_key=f"invoice:{invoice['id']}:failed:coach:{email}",
-            lead_id=enrolment.lead_id,
-        )
+    notify_coach(
+        session, "payment_failed", user.id,
+        f"An instalment of {common['amount']} from {common['client_name']} failed.",
+        key=f"invoice:{invoice['id']}:failed:coach", template="payment_failed",
+        context={**common, "audience": "coach"}, lead_id=enrolment.lead_id,
+    )  # fmt: skip
     session.commit()
     return "payment failed recorded"
 
@@ -396,20 +390,14 @@ def dispute_created(session: Session, dispute: dict) -> str:
             f"Payment disputed: {amount} ({dispute.get('reason', '')})",
             {"dispute": dispute.get("id")},
         )
-    for email in _coach_emails(session):
-        _queue(
-            session,
-            to=email,
-            template="payment_failed",
-            context={
-                "audience": "coach",
-                "kind": "dispute",
-                "amount": amount,
-                "client_name": lead.name if lead else "a client",
-                "reason": dispute.get("reason", ""),
-            },
-            idempotency_key=f"dispute:{dispute.get('id')}:{email}",
-            lead_id=lead.id if lead else None,
-        )
+    client = lead.name if lead else "a client"
+    notify_coach(
+        session, "payment_failed", payment.enrolment.user_id if payment else None,
+        f"{client} disputed a payment of {amount}.",
+        key=f"dispute:{dispute.get('id')}", template="payment_failed",
+        context={"audience": "coach", "kind": "dispute", "amount": amount, "client_name": client,
+                 "reason": dispute.get("reason", "")},
+        lead_id=lead.id if lead else None,
+    )  # fmt: skip
     session.commit()
     return "coach alerted"

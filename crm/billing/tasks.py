@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
-
 from crm.billing import access, reconcile, stripe_events
 from extensions import db
+from tasks import shared_task_with_aliases
 
 log = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, max_retries=8, default_retry_delay=30, acks_late=True)
+@shared_task_with_aliases(
+    name="crm.billing.process_stripe_event",
+    aliases=("crm.billing.tasks.process_stripe_event",),
+    bind=True,
+    max_retries=8,
+    default_retry_delay=30,
+    acks_late=True,
+)
 def process_stripe_event(self, event_row_id: int) -> str:
     """Apply a recorded webhook event; safe to run twice (the ledger row says when it is done)."""
     try:
@@ -22,7 +28,9 @@ def process_stripe_event(self, event_row_id: int) -> str:
         raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 3600)) from exc
 
 
-@shared_task
+@shared_task_with_aliases(
+    name="crm.billing.enforce_grace_periods", aliases=("crm.billing.tasks.enforce_grace_periods",)
+)
 def enforce_grace_periods() -> int:
     paused = access.enforce_grace_periods(db.session)
     if paused:
@@ -30,7 +38,9 @@ def enforce_grace_periods() -> int:
     return paused
 
 
-@shared_task
+@shared_task_with_aliases(
+    name="crm.billing.reconcile_stripe", aliases=("crm.billing.tasks.reconcile_stripe",)
+)
 def reconcile_stripe() -> list[str]:
     """Daily: repair what webhooks missed and tell the coach what was fixed."""
     fixed = reconcile.reconcile(db.session)

@@ -7,13 +7,12 @@ from datetime import datetime
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
-from crm.booking import services
-from crm.booking import availability
+from crm.booking import availability as coach_availability
 from crm.booking import emails as booking_emails
-from crm.booking.services import FIELD_LIMITS
+from crm.booking import services
 from crm.booking.errors import BookingInvalid, SlotTaken
-from crm.booking.slots import InvalidSlot
-from crm.booking.slots import Slot
+from crm.booking.services import FIELD_LIMITS
+from crm.booking.slots import InvalidSlot, Slot
 from crm.time import is_valid_timezone, zone
 from extensions import db, limiter
 
@@ -97,8 +96,8 @@ def _slot_json(slot: Slot, tz: str) -> dict[str, str]:
 def list_slots(start=None, days: int = 7, tz: str | None = None):
     """Free slots from `start` (default today) for `days` days, shown in zone `tz`
     (default: the coach's)."""
-    tz = tz or availability.coach_settings(db.session).timezone
-    slots = availability.free_slots(db.session, start_day=start, days=days, tz=tz)
+    tz = tz or coach_availability.coach_settings(db.session).timezone
+    slots = coach_availability.free_slots(db.session, start_day=start, days=days, tz=tz)
     return [_slot_json(slot, tz) for slot in slots]
 
 
@@ -117,7 +116,7 @@ def create_booking(data: dict):
     try:
         booking = services.book_call(db.session, **data)
     except SlotTaken as exc:
-        fresh = availability.free_slots(db.session, days=7, tz=data["timezone"])[:20]
+        fresh = coach_availability.free_slots(db.session, days=7, tz=data["timezone"])[:20]
         abort(
             409,
             message=exc.message,

@@ -14,7 +14,7 @@ from crm.booking import slots as slot_rules
 from crm.booking.errors import AvailabilityError, SlotTaken
 from crm.booking.models import AvailabilityWindow, Booking, CoachSettings, DayOff
 from crm.booking.slots import Rules, Slot, Window
-from crm.time import utcnow, zone
+from crm.time import is_valid_timezone, utcnow, zone
 
 # Sane bounds for the coach's settings.
 SETTING_BOUNDS = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 class BookingError(Exception):
     """A domain error about a booking, with a message fit to show the visitor."""
 

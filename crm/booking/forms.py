@@ -20,8 +20,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
-from crm.booking.services import FIELD_LIMITS
 from crm.booking.availability import SETTING_BOUNDS
+from crm.booking.services import FIELD_LIMITS
 from crm.booking.slots import WEEKDAYS
 
 COMMON_ZONES = (

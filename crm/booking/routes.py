@@ -6,13 +6,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from itertools import groupby
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -21,12 +19,13 @@ from flask import (
 )
 from flask_login import current_user
 
+from crm import time as crm_time
 from crm.accounts.access import coach_required
-from crm.booking import services
-from crm.booking import availability
+from crm.booking import availability as coach_availability
 from crm.booking import emails as booking_emails
 from crm.booking import errors as booking_errors
-from crm import time as crm_time
+from crm.booking import services
+from crm.booking.errors import BookingError, BookingInvalid, SlotTaken
 from crm.booking.forms import (
     COMMON_ZONES,
     AvailabilityForm,
@@ -38,9 +37,8 @@ from crm.booking.forms import (
 )
 from crm.booking.models import Booking, BookingStatus
 from crm.booking.services import UTM_KEYS
-from crm.booking.errors import BookingError, BookingInvalid, SlotTaken
-from crm.booking.slots import InvalidSlot
-from crm.booking.slots import WEEKDAYS, Slot
+from crm.booking.slots import WEEKDAYS, InvalidSlot, Slot
+from crm.forms import safe_next
 from crm.time import is_valid_timezone, utcnow, zone
 from extensions import db, limiter
 
@@ -54,7 +52,7 @@ DAYS_PER_PAGE = 7
 
 def _viewer_tz(raw: str | None) -> tuple[str, str | None]:
     """The visitor's zone from the query/form, else the coach's; with a note when it was unknown."""
-    coach_tz = availability.coach_settings(db.session).timezone
+    coach_tz = coach_availability.coach_settings(db.session).timezone
     if not raw:
         return coach_tz, None
     if is_valid_timezone(raw):
@@ -108,11 +106,11 @@ def _utm_from(source) -> dict[str, str]:
 
 def _slot_page(tz: str, start_day: date) -> dict[str, Any]:
     """Template values for a week of free slots seen from zone `tz`."""
-    rules = availability.load_rules(db.session)
+    rules = coach_availability.load_rules(db.session)
     now = utcnow()
     today = now.astimezone(zone(tz)).date()
     last_day = (now + timedelta(days=rules.horizon_days)).astimezone(zone(tz)).date()
-    slots = availability.free_slots(
+    slots = coach_availability.free_slots(
         db.session, start_day=start_day, days=DAYS_PER_PAGE, tz=tz, now=now, rules=rules
     )
     later = start_day + timedelta(days=DAYS_PER_PAGE)
@@ -300,7 +298,9 @@ def reschedule(token: str):
                 form.slot.errors = [exc.message]
             else:
                 flash("Your call has been moved. A new invite is on its way.", "success")
-                return redirect(url_for("booking.manage", token=booking_emails.make_manage_token(new)))
+                return redirect(
+                    url_for("booking.manage", token=booking_emails.make_manage_token(new))
+                )
     view = _booking_view(booking, token)
     slot_page = _slot_page(tz, _start_day(None, tz)) if view["changeable"] else {}
     return (
@@ -349,14 +349,14 @@ BLANK_ROWS = 3
 @bp.route("/coach/availability", methods=["GET", "POST"])
 @coach_required
 def availability():
-    current = availability.get_availability(db.session)
+    current = coach_availability.get_availability(db.session)
     form = AvailabilityForm()
     form.timezone.choices = zone_choices(_zone_names(current.settings.timezone))
     status = 200
     if request.method == "GET":
         settings = current.settings
         form.timezone.data = settings.timezone
-        for key in availability.SETTING_BOUNDS:
+        for key in coach_availability.SETTING_BOUNDS:
             form[key].data = getattr(settings, key)
         rows = [
             {"weekday": str(w.weekday), "start": w.start_time, "end": w.end_time}
@@ -379,7 +379,7 @@ def availability():
             index.append(i)
         if not any(entry.form.end.errors for entry in form.windows.entries):
             try:
-                availability.save_availability(
+                coach_availability.save_availability(
                     db.session,
                     timezone=form.timezone.data,
                     call_minutes=form.call_minutes.data,
@@ -419,18 +419,18 @@ def add_day_off():
     form = DayOffForm()
     if form.validate():
         try:
-            availability.add_day_off(db.session, form.day.data, form.note.data or "")
+            coach_availability.add_day_off(db.session, form.day.data, form.note.data or "")
         except booking_errors.AvailabilityError as exc:
             for key, message in exc.errors.items():
                 form[key].errors = [*form[key].errors, message]
         else:
             flash(f"{form.day.data:%A %d %B %Y} is now a day off.", "success")
             return redirect(url_for("booking.availability"))
-    current = availability.get_availability(db.session)
+    current = coach_availability.get_availability(db.session)
     avail_form = AvailabilityForm(formdata=None)
     avail_form.timezone.choices = zone_choices(_zone_names(current.settings.timezone))
     avail_form.timezone.data = current.settings.timezone
-    for key in availability.SETTING_BOUNDS:
+    for key in coach_availability.SETTING_BOUNDS:
         avail_form[key].data = getattr(current.settings, key)
     while avail_form.windows.entries:
         avail_form.windows.pop_entry()
@@ -455,7 +455,7 @@ def add_day_off():
 @bp.post("/coach/availability/days-off/<int:day_off_id>/delete")
 @coach_required
 def remove_day_off(day_off_id: int):
-    availability.remove_day_off(db.session, day_off_id)
+    coach_availability.remove_day_off(db.session, day_off_id)
     flash("Day off removed.", "success")
     return redirect(url_for("booking.availability"))
 

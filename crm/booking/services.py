@@ -7,7 +7,8 @@ raises a domain error (crm.booking.errors) that the page or the API turns into a
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from itsdangerous import BadSignature
@@ -16,14 +17,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm.booking import emails
+from crm.booking import slots as slot_rules
 from crm.booking.availability import _check_free, load_rules
 from crm.booking.errors import BookingError, BookingInvalid, InvalidToken, SlotTaken
 from crm.booking.models import Booking, BookingStatus
-from crm.booking.slots import InvalidSlot, Rules, Slot
+from crm.booking.slots import Rules
 from crm.leads.followups import stop_call_followups
 from crm.leads.models import Lead, Stage
 from crm.leads.services import change_stage, record_event, upsert_lead
-from crm.time import format_when, is_valid_timezone, utcnow
+from crm.time import format_when, is_valid_timezone, utcnow, zone
 from tasks.outbox import queue_emails
 
 # Field limits shared by the form, the API schema and the service's own check.

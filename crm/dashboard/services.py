@@ -9,10 +9,10 @@ from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session, joinedload, load_only
 
 from crm.accounts.models import User
+from crm.alerts.models import CoachFlag
 from crm.booking.models import Booking, BookingStatus
 from crm.leads.models import Lead, Stage
 from crm.time import zone
-from crm.alerts.models import CoachFlag
 
 FUNNEL_DAYS = 90
 UPCOMING_DAYS = 14

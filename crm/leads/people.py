@@ -46,8 +46,7 @@ class LeadPeople:
                 ).all()
             )
         return [
-            bool(by_id.get(i) if i else by_email.get(normalise_email(email)))
-            for email, i in wanted
+            bool(by_id.get(i) if i else by_email.get(normalise_email(email))) for email, i in wanted
         ]
 
     def paused(self, session: Session, lead_ids: set[int]) -> set[int]:

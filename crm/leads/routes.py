@@ -22,7 +22,7 @@ from flask_login import current_user
 from werkzeug.routing import BuildError
 
 from crm.accounts.access import coach_required
-from crm.forms import safe_next, choices
+from crm.forms import choices, safe_next
 from crm.leads import importer, services
 from crm.leads.forms import (
     ActionForm,

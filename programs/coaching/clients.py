@@ -8,7 +8,6 @@ client with no enrolment at all (added by the coach) counts as active while she 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time
 from typing import Any
 
 from flask import current_app

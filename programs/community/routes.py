@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from functools import wraps
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -24,8 +23,8 @@ from flask import (
 from flask_login import current_user
 
 from crm.accounts.access import coach_required
-from crm.forms import safe_next
 from crm.articles import images
+from crm.forms import safe_next
 from extensions import db, limiter, login_manager
 from programs.community.feed import feed as member_feed
 from programs.community.feed import post_view, visible_photo

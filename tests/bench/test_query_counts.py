@@ -9,8 +9,8 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from crm.booking import availability as coach_availability
 from crm.booking import services as booking_services
-from crm.booking import availability
 from crm.leads import services as lead_services
 from crm.leads.services import LeadFilters, _filtered, _ordered
 from extensions import db
@@ -38,8 +38,8 @@ def as_coach(client, auth, coach):
 
 
 def test_dashboard_queries_do_not_grow_with_calls_and_leads(as_coach, db_session):
-    availability.ensure_default_availability(db_session)
-    slots = iter(availability.free_slots(db_session, days=14))
+    coach_availability.ensure_default_availability(db_session)
+    slots = iter(coach_availability.free_slots(db_session, days=14))
 
     def grow(n):
         for _ in range(n):
@@ -174,9 +174,9 @@ def test_a_booking_costs_a_fixed_handful_of_statements(app_ctx, db_session):
     (confirmation, two reminders) with the emails in one batch: one INSERT into the outbox on
     both backends, the consent stamped in the lead's INSERT (no UPDATE for it), and no look-up of
     nurture emails to stop for a lead who is new."""
-    availability.ensure_default_availability(db_session)
+    coach_availability.ensure_default_availability(db_session)
     db_session.commit()
-    slot = availability.free_slots(db_session, days=14)[-1]
+    slot = coach_availability.free_slots(db_session, days=14)[-1]
     seen: list[str] = []
 
     def record(_conn, _cursor, statement, *_args):

@@ -10,8 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import create_app
-from crm.booking import services as booking_services
-from crm.booking import availability
+from crm.booking import availability as coach_availability
 from crm.time import utcnow
 from extensions import db
 from tasks.models import EmailStatus, OutboxEmail
@@ -34,8 +33,8 @@ def broker_app(app, app_ctx, redis_server, tmp_path):
 def test_booking_survives_a_broker_outage_and_its_email_is_sent_once_it_returns(
     broker_app, redis_server, smtp_server, db_session, coach
 ):
-    availability.ensure_default_availability(db_session)
-    slot = availability.free_slots(db_session, days=14)[0]
+    coach_availability.ensure_default_availability(db_session)
+    slot = coach_availability.free_slots(db_session, days=14)[0]
     client = broker_app.test_client()
     assert client.get("/healthz").status_code == 200
 

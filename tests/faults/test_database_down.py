@@ -7,8 +7,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from crm.booking import services as booking_services
-from crm.booking import availability
+from crm.booking import availability as coach_availability
 from crm.booking.models import Booking
 from tests.conftest import PG_SERVER_URL
 
@@ -38,8 +37,8 @@ def test_database_outage_gives_json_503s_and_the_app_recovers_without_restart(
     proxied, coach, db_session
 ):
     other, proxy = proxied
-    availability.ensure_default_availability(db_session)
-    slot = availability.free_slots(db_session, days=14)[0]
+    coach_availability.ensure_default_availability(db_session)
+    slot = coach_availability.free_slots(db_session, days=14)[0]
     client = other.test_client()
     assert client.get("/api/v1/slots").status_code == 200
 

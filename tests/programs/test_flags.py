@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 import time_machine
 from sqlalchemy import select
 
+from crm.alerts.models import CoachFlag, FlagKind
 from programs.flags import open_flags, sync_flags
 from programs.intake import submit_intake
 from programs.logs import record_workout
-from programs.models import CoachFlag, FlagKind, PlanRecord
+from programs.models import PlanRecord
 from programs.tasks import sync_coach_flags
 from tests.factories import intake_values
 from tests.programs.conftest import TIMEZONE, day

@@ -4,9 +4,10 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
+from crm.alerts.models import CoachFlag, FlagKind
 from programs.errors import PortalError
 from programs.logs import record_workout
-from programs.models import CoachFlag, FlagKind, LogStatus, WorkoutLog
+from programs.models import LogStatus, WorkoutLog
 from programs.plans import active_plan, load_plan
 from tests.programs.conftest import day
 

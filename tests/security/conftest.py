@@ -12,14 +12,15 @@ from werkzeug.routing import Rule
 
 from crm.billing import offers
 from crm.billing.models import Price, PriceKind, Programme
-from crm.booking import services as booking_services
-from crm.booking import availability
+from crm.booking import availability as coach_availability
 from crm.booking import emails as booking_emails
+from crm.booking import services as booking_services
 from programs.calendar import calendar_secret
+from programs.coaching.clients import coaching_off_url
 from programs.intake import submit_intake
 from programs.logs import record_workout
-from tasks.clients import coaching_off_url
-from tasks.outbox import queue_email, unsubscribe_token
+from tasks.outbox import queue_email
+from tasks.render import unsubscribe_token
 
 # Runner B's private details: they must never appear in anything runner A is shown.
 B_NAME = "Rosalind"
@@ -113,8 +114,8 @@ def world(db_session, coach, make_user, make_lead) -> World:
     calendar_a = calendar_secret(db_session, runner_a.id)
     calendar_b = calendar_secret(db_session, runner_b.id)
 
-    availability.ensure_default_availability(db_session)
-    slot = availability.free_slots(db_session, days=14)[0]
+    coach_availability.ensure_default_availability(db_session)
+    slot = coach_availability.free_slots(db_session, days=14)[0]
     booking = booking_services.book_call(
         db_session,
         name="Maria Lopez",

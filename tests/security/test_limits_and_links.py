@@ -12,8 +12,8 @@ from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
 from crm.accounts import services as accounts
 from crm.accounts.models import User
 from crm.billing.models import Offer
-from crm.booking import services as booking_services
 from crm.booking import errors as booking_errors
+from crm.booking import services as booking_services
 from crm.booking.models import Booking
 from crm.time import utcnow
 from extensions import db

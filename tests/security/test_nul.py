@@ -1,12 +1,11 @@
 """NUL characters are refused at the door (PostgreSQL text cannot store them)."""
 
-from crm.booking import services as booking_services
-from crm.booking import availability
+from crm.booking import availability as coach_availability
 
 
 def test_a_nul_character_in_json_is_a_400_not_a_500(client, db_session):
-    availability.ensure_default_availability(db_session)
-    slot = availability.free_slots(db_session, days=14)[0]
+    coach_availability.ensure_default_availability(db_session)
+    slot = coach_availability.free_slots(db_session, days=14)[0]
     body = {
         "name": "Nul\u0000Name",
         "email": "nul@example.com",

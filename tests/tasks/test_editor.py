@@ -8,11 +8,11 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from crm.leads.followups import schedule_call_followups
 from crm.leads.models import Stage
-from tasks.editor import TemplateRefused, save_override
 from tasks.models import EmailTemplateOverride, OutboxEmail
 from tasks.outbox import queue_email
-from tasks.sequences import schedule_call_followups
+from tasks.overrides import TemplateRefused, save_override
 
 
 def _reset(session, first_name="Dana", key="reset:1"):
@@ -161,6 +161,4 @@ def test_coach_pauses_and_resumes_a_contacts_automation(client, auth, coach, db_
     client.post(url, data={"paused": "0"})
     db_session.refresh(lead)
     assert not lead.automation_paused
-    assert (
-        client.post("/coach/leads/999999/automation", data={"paused": "1"}).status_code == 404
-    )
+    assert client.post("/coach/leads/999999/automation", data={"paused": "1"}).status_code == 404

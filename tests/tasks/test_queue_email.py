@@ -11,7 +11,8 @@ from sqlalchemy import select
 from crm.leads.models import LeadEvent
 from crm.time import utcnow
 from tasks.models import EmailStatus, OutboxEmail, Suppression, SuppressionReason
-from tasks.outbox import queue_email, read_unsubscribe_token
+from tasks.outbox import queue_email
+from tasks.render import read_unsubscribe_token
 
 
 @pytest.fixture

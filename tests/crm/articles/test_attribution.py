@@ -10,16 +10,16 @@ from sqlalchemy import select
 
 from crm.articles.models import BookingAttribution
 from crm.articles.services import articles_attribution, record_booking_attribution
+from crm.booking import availability as coach_availability
 from crm.booking import services as booking_services
-from crm.booking import availability
 from crm.leads.models import Lead, LeadEvent, Stage
 from crm.leads.services import change_stage
 
 
 @pytest.fixture
 def free_slot(db_session):
-    availability.ensure_default_availability(db_session)
-    return lambda n=0: availability.free_slots(db_session, days=14)[n]
+    coach_availability.ensure_default_availability(db_session)
+    return lambda n=0: coach_availability.free_slots(db_session, days=14)[n]
 
 
 def _book_form(start, email="jo@example.com", **kw):

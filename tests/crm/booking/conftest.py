@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from crm.booking import availability as coach_availability
 from crm.booking import services
-from crm.booking import availability
 
 
 @pytest.fixture
 def availability(db_session):
     """Mon–Fri 9:00–12:00 and 13:00–17:00 in Los Angeles, 20-minute calls, 10-minute buffer."""
-    availability.ensure_default_availability(db_session)
-    return availability.load_rules(db_session)
+    coach_availability.ensure_default_availability(db_session)
+    return coach_availability.load_rules(db_session)
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def free_slot(db_session, availability):
     """A callable giving the n-th free slot from now (seen from the coach's zone, two weeks)."""
 
     def pick(n: int = 0):
-        return availability.free_slots(db_session, days=14)[n]
+        return coach_availability.free_slots(db_session, days=14)[n]
 
     return pick
 

@@ -7,8 +7,8 @@ import threading
 from sqlalchemy import func, select
 
 from crm.booking import services
-from crm.booking.models import Booking
 from crm.booking.errors import SlotTaken
+from crm.booking.models import Booking
 from crm.leads.models import Lead
 from extensions import db
 

@@ -8,9 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from crm.booking import services
+from crm.booking import availability as coach_availability
 from crm.booking import emails as booking_emails
-from crm.booking import availability
 from crm.booking.models import AvailabilityWindow, Booking, BookingStatus, DayOff
 from crm.leads.models import Lead, Stage
 
@@ -272,7 +271,7 @@ def test_coach_sees_and_saves_availability(client, auth, coach, db_session, avai
     assert ">Availability</a>" in page  # the nav link
     response = client.post("/coach/availability", data=availability_form())
     assert response.status_code == 302
-    rules = availability.load_rules(db_session)
+    rules = coach_availability.load_rules(db_session)
     assert rules.call_minutes == 30 and rules.horizon_days == 10
     assert [(w.weekday, w.start.hour, w.end.hour) for w in rules.windows] == [(5, 8, 10)]
 

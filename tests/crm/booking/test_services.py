@@ -9,11 +9,17 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import func, select
 
-from crm.booking import services
-from crm.booking import availability
+from crm.booking import availability as coach_availability
 from crm.booking import emails as booking_emails
+from crm.booking import services
+from crm.booking.errors import (
+    AvailabilityError,
+    BookingError,
+    BookingInvalid,
+    InvalidToken,
+    SlotTaken,
+)
 from crm.booking.models import AvailabilityWindow, Booking, BookingStatus, DayOff
-from crm.booking.errors import AvailabilityError, BookingError, BookingInvalid, InvalidToken, SlotTaken
 from crm.booking.slots import InvalidSlot
 from crm.leads.models import Lead, LeadEvent, Stage
 from crm.time import utcnow, zone
@@ -145,7 +151,7 @@ def test_unique_slot_in_the_database_refuses_a_double_booking_past_the_check(
 
 def test_slot_inside_the_buffer_of_another_call_is_taken(db_session, book, free_slot):
     first = book()
-    settings = availability.coach_settings(db_session)
+    settings = coach_availability.coach_settings(db_session)
     settings.buffer_minutes = 0
     settings.call_minutes = 10  # the grid now has 10-minute steps
     db_session.commit()
@@ -190,7 +196,7 @@ def test_reschedule_frees_the_old_slot_and_links_the_new_booking(db_session, boo
     assert booking.slot_start is None
     assert new.rescheduled_from_id == booking.id
     assert new.slot_start == new.start_at == target
-    assert old_start in [s.start for s in availability.free_slots(db_session, days=14)]
+    assert old_start in [s.start for s in coach_availability.free_slots(db_session, days=14)]
     assert "rescheduled" in events(db_session, booking.lead)
     # and someone else can now book the old time
     other = book(email="other@example.com", slot_start=old_start)
@@ -212,7 +218,7 @@ def test_cancel_frees_the_slot_and_moves_the_lead_back_to_new(db_session, book):
     db_session.refresh(booking)
     assert booking.status == BookingStatus.CANCELLED
     assert booking.slot_start is None and booking.cancelled_at is not None
-    assert booking.start_at in [s.start for s in availability.free_slots(db_session, days=14)]
+    assert booking.start_at in [s.start for s in coach_availability.free_slots(db_session, days=14)]
     assert booking.lead.stage == Stage.NEW
     assert "cancelled" in events(db_session, booking.lead)
     with pytest.raises(BookingError):
@@ -296,8 +302,8 @@ def test_token_signed_with_another_salt_is_rejected(db_session, book, app):
 
 
 def test_default_availability_is_added_once(db_session):
-    assert availability.ensure_default_availability(db_session) is True
-    assert availability.ensure_default_availability(db_session) is False
+    assert coach_availability.ensure_default_availability(db_session) is True
+    assert coach_availability.ensure_default_availability(db_session) is False
     windows = db_session.scalars(select(AvailabilityWindow)).all()
     assert len(windows) == 10
     assert {(w.start_time, w.end_time) for w in windows} == {
@@ -314,13 +320,13 @@ def save(db_session, **kw):
     kw.setdefault("min_notice_hours", 24)
     kw.setdefault("horizon_days", 14)
     kw.setdefault("windows", [(0, time(9), time(12)), (0, time(14), time(16))])
-    return availability.save_availability(db_session, **kw)
+    return coach_availability.save_availability(db_session, **kw)
 
 
 def test_save_availability_replaces_windows_and_settings(db_session):
-    availability.ensure_default_availability(db_session)
+    coach_availability.ensure_default_availability(db_session)
     save(db_session)
-    rules = availability.load_rules(db_session)
+    rules = coach_availability.load_rules(db_session)
     assert (rules.call_minutes, rules.buffer_minutes, rules.min_notice_hours) == (30, 15, 24)
     assert len(rules.windows) == 2
 
@@ -338,29 +344,29 @@ BAD_SETTINGS = (
 
 
 def test_save_availability_refuses_bad_settings(db_session, subtests):
-    availability.ensure_default_availability(db_session)
+    coach_availability.ensure_default_availability(db_session)
     for overrides, field in BAD_SETTINGS:
         with subtests.test(field):
             with pytest.raises(AvailabilityError) as caught:
                 save(db_session, **overrides)
             assert field in caught.value.errors
-    assert availability.load_rules(db_session).call_minutes == 20  # unchanged
+    assert coach_availability.load_rules(db_session).call_minutes == 20  # unchanged
 
 
 def test_day_off_removes_that_days_slots(db_session, availability, free_slot):
     slot = free_slot(0)
     day = slot.start.astimezone(availability.tz).date()
-    availability.add_day_off(db_session, day, "Race weekend")
+    coach_availability.add_day_off(db_session, day, "Race weekend")
     assert all(
         s.start.astimezone(availability.tz).date() != day
-        for s in availability.free_slots(db_session, days=14)
+        for s in coach_availability.free_slots(db_session, days=14)
     )
     with pytest.raises(AvailabilityError):
-        availability.add_day_off(db_session, day)
+        coach_availability.add_day_off(db_session, day)
     with pytest.raises(AvailabilityError):
-        availability.add_day_off(db_session, day - timedelta(days=30))
-    availability.remove_day_off(db_session, db_session.scalar(select(DayOff.id)))
-    assert slot.start in [s.start for s in availability.free_slots(db_session, days=14)]
+        coach_availability.add_day_off(db_session, day - timedelta(days=30))
+    coach_availability.remove_day_off(db_session, db_session.scalar(select(DayOff.id)))
+    assert slot.start in [s.start for s in coach_availability.free_slots(db_session, days=14)]
 
 
 def test_invite_time_zone_gives_the_calls_own_offset(db_session, book):

@@ -102,7 +102,7 @@ def test_login_sends_the_coach_to_the_dashboard(client, coach):
 def test_clients_who_need_you_shows_each_flagged_client_once_with_the_newest_flag(
     db_session, make_user
 ):
-    from programs.models import CoachFlag, FlagKind
+    from crm.alerts.models import CoachFlag, FlagKind
 
     maria, june = make_user(first_name="Maria"), make_user(first_name="June")
     db_session.add_all(
@@ -126,7 +126,7 @@ def test_clients_who_need_you_shows_each_flagged_client_once_with_the_newest_fla
 def test_dashboard_shows_revenue_and_the_clients_who_need_you(
     client, auth, coach, make_user, db_session
 ):
-    from programs.models import CoachFlag, FlagKind
+    from crm.alerts.models import CoachFlag, FlagKind
 
     runner = make_user(first_name="Maria", last_name="Lopez")
     db_session.add(

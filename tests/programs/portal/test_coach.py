@@ -4,10 +4,11 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from crm.alerts.models import CoachFlag
 from programs.errors import PortalError
 from programs.intake import regenerate_plan, submit_intake
 from programs.logs import record_workout
-from programs.models import ClientNote, CoachFlag
+from programs.models import ClientNote
 from programs.plan_edits import (
     move_session,
     set_intervals,

@@ -8,16 +8,12 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from crm.booking.emails import booking_reminders, cancel_booking_emails
 from crm.booking.models import Booking, BookingStatus
+from crm.leads.followups import schedule_call_followups, stop_call_followups
 from crm.leads.models import Stage
 from tasks.models import EmailStatus, OutboxEmail
 from tasks.outbox import queue_emails
-from tasks.sequences import (
-    booking_reminders,
-    cancel_booking_emails,
-    schedule_call_followups,
-    stop_call_followups,
-)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""The weekly check-in end to end: beat's `tasks.weekly_checkins` run by a real Celery worker whose
-clock says Sunday evening, the emails caught by a real SMTP server, the link opened in the app."""
+"""The weekly check-in end to end: beat's `programs.coaching.send_weekly_checkins` run by a real
+Celery worker whose clock says Sunday evening, the emails caught by a real SMTP server, the link
+opened in the app."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from sqlalchemy import select
 
 from crm.leads.services import set_automation_paused
 from extensions import db
-from tasks.checkins import read_checkin_token
+from programs.coaching.checkins import read_checkin_token
+from tasks.consent import suppress_address
 from tasks.models import EmailStatus, OutboxEmail, SuppressionReason
-from tasks.outbox import suppress_address
 from tests.peers import Worker, purge_queue
 
 # Sunday 3 November 2030 at 18:00:30 in Los Angeles, the evening after the clocks fell back
@@ -50,7 +51,7 @@ def checkin_peers(sunday_worker, smtp_server, app_ctx):
 
 def _dispatch(worker: Worker) -> None:
     """One beat run of the check-ins, and everything it enqueued, done."""
-    worker.run_task("tasks.weekly_checkins")
+    worker.run_task("programs.coaching.send_weekly_checkins")
     worker.drain()  # the dispatch ran and published its send tasks…
     worker.drain()  # …which were ahead of this marker: sent (the solo worker runs its queue FIFO)
 
@@ -133,7 +134,7 @@ def test_dispatching_again_the_same_evening_sends_nothing_more(checkin_peers, ma
     make_client(PLAN_START, email="bea@example.com")
 
     # Two runs back to back (a beat restarted mid-tick), then the next quarter-hour's run.
-    worker.run_task("tasks.weekly_checkins")
+    worker.run_task("programs.coaching.send_weekly_checkins")
     _dispatch(worker)
     smtp.wait_for(2)
     _dispatch(worker)

@@ -7,9 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 import time_machine
 from sqlalchemy import select
 
+from crm.alerts.models import CoachFlag, FlagKind
+from crm.alerts.services import notify_coach as alert_coach
 from crm.booking.models import Booking
-from programs.models import CoachFlag, FlagKind
-from tasks.alerts import alert_coach, queue_coach_digests
+from crm.dashboard.digest import queue_coach_digests
 from tasks.models import EmailStatus, OutboxEmail
 
 

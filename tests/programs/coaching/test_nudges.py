@@ -10,10 +10,10 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from programs.coaching.nudges import last_session_date, queue_client_sequences
 from programs.intake import submit_intake
 from programs.logs import record_workout
 from programs.plans import active_plan
-from tasks.client_sequences import last_session_date, queue_client_sequences
 from tasks.models import EmailStatus, OutboxEmail
 from tests.factories import intake_values
 

@@ -8,10 +8,11 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from crm.alerts.models import CoachFlag, FlagKind
+from programs.coaching.checkins import checkin_token, submit_checkin
 from programs.logs import record_morning_pain, record_workout
-from programs.models import CoachFlag, FlagKind, WorkoutLog
+from programs.models import WorkoutLog
 from programs.plans import active_plan, load_plan
-from tasks.checkins import checkin_token, submit_checkin
 from tasks.models import OutboxEmail
 
 MONDAY = date(2030, 10, 21)  # her plan starts on this Monday: week 0 is 21–27 Oct (2030-W43)

@@ -10,7 +10,7 @@ import time_machine
 from sqlalchemy import select
 
 from crm.leads.models import LeadEvent
-from tasks.checkins import (
+from programs.coaching.checkins import (
     AlreadyCheckedIn,
     CheckInError,
     CheckInLinkExpired,
@@ -20,7 +20,8 @@ from tasks.checkins import (
     queue_weekly_checkins,
     submit_checkin,
 )
-from tasks.models import CheckIn, EmailStatus, OutboxEmail
+from programs.coaching.models import CheckIn
+from tasks.models import EmailStatus, OutboxEmail
 
 
 def _checkins(session) -> list[OutboxEmail]:
@@ -209,8 +210,8 @@ def test_pain_at_her_threshold_raises_no_alert(db_session, linked_runner, coach)
 
 
 def test_the_stored_calendar_gives_the_same_week_as_the_plan_json(db_session, make_client):
+    from programs.coaching.checkins import next_week_sessions, next_week_sessions_of
     from programs.plans import active_plan
-    from tasks.checkins import next_week_sessions, next_week_sessions_of
 
     runners = [make_client(date(2030, 10, 21), email=f"r{i}@example.com") for i in range(2)]
     sunday = date(2030, 11, 3)
@@ -225,8 +226,8 @@ def test_the_stored_calendar_gives_the_same_week_as_the_plan_json(db_session, ma
 
 def test_the_calendar_follows_every_change_of_the_plan(db_session, make_client):
     """An adapted or edited plan is assigned to `record.plan`; the calendar changes with it."""
+    from programs.coaching.checkins import next_week_sessions_of
     from programs.plans import active_plan
-    from tasks.checkins import next_week_sessions_of
 
     runner = make_client(date(2030, 10, 21))
     record = active_plan(db_session, runner.id)

@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from crm.accounts.models import User
 from crm.leads.models import LeadEvent
-from tasks.checkins import queue_weekly_checkins
-from tasks.client_sequences import queue_client_sequences
-from tasks.clients import coaching_off_url
+from programs.coaching.checkins import queue_weekly_checkins
+from programs.coaching.clients import coaching_off_url
+from programs.coaching.nudges import queue_client_sequences
 from tasks.models import EmailStatus, OutboxEmail
-from tests.tasks.test_client_sequences import START, at
+from tests.programs.coaching.test_nudges import START, at
 
 SUNDAY_EVENING = datetime(2030, 11, 4, 2, 5, tzinfo=UTC)  # Sunday 3 Nov 2030, 18:05 in LA
 
