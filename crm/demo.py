@@ -9,18 +9,15 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, time, timedelta
 
-import click
 from flask import current_app
-from flask.cli import with_appcontext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm.accounts.models import Role, User
-from crm.accounts.services import count_coaches, create_user, find_user
+from crm.accounts.services import create_user, find_user
 from crm.booking.models import AvailabilityWindow, Booking, BookingStatus, CoachSettings
 from crm.leads.models import Lead, LeadEvent, Note, Stage
 from crm.time import utcnow, zone
-from extensions import db
 
 DEMO_EMAIL = "coach@example.com"
 DEMO_PASSWORD = "hero-demo-coach"
@@ -55,7 +52,7 @@ STAGE_WEIGHTS = [(Stage.NEW, 24), (Stage.CALL_BOOKED, 12), (Stage.CALL_HELD, 14)
                  (Stage.OFFER_SENT, 10), (Stage.ENROLLED, 18), (Stage.LOST, 22)]  # fmt: skip
 
 
-def _ensure_coach(session: Session) -> tuple[User, bool]:
+def ensure_coach(session: Session) -> tuple[User, bool]:
     user = find_user(session, DEMO_EMAIL)
     if user is not None:
         return user, False
@@ -71,7 +68,7 @@ def _ensure_coach(session: Session) -> tuple[User, bool]:
     return user, True
 
 
-def _ensure_settings(session: Session) -> CoachSettings:
+def ensure_settings(session: Session) -> CoachSettings:
     settings = session.scalar(select(CoachSettings).limit(1))
     if settings is None:
         settings = CoachSettings(timezone=current_app.config.get("COACH_TIMEZONE", "UTC"))
@@ -229,37 +226,3 @@ def _book(session, rng, slots, lead, stage, created, now, may_be_upcoming):
         label = "Call held" if status == BookingStatus.HELD else "No-show"
         _event(session, lead, f"call_{status.value}", label, start + timedelta(minutes=25))
     return booked_at, start
-
-
-@click.command("seed-demo")
-@click.option("--if-empty", is_flag=True, help="Do nothing when a coach account exists.")
-@with_appcontext
-def seed_demo(if_empty: bool) -> None:
-    """Create the demo coach, her availability and ~200 leads with calls, notes and timelines."""
-    session = db.session
-    if if_empty and count_coaches(session):
-        click.echo("A coach account exists: demo data not added.")
-        return
-    coach, created = _ensure_coach(session)
-    settings = _ensure_settings(session)
-    demo_leads = session.scalar(
-        select(func.count()).select_from(Lead).where(Lead.email.like(f"%@{DEMO_LEAD_DOMAIN}"))
-    )
-    if demo_leads:
-        click.echo(f"{demo_leads} demo leads exist already: none added.")
-    else:
-        with click.progressbar(length=1, label="Creating demo leads") as bar:
-            seed_leads(session, coach, settings.timezone)
-            bar.update(1)
-        click.echo(f"{LEADS} demo leads created.")
-    from crm.articles.cli import seed_demo_articles
-    from crm.demo_clients import seed_clients
-
-    clients = seed_clients(session, today=utcnow().astimezone(zone(settings.timezone)).date())
-    articles = seed_demo_articles(session)
-    click.echo(f"{clients} demo clients enrolled with plans; {articles} demo articles written.")
-    click.echo("")
-    if created:
-        click.echo(f"Demo coach login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
-    else:
-        click.echo(f"Demo coach login: {DEMO_EMAIL} (password unchanged)")

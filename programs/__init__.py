@@ -15,10 +15,12 @@ if TYPE_CHECKING:
 def init_app(app: Flask) -> None:
     from celery.schedules import crontab
 
+    from crm.articles.render import register_exercise_library
+    from crm.leads import register_client_page
     from crm.nav import add_nav
     from extensions import api as smorest_api
     from extensions import csrf
-    from programs import api, cli, coach, library_admin, models, routes, tasks  # noqa: F401
+    from programs import api, cli, coach, demo, library, library_admin, models, routes, tasks  # noqa: F401
     from tasks import add_periodic_task
 
     app.register_blueprint(routes.bp)
@@ -27,6 +29,7 @@ def init_app(app: Flask) -> None:
     csrf.exempt(api.bp)
     smorest_api.register_blueprint(api.bp)
     app.cli.add_command(cli.plan_preview)
+    app.cli.add_command(demo.seed_demo)
     app.cli.add_command(cli.sync_coach_flags)
     add_nav(app, "runner", "portal.today", "Today", 10)
     add_nav(app, "runner", "portal.plan", "Plan", 20)
@@ -34,3 +37,5 @@ def init_app(app: Flask) -> None:
     add_nav(app, "coach", "clients.client_list", "Clients", 40)
     add_nav(app, "coach", "exercises.exercise_list", "Exercises", 55)
     add_periodic_task(app, "coach-flags", "programs.sync_coach_flags", crontab(minute=40))
+    register_exercise_library(app, library.current_library)
+    register_client_page(app, coach.client_page)

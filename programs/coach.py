@@ -281,3 +281,10 @@ def edit_profile(user_id: int):
             flash("Profile saved and a new plan generated. Her logs are kept.", "success")
             return redirect(url_for("clients.client_detail", user_id=user_id))
     return render_template("clients/profile.html", form=form, client=user)
+
+
+def client_page(session, user_id: int) -> str | None:
+    """The URL of the coach's page for this runner, once she has a plan (the lead page links it)."""
+    if active_plan(session, user_id) is None:
+        return None
+    return url_for("clients.client_detail", user_id=user_id)

@@ -10,18 +10,18 @@ replaced by our own templates, so nothing the coach types ever becomes markup we
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import nh3
-from flask import render_template
+from flask import current_app, render_template
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from extensions import db
-from programs.engine import Library
-from programs.library import current_library
 
 DIRECTIVE = re.compile(r"^[ \t]*\[\[(cta|exercise:([a-z0-9][a-z0-9-]{0,80}))\]\][ \t]*$", re.M)
 
@@ -33,9 +33,29 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "o
 URL_SCHEMES = {"http", "https", "mailto"}
 
 
-def load_library() -> Library:
+class ExerciseLibrary(Protocol):
+    """The exercises an article can embed, by id and in order (programs' plan library is one)."""
+
+    by_id: Mapping[str, Any]
+    exercises: Sequence[Any]
+
+
+@dataclass(frozen=True)
+class _NoExercises:
+    by_id: Mapping[str, Any] = field(default_factory=dict)
+    exercises: Sequence[Any] = ()
+
+
+def register_exercise_library(app, load) -> None:
+    """`load(session)` returns the library article embeds come from (programs registers it, so
+    the CRM needs nothing of the plans)."""
+    app.extensions["article_exercise_library"] = load
+
+
+def load_library() -> ExerciseLibrary:
     """The plan library as the coach has it: built-in plus her own active exercises."""
-    return current_library(db.session)
+    load = current_app.extensions.get("article_exercise_library")
+    return load(db.session) if load is not None else _NoExercises()
 
 
 @cache

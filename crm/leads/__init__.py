@@ -20,8 +20,13 @@ def in_zone(value: datetime | None, tz_name: str, fmt: str = "%a %d %b %Y, %H:%M
     return value.astimezone(tz).strftime(fmt)
 
 
+def register_client_page(app: Flask, page) -> None:
+    """`page(session, user_id)` is the URL of the coach's page for the runner behind a lead, or
+    None while she has none (programs registers it; the CRM knows nothing of plans)."""
+    app.extensions["lead_client_page"] = page
+
+
 def init_app(app: Flask) -> None:
-    from crm import demo
     from crm.leads import api, cli, followups, models, people, routes  # noqa: F401 - models
 
     register_people(app, people.LeadPeople())
@@ -30,7 +35,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(routes.bp)
     api.register(app)
     app.cli.add_command(cli.import_leads)
-    app.cli.add_command(demo.seed_demo)
     app.add_template_filter(in_zone, "in_zone")
     add_nav(app, "coach", "leads.pipeline", "Pipeline", 20)
     add_nav(app, "coach", "leads.lead_list", "Leads", 30)

@@ -252,13 +252,10 @@ def _outcome_url(booking_id: int) -> str | None:
 
 def _client_url(lead) -> str | None:
     """The coach's client page for the runner behind this lead, once she has a plan."""
-    if lead.user_id is None or "clients.client_detail" not in current_app.view_functions:
+    client_page = current_app.extensions.get("lead_client_page")
+    if lead.user_id is None or client_page is None:
         return None
-    from programs.plans import active_plan
-
-    if active_plan(db.session, lead.user_id) is None:
-        return None
-    return url_for("clients.client_detail", user_id=lead.user_id)
+    return client_page(db.session, lead.user_id)
 
 
 def _render_detail(lead, *, stage_form=None, note_form=None, undo=None):

@@ -4,9 +4,9 @@ from sqlalchemy import func, select
 
 from crm.accounts.models import Role, User
 from crm.booking.models import AvailabilityWindow, Booking, BookingStatus
-from crm.demo_clients import CLIENTS
 from crm.leads.models import Lead, LeadEvent, Note, Stage
 from extensions import db
+from programs.demo import CLIENTS
 
 
 def _count(model, *where):

@@ -1,4 +1,5 @@
-"""Demo clients for `seed-demo`: paying runners with plans and logs, through the real services.
+"""`flask seed-demo`: the whole demo story — the coach, her availability, ~200 leads with calls
+(crm.demo), her articles, and paying runners with plans and logs, through the real services.
 
 Each demo client goes the way a real one does — an offer, the offline test checkout, fulfilment,
 an intake and a few weeks of logs — so the payments ledger, the revenue card, the client list and
@@ -11,12 +12,27 @@ import random
 from datetime import date, timedelta
 from urllib.parse import urlsplit
 
+import click
+from flask.cli import with_appcontext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crm.accounts.services import count_coaches
+from crm.articles.cli import seed_demo_articles
 from crm.billing import catalogue, checkout, offers
 from crm.billing.models import Enrolment, Programme
+from crm.demo import (
+    DEMO_EMAIL,
+    DEMO_LEAD_DOMAIN,
+    DEMO_PASSWORD,
+    LEADS,
+    ensure_coach,
+    ensure_settings,
+    seed_leads,
+)
 from crm.leads.models import Lead, Stage
+from crm.time import utcnow, zone
+from extensions import db
 from programs.intake import submit_intake
 from programs.logs import record_workout
 from programs.plans import load_plan
@@ -130,3 +146,34 @@ def _start_plan(session: Session, user_id: int, shape: dict, today: date, rng) -
 def _pain(rng: random.Random) -> int:
     # Mostly comfortable, now and then a bad day that the plan and the coach must react to.
     return 6 if rng.random() < 0.03 else rng.choice((0, 0, 1, 1, 2, 2, 3, 3, 4))
+
+
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when a coach account exists.")
+@with_appcontext
+def seed_demo(if_empty: bool) -> None:
+    """Create the demo coach, her availability and ~200 leads with calls, notes and timelines."""
+    session = db.session
+    if if_empty and count_coaches(session):
+        click.echo("A coach account exists: demo data not added.")
+        return
+    coach, created = ensure_coach(session)
+    settings = ensure_settings(session)
+    demo_leads = session.scalar(
+        select(func.count()).select_from(Lead).where(Lead.email.like(f"%@{DEMO_LEAD_DOMAIN}"))
+    )
+    if demo_leads:
+        click.echo(f"{demo_leads} demo leads exist already: none added.")
+    else:
+        with click.progressbar(length=1, label="Creating demo leads") as bar:
+            seed_leads(session, coach, settings.timezone)
+            bar.update(1)
+        click.echo(f"{LEADS} demo leads created.")
+    clients = seed_clients(session, today=utcnow().astimezone(zone(settings.timezone)).date())
+    articles = seed_demo_articles(session)
+    click.echo(f"{clients} demo clients enrolled with plans; {articles} demo articles written.")
+    click.echo("")
+    if created:
+        click.echo(f"Demo coach login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+    else:
+        click.echo(f"Demo coach login: {DEMO_EMAIL} (password unchanged)")
