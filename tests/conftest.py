@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask import g, request_started
 
 from app import create_app
+from config import Config, embedded_broker_url
 from extensions import db, limiter
 
 pytest_plugins = ["tests.peers", "tests.stripe_server", "tests.s3_server"]
@@ -57,29 +58,31 @@ def _postgres_unreachable() -> str | None:
     return None
 
 
+class SuiteConfig(Config):
+    """The app's own settings (config.Config) with the test peers and nothing outside: the given
+    database, the embedded broker in `tmp_dir` unless TEST_CELERY_BROKER_URL names Redis or
+    RabbitMQ, SMTP off, Stripe offline, CSRF off for the test client (tests/security turns it
+    on)."""
+
+    def __init__(self, database_url: str, tmp_dir) -> None:
+        super().__init__()
+        self.TESTING = True
+        self.SECRET_KEY = "test-secret-key"
+        self.SQLALCHEMY_DATABASE_URI = database_url
+        self.WTF_CSRF_ENABLED = False
+        self.SERVER_NAME = None
+        self.BASE_URL = "http://localhost"
+        self.SESSION_COOKIE_SECURE = self.REMEMBER_COOKIE_SECURE = False
+        self.PREFERRED_URL_SCHEME = "http"
+        self.RATELIMIT_STORAGE_URI = "memory://"
+        broker = os.environ.get("TEST_CELERY_BROKER_URL") or embedded_broker_url(tmp_dir)
+        self.CELERY = {**self.CELERY, "broker_url": broker}
+        self.STRIPE_SECRET_KEY = ""
+        self.SMTP_HOST = ""
+
+
 def make_test_config(database_url: str, tmp_dir) -> dict:
-    embedded = f"sqla+sqlite:///{tmp_dir / 'broker.sqlite'}"
-    broker = os.environ.get("TEST_CELERY_BROKER_URL") or embedded
-    return {
-        "TESTING": True,
-        "SECRET_KEY": "test-secret-key",
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "WTF_CSRF_ENABLED": False,
-        "SERVER_NAME": None,
-        "BASE_URL": "http://localhost",
-        "RATELIMIT_STORAGE_URI": "memory://",
-        "CELERY": {
-            "broker_url": broker,
-            "task_ignore_result": True,
-            "task_acks_late": True,
-            "task_reject_on_worker_lost": True,
-            "worker_prefetch_multiplier": 1,
-            "broker_connection_retry_on_startup": True,
-            "timezone": "UTC",
-        },
-        "STRIPE_SECRET_KEY": "",
-        "SMTP_HOST": "",
-    }
+    return SuiteConfig(database_url, tmp_dir).as_dict()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
