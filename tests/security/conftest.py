@@ -21,6 +21,7 @@ from programs.intake import submit_intake
 from programs.logs import record_workout
 from tasks.outbox import queue_email
 from tasks.render import unsubscribe_token
+from tests.factories import intake_values
 
 # Runner B's private details: they must never appear in anything runner A is shown.
 B_NAME = "Rosalind"
@@ -32,22 +33,8 @@ SKIPPED_ENDPOINTS = {"static", "bootstrap.static"}
 def intake(**overrides) -> dict:
     weekday = date.today().weekday()
     days = sorted({weekday, (weekday + 2) % 7, (weekday + 4) % 7})  # today is a training day
-    values = {
-        "ability": "run_minutes",
-        "run_minutes": 1,
-        "days": days,
-        "long_run_day": weekday,
-        "equipment": ["none"],
-        "pain_area": "knee",
-        "pain_level": 2,
-        "start_date": date.today(),
-        "race_date": None,
-        "race_type": None,
-        "age": 40,
-        "timezone": "America/New_York",
-    }
-    values.update(overrides)
-    return values
+    mine = {"days": days, "long_run_day": weekday, "equipment": ["none"], "age": 40}
+    return intake_values(date.today(), **{**mine, "timezone": "America/New_York", **overrides})
 
 
 @dataclass

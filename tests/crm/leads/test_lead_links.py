@@ -13,6 +13,7 @@ from crm.billing.models import Enrolment, Offer, Price, PriceKind, Programme
 from crm.leads.models import Lead, Stage
 from extensions import db
 from programs.intake import submit_intake
+from tests.factories import intake_values
 
 
 def _programme(db_session, *, with_price: bool = True) -> Programme:
@@ -127,22 +128,7 @@ def test_client_page_link_appears_once_she_has_a_plan(coach_client, make_lead, d
     lead = make_lead(name="Maya Brooks", email="maya@example.com")
     enrolment = _enrol(db_session, lead, programme, coach)
     submit_intake(
-        db_session,
-        enrolment.user_id,
-        {
-            "ability": "run_minutes",
-            "run_minutes": 1,
-            "days": [0, 2, 4, 5],
-            "long_run_day": 5,
-            "equipment": ["none", "band"],
-            "pain_area": "knee",
-            "pain_level": 2,
-            "start_date": date.today(),
-            "race_date": None,
-            "race_type": None,
-            "age": 42,
-            "timezone": "America/New_York",
-        },
+        db_session, enrolment.user_id, intake_values(date.today(), timezone="America/New_York")
     )
     html = coach_client.get(f"/coach/leads/{lead.id}").get_data(as_text=True)
     client_url = f"/coach/clients/{enrolment.user_id}"
