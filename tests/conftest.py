@@ -72,8 +72,6 @@ class SuiteConfig(Config):
         self.WTF_CSRF_ENABLED = False
         self.SERVER_NAME = None
         self.BASE_URL = "http://localhost"
-        self.SESSION_COOKIE_SECURE = self.REMEMBER_COOKIE_SECURE = False
-        self.PREFERRED_URL_SCHEME = "http"
         self.RATELIMIT_STORAGE_URI = "memory://"
         broker = os.environ.get("TEST_CELERY_BROKER_URL") or embedded_broker_url(tmp_dir)
         self.CELERY = {**self.CELERY, "broker_url": broker}
