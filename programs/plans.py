@@ -48,7 +48,12 @@ _plans: OrderedDict[str, Plan] = OrderedDict()
 # The plan as the text the database holds (JSON is stored as text by both backends): no JSON
 # decoding by the driver, and the base plan next to it is not fetched at all.
 PLAN_TEXT = cast(PlanRecord.plan, Text)
-WITHOUT_PLAN_JSON = (defer(PlanRecord.plan), defer(PlanRecord.base_plan))
+
+
+def without_plan_json() -> tuple:
+    """Loader options leaving both plan JSON columns unloaded. Built per call: building them at
+    import would configure every mapper before the other packages' models are imported."""
+    return defer(PlanRecord.plan), defer(PlanRecord.base_plan)
 
 
 def parsed_plan(plan_json: str) -> Plan:

@@ -14,11 +14,11 @@ from programs.engine import Plan, Session
 from programs.models import LogStatus, PlanRecord, WorkoutLog
 from programs.plans import (
     PLAN_TEXT,
-    WITHOUT_PLAN_JSON,
     logs_for,
     parsed_plan,
     runner_profile,
     sessions_on,
+    without_plan_json,
 )
 
 DEFAULT_TIMEZONE = "America/Los_Angeles"
@@ -64,7 +64,7 @@ def today(session: DbSession, user_id: int, on_date: date) -> TodayView:
     row = session.execute(
         select(PlanRecord, PLAN_TEXT)
         .where(PlanRecord.user_id == user_id, PlanRecord.active.is_(True))
-        .options(*WITHOUT_PLAN_JSON)
+        .options(*without_plan_json())
     ).first()
     if row is None:
         return view
