@@ -7,12 +7,13 @@ import logging
 
 from flask import Flask, request, session
 
+from crm.nav import add_nav
+
 log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
     from crm.articles import cli, models, routes  # noqa: F401 - models for db.create_all()
-    from crm.nav import add_nav
 
     app.register_blueprint(routes.bp)
     app.cli.add_command(cli.seed_articles)

@@ -2,12 +2,13 @@
 
 from flask import Flask
 
+from crm.nav import add_nav
+from extensions import api as smorest_api
+from extensions import csrf
+
 
 def init_app(app: Flask) -> None:
     from crm.booking import api, emails, models, routes  # noqa: F401 - models for db.create_all()
-    from crm.nav import add_nav
-    from extensions import api as smorest_api
-    from extensions import csrf
 
     app.register_blueprint(routes.bp)
     emails.init_app(app)

@@ -2,9 +2,10 @@
 
 from flask import Flask
 
+from crm import nav
+
 
 def init_app(app: Flask) -> None:
-    from crm import nav
     from crm.site import routes
 
     nav.init_app(app)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from celery.schedules import crontab
 from flask import Flask
 
+from crm.nav import add_nav
 from tasks import add_periodic_task
 
 
 def init_app(app: Flask) -> None:
-    from crm.nav import add_nav
     from programs.community import cli, models, routes, tasks  # noqa: F401 - models, tasks
 
     app.register_blueprint(routes.bp)
