@@ -7,7 +7,9 @@ import logging
 
 from flask import Flask, request, session
 
+from crm.booking.errors import InvalidToken
 from crm.nav import add_nav
+from extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +40,17 @@ def init_app(app: Flask) -> None:
 
 
 def _attribution() -> list[dict]:
+    # Imported when called, as in _record_attribution.
     from crm.articles.services import articles_attribution
-    from extensions import db
 
     return articles_attribution(db.session)
 
 
 def _record_attribution(location: str) -> None:
+    # Imported when called: at the top they would load the booking, lead and billing services
+    # into every import of crm.articles (programs.community only wants crm.articles.render).
     from crm.articles.services import record_booking_attribution
-    from crm.booking.errors import InvalidToken
     from crm.booking.services import UTM_KEYS, booking_from_token
-    from extensions import db
 
     token = location.rstrip("/").rsplit("/", 1)[-1]
     if "/book/confirmed/" not in location or not token:

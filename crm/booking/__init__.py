@@ -8,6 +8,8 @@ from extensions import csrf
 
 
 def init_app(app: Flask) -> None:
+    # Imported here: crm.leads.services imports crm.booking.models, and these import the leads
+    # services back (a cycle at the top).
     from crm.booking import api, emails, models, routes  # noqa: F401 - models for db.create_all()
 
     app.register_blueprint(routes.bp)
