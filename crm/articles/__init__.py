@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
+    # Imported here: programs.community imports crm.articles.render, and at the top the routes
+    # would load the leads, booking and billing services into it.
     from crm.articles import cli, models, routes  # noqa: F401 - models for db.create_all()
 
     app.register_blueprint(routes.bp)
