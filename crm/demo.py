@@ -20,6 +20,7 @@ from crm.leads.models import Lead, LeadEvent, Note, Stage
 from crm.time import utcnow, zone
 
 try:
+    # Optional: without it, ensure_settings adds the default hours itself.
     from crm.booking.availability import ensure_default_availability
 except ImportError:
     ensure_default_availability = None
