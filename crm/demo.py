@@ -19,6 +19,12 @@ from crm.booking.models import AvailabilityWindow, Booking, BookingStatus, Coach
 from crm.leads.models import Lead, LeadEvent, Note, Stage
 from crm.time import utcnow, zone
 
+try:
+    # Optional: without it, ensure_settings adds the default hours itself.
+    from crm.booking.availability import ensure_default_availability
+except ImportError:
+    ensure_default_availability = None
+
 DEMO_EMAIL = "coach@example.com"
 DEMO_PASSWORD = "hero-demo-coach"
 DEMO_LEAD_DOMAIN = "demo.hero.example"
@@ -73,10 +79,6 @@ def ensure_settings(session: Session) -> CoachSettings:
     if settings is None:
         settings = CoachSettings(timezone=current_app.config.get("COACH_TIMEZONE", "UTC"))
         session.add(settings)
-    try:
-        from crm.booking.availability import ensure_default_availability
-    except ImportError:
-        ensure_default_availability = None
     if ensure_default_availability is not None:
         ensure_default_availability(session)
     elif session.scalar(select(func.count()).select_from(AvailabilityWindow)) == 0:

@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime
 
 from flask import Flask, g, has_request_context, request
+from flask.logging import default_handler
 
 ACCESS_LOGGER = "hero.access"
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -77,8 +78,6 @@ def init_app(app: Flask) -> None:
         root.addHandler(build_handler(fmt))
     root.setLevel(app.config.get("LOG_LEVEL", "INFO"))
     # Flask's own default handler would print every app.logger record a second time.
-    from flask.logging import default_handler
-
     app.logger.removeHandler(default_handler)
 
     access = logging.getLogger(ACCESS_LOGGER)

@@ -77,7 +77,8 @@ def init_app(app: Flask) -> None:
 
 
 def _s3_client(endpoint_url: str | None = None, region: str | None = None):
-    import boto3  # a quarter of a second to import: only when S3 is configured
+    # boto3 takes a quarter of a second to import: only when S3 is configured.
+    import boto3
 
     # Short timeouts and one retry: an upload or a picture must not hold a web worker for long.
     config = BotoConfig(

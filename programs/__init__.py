@@ -9,10 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    # For the annotation only: see above.
     from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    # Imported here, not at the top: each pulls in Flask (or Celery, the database and the CRM), and
+    # `import programs.engine` must not.
     from celery.schedules import crontab
 
     from crm.articles.render import register_exercise_library

@@ -7,7 +7,9 @@ import json
 import click
 from flask.cli import with_appcontext
 
+from extensions import db
 from programs.engine import Profile, ProfileError, generate_plan, render_text
+from programs.flags import sync_all_flags
 
 
 @click.command("plan-preview")
@@ -44,8 +46,5 @@ def plan_preview(profile_file, fmt: str) -> None:
 def sync_coach_flags() -> None:
     """Raise the flags now due for every runner (pain, missed sessions, silence). Idempotent:
     run it daily (cron or beat) so silent runners are flagged even when nobody looks."""
-    from extensions import db
-    from programs.flags import sync_all_flags
-
     raised = sync_all_flags(db.session)
     click.echo(f"{raised} new flag(s).")

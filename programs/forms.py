@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -152,8 +153,6 @@ class IntakeForm(FlaskForm):
         self.equipment.data = [e for e in profile.get("equipment", []) if e != "none"]
         self.pain_area.data = profile.get("pain_area", "none")
         self.pain_level.data = str(profile.get("pain_level", 0))
-        from datetime import date
-
         self.start_date.data = date.fromisoformat(profile["start_date"])
         rd = profile.get("race_date")
         self.race_date.data = date.fromisoformat(rd) if rd else None

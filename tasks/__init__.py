@@ -68,7 +68,8 @@ def shared_task_with_aliases(
 def _tune_embedded_broker() -> None:
     # kombu's SQLAlchemy transport polls once a second by default (~2 tasks/s); its polling
     # interval must be set on the transport class: passing it in broker_transport_options
-    # crashes the worker.
+    # crashes the worker. Imported here: it loads SQLAlchemy, which `import tasks` does not need
+    # unless the embedded broker is in use.
     from kombu.transport import sqlalchemy as kombu_sqla
 
     kombu_sqla.Transport.polling_interval = 0.1

@@ -6,6 +6,8 @@ from tasks.registry import Step, register_preview, register_step
 
 
 def init_app(app: Flask) -> None:
+    # Imported here: nearly every module (tasks too) imports crm.accounts.models or .access, and
+    # at the top these would load the accounts web layer and the outbox into each of them.
     from crm.accounts import access, api, cli, routes  # noqa: F401 - access registers the loaders
 
     app.register_blueprint(routes.bp)

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from functools import wraps
 
-from flask import abort, request
+from flask import abort, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -43,8 +43,6 @@ def _load_user_from_bearer(req) -> User | None:
 
 @login_manager.unauthorized_handler
 def _unauthorized():
-    from flask import redirect, url_for
-
     if request.path.startswith("/api/"):
         abort(401, "Sign in or send a bearer token.")
     return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from crm.accounts import services
@@ -18,8 +18,6 @@ def home_for(user) -> str:
 
 
 def _endpoints() -> set[str]:
-    from flask import current_app
-
     return {rule.endpoint for rule in current_app.url_map.iter_rules()}
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
+from crm.alerts import models  # noqa: F401 - the table, for create_all
 from tasks.registry import Contact, Step, register_preview, register_step
 
 
@@ -21,8 +22,6 @@ def _preview(session: Session, template: str, contact: Contact) -> dict[str, Any
 
 
 def init_app(app: Flask) -> None:
-    from crm.alerts import models  # noqa: F401 - the table, for create_all
-
     register_step(app, "coach", 20, Step(
         "coach_alert", "Alert", "Pain over threshold, two missed sessions, payment failed"
     ))  # fmt: skip

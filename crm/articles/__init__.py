@@ -7,12 +7,17 @@ import logging
 
 from flask import Flask, request, session
 
+from crm.booking.errors import InvalidToken
+from crm.nav import add_nav
+from extensions import db
+
 log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
+    # Imported here: programs.community imports crm.articles.render, and at the top the routes
+    # would load the leads, booking and billing services into it.
     from crm.articles import cli, models, routes  # noqa: F401 - models for db.create_all()
-    from crm.nav import add_nav
 
     app.register_blueprint(routes.bp)
     app.cli.add_command(cli.seed_articles)
@@ -37,17 +42,17 @@ def init_app(app: Flask) -> None:
 
 
 def _attribution() -> list[dict]:
+    # Imported when called, as in _record_attribution.
     from crm.articles.services import articles_attribution
-    from extensions import db
 
     return articles_attribution(db.session)
 
 
 def _record_attribution(location: str) -> None:
+    # Imported when called: at the top they would load the booking, lead and billing services
+    # into every import of crm.articles (programs.community only wants crm.articles.render).
     from crm.articles.services import record_booking_attribution
-    from crm.booking.errors import InvalidToken
     from crm.booking.services import UTM_KEYS, booking_from_token
-    from extensions import db
 
     token = location.rstrip("/").rsplit("/", 1)[-1]
     if "/book/confirmed/" not in location or not token:

@@ -21,6 +21,10 @@ from sqlalchemy.orm import Session
 from crm.articles import images
 from crm.articles.models import Article, ArticleStatus, BookingAttribution
 from crm.articles.render import normalise_newlines, parse_video, unknown_exercises
+from crm.billing.models import Enrolment
+from crm.booking.models import Booking
+from crm.leads.models import Lead, Stage
+from crm.leads.services import coach_timezone, record_event
 from crm.time import utcnow, zone
 
 COVER_BUCKET = "articles"
@@ -123,8 +127,6 @@ def save_article(
     if published_at is not None:
         when = published_at
         if when.tzinfo is None:
-            from crm.leads.services import coach_timezone
-
             when = when.replace(tzinfo=zone(coach_timezone(session)))
         when = when.astimezone(zone("UTC"))
     cover_bytes = None
@@ -293,9 +295,6 @@ def record_booking_attribution(
     timeline. A CTA link (utm_source=article, utm_campaign=<slug>) counts as the last touch,
     since clicking it is the visitor's latest step. Returns None when nothing points to an
     article or the booking does not exist. Commits."""
-    from crm.booking.models import Booking
-    from crm.leads.services import record_event
-
     utm = utm or {}
     if utm.get("utm_source") == "article" and utm.get("utm_campaign"):
         last_touch = f"{TOUCH_PREFIX}{slugify(utm['utm_campaign'])}"
@@ -337,9 +336,6 @@ def record_booking_attribution(
 
 
 def _enrolled_lead_ids(session: Session, lead_ids: set[int]) -> set[int]:
-    from crm.billing.models import Enrolment
-    from crm.leads.models import Lead, Stage
-
     if not lead_ids:
         return set()
     enrolled = set(

@@ -11,6 +11,8 @@ from tasks.registry import Step, register_preview, register_step
 
 
 def init_app(app: Flask) -> None:
+    # Imported here: leads, articles and programs import crm.billing.models, and the routes import
+    # the leads services, which import crm.billing.models back (a cycle at the top).
     from crm.billing import cli, models, routes, tasks, webhooks  # noqa: F401 - models, tasks
 
     app.register_blueprint(routes.bp)

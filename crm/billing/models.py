@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from crm.billing.money import format_money
 from crm.time import UTCDateTime, utcnow
 from extensions import db
 
@@ -123,8 +124,6 @@ class Price(db.Model):
 
     @property
     def label(self) -> str:
-        from crm.billing.money import format_money
-
         if self.kind == PriceKind.INSTALMENTS:
             return f"{self.instalments} × {format_money(self.amount_cents, self.currency)} / month"
         return f"{format_money(self.amount_cents, self.currency)} in full"

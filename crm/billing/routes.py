@@ -39,7 +39,7 @@ from crm.billing.forms import (
     SetPasswordForm,
     SettingsForm,
 )
-from crm.billing.models import CheckoutAttempt, Enrolment, Payment, PaymentStatus, Programme
+from crm.billing.models import CheckoutAttempt, Enrolment, Payment, PaymentStatus, Price, Programme
 from crm.billing.money import format_money
 from crm.forms import choices
 from crm.leads.models import Lead
@@ -167,8 +167,6 @@ def price_add(programme_id: int):
 @bp.post("/coach/prices/<int:price_id>/retire")
 @coach_required
 def price_retire(price_id: int):
-    from crm.billing.models import Price
-
     price = db.get_or_404(Price, price_id)
     if ConfirmForm().validate_on_submit():
         catalogue.retire_price(db.session, price.id)

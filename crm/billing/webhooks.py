@@ -10,6 +10,7 @@ from flask import Blueprint, jsonify, request
 from crm.billing import stripe_events
 from crm.billing import stripe_gateway as gateway
 from crm.billing.errors import BillingError
+from crm.billing.tasks import process_stripe_event
 from extensions import db
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,6 @@ def stripe_webhook():
 
 
 def _enqueue(event_row_id: int) -> None:
-    from crm.billing.tasks import process_stripe_event
-
     try:
         process_stripe_event.delay(event_row_id)
     except Exception:  # noqa: BLE001 - the row is recorded; the daily sweep processes it

@@ -2,12 +2,15 @@
 
 from flask import Flask
 
+from crm.nav import add_nav
+from extensions import api as smorest_api
+from extensions import csrf
+
 
 def init_app(app: Flask) -> None:
+    # Imported here: crm.leads.services imports crm.booking.models, and these import the leads
+    # services back (a cycle at the top).
     from crm.booking import api, emails, models, routes  # noqa: F401 - models for db.create_all()
-    from crm.nav import add_nav
-    from extensions import api as smorest_api
-    from extensions import csrf
 
     app.register_blueprint(routes.bp)
     emails.init_app(app)

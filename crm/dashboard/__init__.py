@@ -2,12 +2,11 @@
 
 from flask import Flask
 
+from crm.dashboard import digest, routes
 from crm.nav import add_nav
 
 
 def init_app(app: Flask) -> None:
-    from crm.dashboard import digest, routes
-
     app.register_blueprint(routes.bp)
     digest.init_app(app)
     add_nav(app, "coach", "dashboard.home", "Today", 10)

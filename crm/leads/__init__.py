@@ -27,6 +27,8 @@ def register_client_page(app: Flask, page) -> None:
 
 
 def init_app(app: Flask) -> None:
+    # Imported here: crm.booking.models imports crm.leads.models, and these import the leads
+    # services, which import crm.booking.models back (a cycle at the top).
     from crm.leads import api, cli, followups, models, people, routes  # noqa: F401 - models
 
     register_people(app, people.LeadPeople())

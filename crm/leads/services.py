@@ -11,8 +11,10 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import Select, and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
+from crm.billing.models import Enrolment
+from crm.booking.models import Booking, CoachSettings
 from crm.leads.models import Lead, LeadEvent, Note, Stage
 from crm.time import utcnow, zone
 
@@ -184,8 +186,6 @@ class LeadPage:
 
 def coach_timezone(session: Session) -> str:
     """The coach's IANA time zone: her booking settings, else the COACH_TIMEZONE setting."""
-    from crm.booking.models import CoachSettings
-
     name = session.scalar(select(CoachSettings.timezone).order_by(CoachSettings.id).limit(1))
     return name or current_app.config.get("COACH_TIMEZONE", "UTC")
 
@@ -529,8 +529,6 @@ def delete_note(
 
 def lead_bookings(session: Session, lead_id: int) -> list:
     """The lead's bookings, newest first."""
-    from crm.booking.models import Booking
-
     return list(
         session.scalars(
             select(Booking).where(Booking.lead_id == lead_id).order_by(Booking.start_at.desc())
@@ -540,10 +538,6 @@ def lead_bookings(session: Session, lead_id: int) -> list:
 
 def lead_enrolments(session: Session, lead_id: int) -> list:
     """The lead's paid enrolments (billing), newest first, with programme, price and payments."""
-    from sqlalchemy.orm import selectinload
-
-    from crm.billing.models import Enrolment
-
     return list(
         session.scalars(
             select(Enrolment)

@@ -2,11 +2,11 @@
 
 from flask import Flask
 
+from crm import nav
+from crm.site import routes
+
 
 def init_app(app: Flask) -> None:
-    from crm import nav
-    from crm.site import routes
-
     nav.init_app(app)
     app.register_blueprint(routes.bp)
     nav.add_nav(app, "coach", "site.edit_landing", "Site", 90)

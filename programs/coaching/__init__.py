@@ -6,6 +6,7 @@ from __future__ import annotations
 from celery.schedules import crontab
 from flask import Flask
 
+from programs.coaching import checkins, clients, models, nudges, routes, tasks  # noqa: F401
 from tasks import add_periodic_task
 from tasks.registry import Step, register_condition, register_preview, register_step
 
@@ -20,9 +21,6 @@ STEPS = (
 
 
 def init_app(app: Flask) -> None:
-    # Imported here: their modules import programs.models and the app's extensions.
-    from programs.coaching import checkins, clients, models, nudges, routes, tasks  # noqa: F401
-
     app.register_blueprint(routes.bp)
     # Every 15 minutes on the quarter hour: each client's Sunday 18:00 falls on one run whatever
     # her zone (offsets are whole quarter hours).

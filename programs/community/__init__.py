@@ -6,11 +6,13 @@ from __future__ import annotations
 from celery.schedules import crontab
 from flask import Flask
 
+from crm.nav import add_nav
 from tasks import add_periodic_task
 
 
 def init_app(app: Flask) -> None:
-    from crm.nav import add_nav
+    # Imported here: programs.progress (no web code) imports the community's models, and at the
+    # top the routes would load the articles renderer and the community's web layer into it.
     from programs.community import cli, models, routes, tasks  # noqa: F401 - models, tasks
 
     app.register_blueprint(routes.bp)

@@ -6,6 +6,8 @@ The coach adds exercises through a form, so every check names the field it is ab
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -321,9 +323,6 @@ class Library:
     @property
     def fingerprint(self) -> str:
         """Short stable id of the content, so cached rotations never mix two libraries."""
-        import hashlib
-        import json
-
         blob = json.dumps([e.to_dict() for e in self.exercises], sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
