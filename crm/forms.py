@@ -18,6 +18,11 @@ def choices(pairs: Iterable[tuple[Any, str]]) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
+def normalise_email(email: str) -> str:
+    """An address as Hero stores and compares it: trimmed and lower-cased."""
+    return email.strip().lower()
+
+
 def safe_next(target: str | None, default: str) -> str:
     """`target` when it is a path on this site, else `default`: every `next=` goes through here,
     since an absolute, scheme-relative or backslashed URL would be an open redirect."""

@@ -8,12 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from crm.forms import normalise_email
 from tasks.models import Category, EmailStatus, OutboxEmail, Suppression, SuppressionReason
 from tasks.registry import people
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def suppression_for(session: Session, email: str) -> Suppression | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import current_app
 from sqlalchemy.orm import Session
 
 from tasks.models import EmailTemplateOverride
@@ -33,10 +32,7 @@ def contact_context(session: Session, template: str, contact: str | None) -> dic
     name = (who.lead.first_name if who.lead else None) or (
         who.user.first_name if who.user else None
     )
-    ctx: dict[str, Any] = {
-        "first_name": name or "Dana",
-        "portal_url": f"{current_app.config['BASE_URL']}/portal",
-    }
+    ctx: dict[str, Any] = {"first_name": name or "Dana"}
     for fill in reg.previews:
         ctx.update(fill(session, template, who))
     return ctx

@@ -290,7 +290,8 @@ def record_events(session: Session, events: list[EmailEvent]) -> None:
         people().record(session, events)
 
 
-def email_event(row: OutboxEmail, kind: str) -> EmailEvent:
+def email_event(row: Any, kind: str) -> EmailEvent:
+    """The timeline event of an outbox row (or a claimed one) about a lead."""
     return EmailEvent(row.lead_id, kind, row.subject, row.id, row.template)
 
 

@@ -13,6 +13,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from markupsafe import Markup
 
+from crm.forms import normalise_email
 from tasks.models import Category, EmailTemplateOverride
 from tasks.overrides import render_override
 
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def unsubscribe_token(email: str) -> str:
     """A signed, non-expiring token naming the address (the one-click link must keep working)."""
-    return _unsubscribe_serializer().dumps(email.strip().lower())
+    return _unsubscribe_serializer().dumps(normalise_email(email))
 
 
 def read_unsubscribe_token(token: str) -> str | None:

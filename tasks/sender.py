@@ -39,8 +39,15 @@ from crm.time import utcnow
 from extensions import db
 from tasks.consent import blocked_reasons, suppress_address
 from tasks.models import Category, Delivery, EmailStatus, OutboxEmail, SuppressionReason
-from tasks.outbox import SEND_BATCH_TASK, SEND_TASK, enqueue_send, enqueue_sends, record_events
-from tasks.registry import EmailEvent, conditions_hold, people
+from tasks.outbox import (
+    SEND_BATCH_TASK,
+    SEND_TASK,
+    email_event,
+    enqueue_send,
+    enqueue_sends,
+    record_events,
+)
+from tasks.registry import conditions_hold, people
 from tasks.render import message_id_for, unsubscribe_url
 from tasks.smtp_pool import SmtpServer, pool
 
@@ -242,7 +249,7 @@ def _finish(
         return str(status)
     # With its timeline event, in one transaction.
     db.session.execute(*_update_row(row.id, values))
-    record_events(db.session, [EmailEvent(row.lead_id, event, row.subject, row.id, row.template)])
+    record_events(db.session, [email_event(row, event)])
     db.session.commit()
     return str(status)
 

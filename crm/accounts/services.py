@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from crm.accounts.access import hash_token
 from crm.accounts.models import ApiToken, Role, User
+from crm.forms import normalise_email
 from crm.time import utcnow
 from tasks.outbox import queue_email
 
@@ -26,10 +27,6 @@ MIN_PASSWORD_LENGTH = 10
 
 class AccountError(Exception):
     """A domain error with a message fit to show the user."""
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def hash_password(password: str) -> str:

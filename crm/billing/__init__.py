@@ -1,13 +1,16 @@
 """Paid enrolment through Stripe: programmes and prices, offers, Checkout, exactly-once
 fulfilment, webhooks, refunds, reconciliation and the coach's payments ledger."""
 
+from typing import Any
+
 from celery.schedules import crontab
 from flask import Flask, current_app
+from sqlalchemy.orm import Session
 
 from crm.nav import add_nav
 from extensions import csrf, limiter
 from tasks import add_periodic_task
-from tasks.registry import Step, register_preview, register_step
+from tasks.registry import Contact, Step, register_preview, register_step
 
 
 def init_app(app: Flask) -> None:
@@ -45,7 +48,7 @@ def init_app(app: Flask) -> None:
         return {"stripe_offline_mode": not current_app.config.get("STRIPE_SECRET_KEY")}
 
 
-def _preview(session, template: str, contact) -> dict:
+def _preview(session: Session, template: str, contact: Contact) -> dict[str, Any]:
     return {
         "programme_name": "0 to 5K Hero",
         "programme_weeks": 12,

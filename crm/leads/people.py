@@ -8,8 +8,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from crm.accounts.models import Role, User
+from crm.forms import normalise_email
 from crm.leads.models import Lead
-from crm.leads.services import find_lead, normalise_email, record_event
+from crm.leads.services import find_lead, record_event
 from tasks.outbox import timeline_summary
 from tasks.registry import Contact, EmailEvent
 

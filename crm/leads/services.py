@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from crm.billing.models import Enrolment
 from crm.booking.models import Booking, CoachSettings
+from crm.forms import normalise_email
 from crm.leads.models import Lead, LeadEvent, Note, Stage
 from crm.time import utcnow, zone
 
@@ -43,10 +44,6 @@ ALLOWED_MOVES: dict[Stage, set[Stage]] = {
     Stage.ENROLLED: {Stage.LOST},
     Stage.LOST: {Stage.NEW, Stage.CALL_BOOKED},
 }
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def record_event(

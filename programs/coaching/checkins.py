@@ -443,6 +443,7 @@ def preview(session: Session, template: str, contact: Contact) -> dict[str, Any]
     """Preview values of the coaching emails; the check-in as the contact would get it next
     Sunday, or a sample one."""
     ctx: dict[str, Any] = {
+        "portal_url": f"{current_app.config['BASE_URL']}/portal",
         "days": 3,
         "race_date": "Sunday 4 January",
         "days_to_go": 6,
