@@ -18,7 +18,9 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import g
 
+from crm.accounts.models import User
 from extensions import db
+from tests.conftest import sign_in
 from tests.security.conftest import World, methods_of, walkable_rules
 
 SCRIPT = "<script>alert('xss')</script>\"'><img src=x onerror=alert(1)>"
@@ -82,9 +84,7 @@ def client_for(app, user_id: int | None):
     g.pop("_login_user", None)
     client = app.test_client()
     if user_id is not None:
-        with client.session_transaction() as session:
-            session["_user_id"] = str(user_id)
-            session["_fresh"] = True
+        sign_in(client, db.session.get(User, user_id))
     return client
 
 
