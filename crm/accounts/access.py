@@ -151,7 +151,10 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _no_store_for_private_pages(response):
         view = app.view_functions.get(request.endpoint or "")
-        if view is not None and getattr(view, "private_page", False):
+        # A view may keep its own "private" caching (a member's photo: her browser only).
+        if getattr(view, "private_page", False) and "private" not in response.headers.get(
+            "Cache-Control", ""
+        ):
             response.headers["Cache-Control"] = "no-store"
             response.headers.pop("Expires", None)
         return response
