@@ -27,9 +27,11 @@ STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def row_counts() -> dict[str, int]:
+    """Rows per table, but for the sign-ins the walk itself opens."""
     return {
         table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table))
         for table in db.metadata.sorted_tables
+        if table.name != "login_sessions"
     }
 
 
