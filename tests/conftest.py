@@ -184,7 +184,8 @@ def sign_in(client, user, *, remember: bool = False) -> str:
     crm.accounts.sessions); returns the login id the cookies carry."""
     from crm.accounts.sessions import open_login_session
 
-    login_id = open_login_session(db.session, user, remember=remember)
+    # By identity: the walks hold users across requests that may have ended their session.
+    login_id = open_login_session(db.session, sa.inspect(user).identity[0], remember=remember)
     with client.session_transaction() as session:
         session["_user_id"] = login_id
         session["_fresh"] = True

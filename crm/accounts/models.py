@@ -43,7 +43,7 @@ class User(UserMixin, db.Model):
         sign-in whose secret the session and remember-me cookies carry (crm.accounts.sessions)."""
         from crm.accounts.sessions import open_login_session  # it imports this module
 
-        return open_login_session(object_session(self) or db.session, self)
+        return open_login_session(object_session(self) or db.session, self.id)
 
     @property
     def is_active(self) -> bool:  # Flask-Login: inactive users cannot log in

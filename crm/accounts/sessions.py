@@ -39,13 +39,13 @@ def remember_duration() -> timedelta:
     return value if isinstance(value, timedelta) else timedelta(seconds=int(value))
 
 
-def open_login_session(session: Session, user: User, *, remember: bool = False) -> str:
-    """Record a new sign-in of `user` (commits); returns its secret, the cookies' login id."""
+def open_login_session(session: Session, user_id: int, *, remember: bool = False) -> str:
+    """Record a new sign-in of the user (commits); returns its secret, the cookies' login id."""
     secret = secrets.token_urlsafe(32)
     now = utcnow()
     session.add(
         LoginSession(
-            user_id=user.id,
+            user_id=user_id,
             token_hash=hash_secret(secret),
             remember=remember,
             created_at=now,
