@@ -41,7 +41,7 @@ FILL_TYPES = {
 # it fails on. Strict: once fixed, the entry must go (the test fails while it lingers).
 KNOWN_BUGS: dict[str, set[str]] = {}
 # Tables an unchanged-input request may still touch: a refused login is not a domain change.
-VOLATILE_TABLES = {"kombu_message", "kombu_queue", "login_sessions"}  # sign-ins: the crawl opens them
+VOLATILE_TABLES = {"kombu_message", "kombu_queue", "login_sessions"}  # the crawl signs in
 
 
 @dataclass

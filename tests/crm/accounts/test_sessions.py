@@ -5,6 +5,7 @@ nothing of the user — and a user loader that costs one query."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import re
 import zlib
@@ -278,10 +279,8 @@ def _decodings(token: str) -> list[bytes]:
         except ValueError:
             continue
         out.append(raw)
-        try:
+        with contextlib.suppress(zlib.error):
             out.append(zlib.decompress(raw))
-        except zlib.error:
-            pass
     return out
 
 
