@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session
 
 from crm.accounts.models import ApiToken, LoginSession, PasswordResetToken, User
@@ -128,3 +128,21 @@ def revoke_everything(session: Session, user_id: int) -> None:
         .where(PasswordResetToken.user_id == user_id, PasswordResetToken.used_at.is_(None))
         .values(used_at=now)
     )
+
+
+def prune_sign_ins(session: Session, keep_days: int = 30) -> int:
+    """Delete sign-ins and reset links that ended (expired, revoked or used) more than
+    `keep_days` ago (commits); returns how many rows went."""
+    cutoff = utcnow() - timedelta(days=keep_days)
+    gone = session.execute(
+        delete(LoginSession).where(
+            (LoginSession.expires_at < cutoff) | (LoginSession.revoked_at < cutoff)
+        )
+    ).rowcount
+    gone += session.execute(
+        delete(PasswordResetToken).where(
+            (PasswordResetToken.expires_at < cutoff) | (PasswordResetToken.used_at < cutoff)
+        )
+    ).rowcount
+    session.commit()
+    return gone or 0

@@ -314,3 +314,17 @@ def test_a_reset_link_works_once_and_expires(app_ctx, coach):
     )
     assert again.status_code == 302 and "/reset" in again.headers["Location"]
     assert services.authenticate(db.session, coach.email, NEW_PASSWORD) is not None
+
+
+def test_sign_ins_and_reset_links_long_over_are_pruned(app_ctx, coach):
+    from crm.accounts.sessions import prune_sign_ins
+
+    browser = login(app_ctx, coach.email)
+    services.make_reset_token(coach)
+    db.session.commit()
+    assert prune_sign_ins(db.session) == 0
+    assert signed_in(browser)
+    with time_machine.travel(utcnow() + timedelta(days=32)):
+        assert prune_sign_ins(db.session) == 2
+    assert db.session.scalar(select(LoginSession)) is None
+    assert db.session.scalar(select(PasswordResetToken)) is None
