@@ -7,6 +7,7 @@ import secrets
 from typing import Any
 
 from flask import Flask, abort, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as config_module
 from extensions import api, bootstrap, csrf, db, limiter, login_manager, migrate
@@ -18,6 +19,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
     _refuse_unsafe_production(app)
+    _trust_proxies(app)
 
     db.init_app(app)
     migrate.init_app(
@@ -59,6 +61,15 @@ def _refuse_unsafe_production(app: Flask) -> None:
     key = app.config.get("STRIPE_SECRET_KEY", "")
     if key.startswith("sk_live_") and not app.config["BASE_URL"].startswith("https://"):
         raise RuntimeError("A live Stripe key needs an https BASE_URL.")
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES load balancers, take the client's address and scheme from their
+    X-Forwarded-For/-Proto (the rate limits then count per client, not per balancer). With 0,
+    the headers are ignored: anyone can send them."""
+    hops = int(app.config.get("TRUSTED_PROXIES", 0))
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def _register_features(app: Flask) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -70,6 +71,13 @@ class Config:
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.REMEMBER_COOKIE_SECURE = https
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        # "Keep me signed in" lasts this long; each login's cookie is its own, revocable row.
+        self.REMEMBER_COOKIE_DURATION = timedelta(days=int(env.get("REMEMBER_DAYS", "30")))
+        # API bearer tokens expire this many days after they are issued.
+        self.API_TOKEN_DAYS = int(env.get("API_TOKEN_DAYS", "30"))
+        # How many reverse proxies (load balancers) stand in front of the web processes: their
+        # X-Forwarded-For/-Proto are trusted that many hops deep. 0 trusts none.
+        self.TRUSTED_PROXIES = int(env.get("TRUSTED_PROXIES", "0"))
         self.PREFERRED_URL_SCHEME = "https" if https else "http"
         self.MAX_CONTENT_LENGTH = 8 * 1024 * 1024
 

@@ -25,8 +25,12 @@ def normalise_email(email: str) -> str:
 
 def safe_next(target: str | None, default: str) -> str:
     """`target` when it is a path on this site, else `default`: every `next=` goes through here,
-    since an absolute, scheme-relative or backslashed URL would be an open redirect."""
-    if not target or "\\" in target or target.startswith("//") or not target.startswith("/"):
+    since an absolute, scheme-relative or backslashed URL would be an open redirect. Browsers
+    drop tabs and newlines from a URL (a slash, a tab, then "/evil.com" is "//evil.com" to them),
+    so a target with any control character or space is refused too."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
         return default
     parts = urlsplit(target)
     return default if parts.scheme or parts.netloc else target

@@ -23,9 +23,21 @@ def init_app(app: Flask) -> None:
     from crm.nav import add_nav
     from extensions import api as smorest_api
     from extensions import csrf
-    from programs import api, cli, coach, demo, library, library_admin, models, routes, tasks  # noqa: F401
+    from programs import (  # noqa: F401 - tables and jobs
+        access,
+        api,
+        cli,
+        coach,
+        demo,
+        library,
+        library_admin,
+        models,
+        routes,
+        tasks,
+    )
     from tasks import add_periodic_task
 
+    access.init_app(app)  # the one guard of the runner's side (portal, her API, community)
     app.register_blueprint(routes.bp)
     app.register_blueprint(coach.bp)
     app.register_blueprint(library_admin.bp)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from crm.time import utcnow
+from programs.access import access_state
 from programs.engine import Session
 from programs.engine.model import RUN_WALK
 from programs.models import CalendarToken
@@ -56,12 +57,13 @@ def describe_session(s: Session) -> str:
 
 
 def calendar_feed(session: DbSession, secret: str, base_url: str = "") -> bytes | None:
-    """The .ics of the runner's active plan for a valid secret; None for an unknown secret."""
+    """The .ics of the runner's active plan for a valid secret; None for an unknown secret or a
+    client whose access is paused or ended."""
     if not secret:
         return None
     token = session.scalar(select(CalendarToken).where(CalendarToken.secret == secret))
-    if token is None:
-        return None
+    if token is None or access_state(session, token.user_id) is not None:
+        return None  # unknown, or a client whose access ended: the feed is gone
     record = active_plan(session, token.user_id)
     cal = Calendar()
     cal.add("prodid", "-//0 to 5K Hero//Plan//EN")

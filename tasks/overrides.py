@@ -5,6 +5,9 @@ uses it when it exists. Her text is Markdown (or HTML when it starts with a tag)
 placeholders, rendered in an ImmutableSandboxedEnvironment over plain values only, so it cannot
 reach Python objects: `{{ ''.__class__ }}`-style payloads are refused when she saves, and an
 override that fails at send time falls back to the file template rather than break the email.
+The sandbox also bounds the work: no loop longer than MAX_RANGE, MAX_LOOP_STEPS loop steps in all,
+RENDER_SECONDS per render, MAX_OUTPUT characters, only harmless filters and calls, and no macros
+or includes; her text that breaks a limit gets a form error, never a 500.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import html as html_lib
 import logging
 import operator
 import re
+import time
+from contextvars import ContextVar
 from datetime import date
 from typing import Any
 
@@ -103,9 +108,109 @@ class _Undefined(Undefined):
         return ""
 
 
+# Limits of one render of the coach's text: a loop may not be longer than MAX_RANGE, all loops
+# together may not step more than MAX_LOOP_STEPS times, and the render stops after RENDER_SECONDS.
+MAX_RANGE = 1_000
+MAX_LOOP_STEPS = 10_000
+RENDER_SECONDS = 0.5
+# What her text may call: the bounded range() and a few harmless methods (no padding or
+# repetition methods such as str.center or str.ljust that build huge strings).
+SAFE_METHODS = frozenset(
+    {
+        "upper", "lower", "title", "capitalize", "strip", "lstrip", "rstrip", "startswith",
+        "endswith", "split", "get", "items", "keys", "values",
+    }
+)  # fmt: skip
+# Her filters: the common text and list ones, none with a size argument that builds a huge
+# value (center, indent, format, wordwrap, replace, batch, slice are left out).
+SAFE_FILTERS = frozenset(
+    {
+        "abs", "capitalize", "count", "d", "default", "dictsort", "e", "escape", "first",
+        "float", "forceescape", "int", "items", "join", "last", "length", "list", "lower",
+        "map", "max", "min", "reject", "rejectattr", "reverse", "round", "safe", "select",
+        "selectattr", "sort", "string", "striptags", "sum", "title", "trim", "truncate",
+        "unique", "upper", "urlencode", "wordcount",
+    }
+)  # fmt: skip
+# Blocks an email has no use for, and with which a short text could grow without bound.
+BLOCK_WORDS = {
+    nodes.Macro: "macro", nodes.CallBlock: "call", nodes.Import: "import",
+    nodes.FromImport: "from … import", nodes.Include: "include", nodes.Extends: "extends",
+}  # fmt: skip
+REFUSED_NODES = tuple(BLOCK_WORDS)
+
+
+class _Budget:
+    """One render's allowance of loop steps and time."""
+
+    __slots__ = ("deadline", "steps")
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.deadline = time.monotonic() + RENDER_SECONDS
+
+    def tick(self) -> None:
+        self.steps += 1
+        if self.steps > MAX_LOOP_STEPS:
+            raise SecurityError(f"the loops run more than {MAX_LOOP_STEPS:,} times in all")
+        self.check_time()
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise SecurityError(f"the email takes longer than {RENDER_SECONDS} s to write")
+
+
+_BUDGET: ContextVar[_Budget | None] = ContextVar("override_render_budget", default=None)
+
+
+def _budget() -> _Budget:
+    budget = _BUDGET.get()
+    if budget is None:  # a render outside _render still gets limits
+        budget = _Budget()
+        _BUDGET.set(budget)
+    return budget
+
+
+def _loop_guard(iterable: Any):
+    """Wrapped around every `{% for %}`'s iterable by the sandbox's code generation."""
+    budget = _budget()
+    for item in iterable:
+        budget.tick()
+        yield item
+
+
+def _bounded_range(*args: int) -> range:
+    values = range(*args)
+    if len(values) > MAX_RANGE:
+        raise SecurityError(f"a loop may count to {MAX_RANGE:,} at most")
+    return values
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
     # No `**`, and no multiplying a string or list into a huge one.
     intercepted_binops = frozenset(["*", "**"])
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.globals = {"range": _bounded_range, "dict": dict}
+        self.filters = {name: f for name, f in self.filters.items() if name in SAFE_FILTERS}
+        self.filters["hero_loop_guard"] = _loop_guard
+
+    def _generate(self, source, name, filename, defer_init=False):
+        # Every loop steps through _loop_guard, which counts its steps and watches the clock.
+        for loop in source.find_all(nodes.For):
+            loop.iter = nodes.Filter(loop.iter, "hero_loop_guard", [], [], None, None)
+            loop.iter.set_lineno(loop.lineno)
+        return super()._generate(source, name, filename, defer_init)
+
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 - Jinja's signature
+        allowed = __obj in (_bounded_range, dict) or (
+            getattr(__obj, "__name__", "") in SAFE_METHODS
+            and isinstance(getattr(__obj, "__self__", None), (str, dict))
+        )
+        if not allowed:
+            raise SecurityError(f"calling {getattr(__obj, '__name__', 'that')} is not allowed")
+        return super().call(__context, __obj, *args, **kwargs)
 
     def call_binop(self, context, op, left, right):
         if op == "**":
@@ -161,10 +266,21 @@ def _html_to_text(markup: str) -> str:
 
 
 def _render(env: _Sandbox, source: str, context: dict[str, Any]) -> str:
-    out = env.from_string(source).render(context)
-    if len(out) > MAX_OUTPUT:
-        raise SecurityError("the rendered email is too long")
-    return out
+    """Render within the limits: loop steps, time, and output size (checked as it is written)."""
+    token = _BUDGET.set(_Budget())
+    try:
+        budget, parts, size = _BUDGET.get(), [], 0
+        for part in env.from_string(source).generate(context):
+            size += len(part)
+            if size > MAX_OUTPUT:
+                raise SecurityError("the rendered email is too long")
+            budget.check_time()
+            parts.append(part)
+        return "".join(parts)
+    except RecursionError as exc:
+        raise SecurityError("the email nests too deeply") from exc
+    finally:
+        _BUDGET.reset(token)
 
 
 def render_override(
@@ -190,6 +306,14 @@ def render_override(
 def _check_names(source: str, allowed: set[str]) -> str | None:
     """A sentence about the first forbidden thing in the source, or None."""
     ast = _TEXT_ENV.parse(source)
+    for node in ast.find_all(REFUSED_NODES):
+        word = (
+            type(node).__name__.lower().replace("callblock", "call").replace("fromimport", "import")
+        )
+        return f"“{{% {word} %}}” is not allowed in an email."
+    for node in ast.find_all(nodes.Filter):
+        if node.name not in SAFE_FILTERS:
+            return f"The filter “{node.name}” is not allowed in an email."
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
         attr = getattr(node, "attr", None)
         if attr is None and isinstance(getattr(node, "arg", None), nodes.Const):
@@ -225,8 +349,8 @@ def validate_override(
         try:
             render_override(subject, body, context)
         except SecurityError as exc:
-            errors["body"] = f"Refused: {exc}"
-        except TemplateError as exc:
+            errors["body"] = f"Refused: {exc}."
+        except Exception as exc:  # noqa: BLE001 - any failure of her text is a form error, never a 500
             errors["body"] = f"This doesn't render: {exc}"
     step = registry().step(template)
     if delays is not None:

@@ -172,13 +172,24 @@ class AuthActions:
         self._client = client
 
     def login(self, user) -> None:
-        with self._client.session_transaction() as session:
-            session["_user_id"] = str(user.id)
-            session["_fresh"] = True
+        sign_in(self._client, user)
 
     def logout(self) -> None:
         with self._client.session_transaction() as session:
             session.clear()
+
+
+def sign_in(client, user, *, remember: bool = False) -> str:
+    """Sign `user` in on `client` as the login form does (a server-side sign-in, see
+    crm.accounts.sessions); returns the login id the cookies carry."""
+    from crm.accounts.sessions import open_login_session
+
+    # By identity: the walks hold users across requests that may have ended their session.
+    login_id = open_login_session(db.session, sa.inspect(user).identity[0], remember=remember)
+    with client.session_transaction() as session:
+        session["_user_id"] = login_id
+        session["_fresh"] = True
+    return login_id
 
 
 @pytest.fixture

@@ -46,7 +46,8 @@ class TokenSchema(Schema):
 @bp.alt_response(403, description="Not the coach")
 @bp.alt_response(429, description="Too many attempts: wait for Retry-After seconds")
 def issue_token(data: dict):
-    """Issue a bearer token for the coach (only its hash is stored)."""
+    """Issue a bearer token for the coach (only its hash is stored). It stops working after
+    API_TOKEN_DAYS (30 by default), when the coach revokes it, or when her password changes."""
     user = services.authenticate(db.session, data["email"], data["password"])
     if user is None:
         abort(401, message="That email and password don't match an account.")

@@ -26,3 +26,19 @@ class SetPasswordForm(FlaskForm):
         validators=[DataRequired(), EqualTo("password", message="The passwords don't match.")],
     )
     submit = SubmitField("Save password")
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=256)])
+    password = PasswordField(
+        "New password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=256)]
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[DataRequired(), EqualTo("password", message="The passwords don't match.")],
+    )
+    submit = SubmitField("Change password")
+
+
+class ConfirmForm(FlaskForm):
+    """A button that only needs its CSRF token (sign out everywhere, revoke a token)."""

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import Enum, ForeignKey, String, true
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, object_session
 
 from crm.time import UTCDateTime, utcnow
 from extensions import db
@@ -34,6 +34,17 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    # Read by the user loader in its one query: why this user may not use some pages (e.g. a
+    # client whose access the coach ended: "ended"), or None. See access.register_access_state.
+    access_state = None
+
+    def new_login_id(self) -> str:
+        """Flask-Login's id for a new login (`login_manager.id_attribute`): a new server-side
+        sign-in whose secret the session and remember-me cookies carry (crm.accounts.sessions)."""
+        from crm.accounts.sessions import open_login_session  # it imports this module
+
+        return open_login_session(object_session(self) or db.session, self.id)
+
     @property
     def is_active(self) -> bool:  # Flask-Login: inactive users cannot log in
         return self.active
@@ -47,8 +58,39 @@ class User(UserMixin, db.Model):
         return (f"{self.first_name} {self.last_name}".strip()) or self.email
 
 
+class LoginSession(db.Model):
+    """One sign-in: the browser's session cookie (and remember-me cookie) carry its secret, the
+    server keeps its SHA-256. Logging out, "Sign out everywhere" and a new password revoke rows,
+    so a copied cookie stops working at once (Flask-Login's alternative-id pattern)."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    remember: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PasswordResetToken(db.Model):
+    """A password-reset link: a random secret (only its SHA-256 stored), single use, expiring.
+    It says nothing about the user or her password."""
+
+    __tablename__ = "password_reset_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class ApiToken(db.Model):
-    """A coach's bearer token for the JSON API. Only its SHA-256 is stored."""
+    """A coach's bearer token for the JSON API. Only its SHA-256 is stored; it expires
+    (API_TOKEN_DAYS) and the coach can revoke it."""
 
     __tablename__ = "api_tokens"
 
@@ -58,4 +100,5 @@ class ApiToken(db.Model):
     name: Mapped[str] = mapped_column(String(100), default="API token")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -480,6 +480,7 @@ def checkout_success():
     form = None
     if enrolment is not None and not enrolment.user.password_hash:
         form = SetPasswordForm(token=make_reset_token(enrolment.user), session_id=session_id)
+        db.session.commit()  # the reset token is a stored row
     return render_template(
         "billing/success.html",
         enrolment=enrolment,

@@ -7,6 +7,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from crm.accounts.models import User
 from extensions import csrf, db, limiter
+from programs.access import access_ended_page, access_state
 from programs.coaching import checkins
 from programs.coaching.clients import read_coaching_token, set_coaching_emails
 from programs.coaching.forms import CheckInForm
@@ -23,6 +24,9 @@ def checkin_form(token: str):
         return render_template("checkin/link.html", message=str(exc), expired=True), 410
     except checkins.CheckInLinkInvalid as exc:
         return render_template("checkin/link.html", message=str(exc), expired=False), 404
+    state = access_state(db.session, link.user_id)
+    if state is not None:
+        return access_ended_page(state)
     done = checkins.checkin_for(db.session, link.user_id, link.week)
     if done is not None:
         return render_template("checkin/thanks.html", checkin=done)

@@ -78,6 +78,7 @@ def send_weekly_digest(session: Session, now: datetime | None = None) -> int:
             idempotency_key=f"community-digest:{user.id}:{year}-W{week:02d}",
             user_id=user.id,
             category="marketing",
+            condition=f"community_member:{user.id}",  # not if her access ends before it goes
         )
         queued += row is not None
     session.commit()

@@ -40,6 +40,21 @@ def is_member(session: Session, user_id: int | None) -> bool:
     return session.scalar(client_ids().where(Enrolment.user_id == user_id).limit(1)) is not None
 
 
+def members_among(session: Session, user_ids: set[int]) -> set[int]:
+    """The members among `user_ids` (one query): the send-time check of community emails."""
+    if not user_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(User.id).where(
+                User.id.in_(user_ids),
+                User.active.is_(True),
+                (User.role == Role.COACH) | User.id.in_(client_ids()),
+            )
+        )
+    )
+
+
 def require_member(session: Session, user_id: int) -> User:
     if not is_member(session, user_id):
         raise NotAMember("The community is for enrolled clients.")

@@ -128,6 +128,7 @@ def _queue_reply_email(session: Session, post: Post, comment: Comment) -> None:
         },
         idempotency_key=f"community-reply:{comment.id}",
         user_id=author.id,
+        condition=f"community_member:{author.id}",  # not if her access ends before it goes
     )
 
 

@@ -22,7 +22,7 @@ from flask import (
 )
 from flask_login import current_user
 
-from crm.accounts.access import coach_required
+from crm.accounts.access import coach_required, private_page
 from crm.articles import images
 from crm.forms import safe_next
 from extensions import db, limiter, login_manager
@@ -70,7 +70,7 @@ def member_required(view: Callable) -> Callable:
             return render_template("community/no_access.html"), 403
         return view(*args, **kwargs)
 
-    return wrapped
+    return private_page(wrapped)
 
 
 def _back(default: str):

@@ -14,7 +14,7 @@ from crm.booking import availability as coach_availability
 from crm.time import utcnow
 from extensions import db
 from tasks.models import EmailStatus, OutboxEmail
-from tests.conftest import make_test_config
+from tests.conftest import make_test_config, sign_in
 from tests.peers import WORKER_SETTINGS, Worker, wait_until
 
 
@@ -63,9 +63,7 @@ def test_booking_survives_a_broker_outage_and_its_email_is_sent_once_it_returns(
     assert health.status_code == 503
     assert health.get_json()["checks"]["broker"]["ok"] is False
     # The coach sees the email waiting in her outbox.
-    with client.session_transaction() as session:
-        session["_user_id"] = str(coach.id)
-        session["_fresh"] = True
+    sign_in(client, coach)
     outbox = client.get("/coach/outbox").get_data(as_text=True)
     assert "bea@example.com" in outbox
 

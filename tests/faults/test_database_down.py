@@ -9,7 +9,7 @@ from sqlalchemy.engine import make_url
 
 from crm.booking import availability as coach_availability
 from crm.booking.models import Booking
-from tests.conftest import PG_SERVER_URL
+from tests.conftest import PG_SERVER_URL, sign_in
 
 
 def skip_unless_postgresql(app) -> None:
@@ -18,9 +18,7 @@ def skip_unless_postgresql(app) -> None:
 
 
 def login(client, user) -> None:
-    with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
-        session["_fresh"] = True
+    sign_in(client, user)
 
 
 def booking_json(slot) -> dict:

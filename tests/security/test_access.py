@@ -14,6 +14,7 @@ import pytest
 from flask import Flask, g
 from werkzeug.routing import Rule
 
+from tests.conftest import sign_in
 from tests.security.conftest import B_NAME, B_NOTE, World, methods_of, walkable_rules
 
 # Who may use a route, by where it lives. Anything not listed is public.
@@ -57,9 +58,7 @@ def walk(app: Flask, world: World, who: str) -> list[str]:
             g.pop("_login_user", None)
             client = app.test_client()
             if users[who] is not None:
-                with client.session_transaction() as session:
-                    session["_user_id"] = str(users[who].id)
-                    session["_fresh"] = True
+                sign_in(client, users[who])
             url = world.url_for_rule(rule)
             response = send(client, method, url)
             status = response.status_code
