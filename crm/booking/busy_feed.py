@@ -218,15 +218,17 @@ class FeedStatus:
     @property
     def warning(self) -> str:
         """What the coach should know, or "" when the calendar is in sync."""
+        reason = self.error.rstrip(".")
+        reason = reason[:1].lower() + reason[1:]
         if self.error and self.fetched_at:
             return (
-                f"Your calendar could not be read ({self.error.rstrip('.')}). Slots use the copy "
-                "from the last successful check until it works again."
+                f"Your calendar could not be read just now ({reason}). Slots use the copy from "
+                "the last successful check until it works again."
             )
         if self.error:
             return (
-                f"Your calendar could not be read ({self.error.rstrip('.')}). Its busy times are "
-                "not blocking any slots yet: check the address."
+                f"Your calendar could not be read ({reason}). Its busy times are not blocking "
+                "any slots yet: check the address."
             )
         if self.fetched_at is None:
             return "Your calendar has not been read yet: it will be within a few minutes."

@@ -66,3 +66,38 @@ def test_the_api_answers_a_replay_with_the_saved_log(client, auth, db_session, p
     assert first.get_json() == second.get_json()
     assert second.get_json()["effort"] == 6 and _count(db_session) == 1
     assert bad.status_code == 422 and "client_id" in bad.get_json()["errors"]["json"]
+
+
+def test_the_service_worker_is_served_from_the_root_and_never_stale(client):
+    with client.get("/sw.js") as response:
+        body = response.get_data()
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/javascript")
+    assert response.headers["Cache-Control"] == "no-cache"
+    assert response.headers["Service-Worker-Allowed"] == "/"
+    assert b"hero-pages-" in body
+    csp = response.headers["Content-Security-Policy"]
+    assert "worker-src 'self'" in csp and "manifest-src 'self'" in csp
+
+
+def test_the_manifest_installs_the_runners_app(client):
+    with client.get("/static/manifest.webmanifest") as response:
+        manifest = response.get_json(force=True)
+    assert response.status_code == 200
+    assert response.mimetype == "application/manifest+json"
+    assert manifest["start_url"] == "/portal" and manifest["display"] == "standalone"
+    for icon in manifest["icons"]:
+        with client.get(icon["src"]) as image:
+            assert image.status_code == 200 and image.mimetype == "image/png"
+
+
+def test_runner_pages_register_the_app_and_coach_pages_do_not(client, auth, planned_runner, coach):
+    auth.login(planned_runner)
+    page = client.get("/portal/plan").get_data(as_text=True)
+    assert 'data-offline-app="/sw.js"' in page and 'rel="manifest"' in page
+    assert "js/offline.js" in page and "data-logout" in page
+    auth.logout()
+    auth.login(coach)
+    page = client.get("/coach").get_data(as_text=True)
+    assert "data-offline-app" not in page
+    assert "js/offline.js" in page  # for the logout hook that empties what a phone kept
