@@ -212,6 +212,7 @@ def _pay_instalments(
         due = first + timedelta(days=30 * month)
         if due > now:
             return
+        stamped_from = utcnow()
         invoice_paid(
             session,
             {
@@ -226,7 +227,7 @@ def _pay_instalments(
             select(LeadEvent).where(
                 LeadEvent.lead_id == enrolment.lead_id,
                 LeadEvent.kind.in_(("payment", "plan_completed")),
-                LeadEvent.created_at > now - timedelta(minutes=5),
+                LeadEvent.created_at >= stamped_from,
             )
         ):
             event.created_at = due
