@@ -5,11 +5,14 @@ events, recurring ones included, take the overlapping slots away with the same b
 own bookings. When the feed is down, the last good copy keeps counting and the coach is warned.
 
 The address is the coach's own, but it is still fetched by the server: only http(s), a few
-redirects at most and only to http(s), a time limit and a size limit.
+redirects at most and only to http(s), never a link-local address (a cloud's metadata service), a
+time limit and a size limit.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -94,12 +97,26 @@ def save_feed_url(session: Session, raw: str) -> BusyFeed | None:
     return feed
 
 
+def _refuse_link_local(url: str) -> None:
+    """A cloud machine's metadata service lives on a link-local address: never ask it."""
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as exc:
+        raise FeedError("The calendar's site could not be found.") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if address.is_link_local or address.is_multicast or address.is_unspecified:
+            raise FeedError("That address can't be a calendar.")
+
+
 class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
     max_redirections = 3
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         if urlsplit(newurl).scheme.lower() not in ("http", "https"):
             raise urllib.error.HTTPError(newurl, code, "redirect to a non-web address", headers, fp)
+        _refuse_link_local(newurl)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -108,7 +125,11 @@ _opener = urllib.request.build_opener(_HttpOnlyRedirects)
 
 def fetch_ics(url: str, *, timeout: float) -> bytes:
     """The feed's bytes. Raises FeedError (down, refused, too big, not a web address)."""
-    normalise_feed_url(url)
+    try:
+        normalise_feed_url(url)
+    except AvailabilityError as exc:
+        raise FeedError("That address can't be a calendar.") from exc
+    _refuse_link_local(url)
     request = urllib.request.Request(
         url, headers={"User-Agent": "Hero calendar sync", "Accept": "text/calendar, */*"}
     )

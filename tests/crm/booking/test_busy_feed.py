@@ -278,6 +278,11 @@ def test_booking_checks_the_calendar_again_at_booking_time(
     assert booking.id
 
 
+def test_a_link_local_address_is_never_fetched():
+    with pytest.raises(busy_feed.FeedError, match="can't be a calendar"):
+        busy_feed.fetch_ics("http://169.254.169.254/latest/meta-data/", timeout=1)
+
+
 @pytest.mark.parametrize(
     "raw",
     ["file:///etc/passwd", "ftp://example.com/cal.ics", "javascript:alert(1)", "not a url"],
