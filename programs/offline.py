@@ -4,8 +4,9 @@ while there is no signal). What it keeps and sends is in static/sw.js and static
 from __future__ import annotations
 
 import mimetypes
+from pathlib import Path
 
-from flask import Blueprint, current_app, send_from_directory
+from flask import Blueprint, Response, current_app
 
 # Python's table does not know the manifest's type; browsers want application/manifest+json.
 mimetypes.add_type("application/manifest+json", ".webmanifest")
@@ -16,8 +17,9 @@ bp = Blueprint("offline", __name__)
 @bp.get("/sw.js")
 def service_worker():
     """static/sw.js from the root: a worker's scope is its own folder and below."""
-    response = send_from_directory(current_app.static_folder, "sw.js", max_age=0)
-    response.headers["Content-Type"] = "text/javascript; charset=utf-8"
+    # A few kilobytes, read whole (no open file left to a client that never reads the body).
+    script = (Path(current_app.static_folder) / "sw.js").read_bytes()
+    response = Response(script, mimetype="text/javascript")
     # A new version must reach phones at once, whatever caching static files get.
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Service-Worker-Allowed"] = "/"
