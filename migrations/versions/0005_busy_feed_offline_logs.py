@@ -2,7 +2,7 @@
 offline on the runner's phone, replayed idempotently
 
 Revision ID: 0005_busy_feed_offline_logs
-Revises: 0004
+Revises: 0005_access
 Create Date: 2026-12-05 14:00:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_busy_feed_offline_logs"
-down_revision = "0004"
+down_revision = "0005_access"
 branch_labels = None
 depends_on = None
 
