@@ -3,20 +3,31 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two stamps: running needs the app's own dependencies only; the test-only packages
+# (pytest, Playwright, localstripe...) install with `make test` and the other developer targets.
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 PORT ?= 5000
+# The app derives BASE_URL (the links it prints and emails) from PORT when BASE_URL is unset.
+export PORT
 FLASK := $(BIN)/flask --app app
 CELERY := $(BIN)/celery -A tasks.worker
 
-.PHONY: install run test test-fast lint bench serve-prod clean chromium audit
+.PHONY: install install-dev run test test-fast lint bench serve-prod clean chromium audit
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
 
+$(DEV_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(DEV_STAMP)
+
 install: $(STAMP)
+
+install-dev: $(DEV_STAMP)
 
 # Debian's Chromium for the browser tests (Playwright drives it through executable_path).
 chromium:
@@ -29,22 +40,22 @@ chromium:
 run: $(STAMP)
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
-	@echo "Serving on http://127.0.0.1:$(PORT) with a Celery worker and beat (Ctrl-C stops all)."
+	@echo "Serving on $${BASE_URL:-http://127.0.0.1:$(PORT)} with a Celery worker and beat (Ctrl-C stops all)."
 	@trap 'kill 0' EXIT INT TERM; \
 	  $(CELERY) worker --loglevel=INFO --pool=solo --without-gossip --without-mingle & \
 	  $(CELERY) beat --loglevel=INFO --schedule=instance/celerybeat-schedule & \
 	  $(FLASK) run --port $(PORT) & \
 	  wait
 
-test: $(STAMP) chromium
+test: $(DEV_STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest
 
-test-fast: $(STAMP)
+test-fast: $(DEV_STAMP)
 	$(BIN)/pytest -m "not e2e" -x -q
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff format --check .
@@ -59,12 +70,12 @@ serve-prod: $(STAMP)
 
 # Known vulnerabilities in the installed environment (PyPI advisory database); CI runs it.
 # --strict: a package that could not be checked (e.g. no network) fails the audit.
-audit: $(STAMP)
+audit: $(DEV_STAMP)
 	$(BIN)/pip-audit --progress-spinner off --skip-editable --strict
 
 # Seeds a scaled-down PostgreSQL database, serves the app with gunicorn, loads it with wrk, and
 # writes the tables in BENCHMARKS.md (see bench/http.py; BENCH_SCALE=1 for the full 100k leads).
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null || { \

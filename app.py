@@ -118,6 +118,9 @@ CSP = "; ".join(
         "img-src 'self' data:",
         "font-src 'self'",
         "connect-src 'self'",
+        # The runner's phone app: its service worker (/sw.js) and manifest, both our own.
+        "worker-src 'self'",
+        "manifest-src 'self'",
         "object-src 'none'",
         # Article videos play in a privacy-enhanced embed from these two hosts only.
         "frame-src https://www.youtube-nocookie.com https://player.vimeo.com",

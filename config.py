@@ -51,6 +51,12 @@ def _normalise_db_url(url: str) -> str:
     return url
 
 
+def base_url(env) -> str:
+    """BASE_URL, or the development server's own address on PORT (`PORT=8000 make run`)."""
+    url = env.get("BASE_URL") or f"http://127.0.0.1:{env.get('PORT') or '5000'}"
+    return url.rstrip("/")
+
+
 class Config:
     """Settings read from the environment. Tests subclass or pass a mapping to create_app."""
 
@@ -63,7 +69,7 @@ class Config:
             env.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'hero.sqlite'}")
         )
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
-        self.BASE_URL = env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+        self.BASE_URL = base_url(env)
         https = self.BASE_URL.startswith("https://")
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"

@@ -32,6 +32,7 @@ def init_app(app: Flask) -> None:
         library,
         library_admin,
         models,
+        offline,
         routes,
         tasks,
     )
@@ -41,6 +42,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(routes.bp)
     app.register_blueprint(coach.bp)
     app.register_blueprint(library_admin.bp)
+    app.register_blueprint(offline.bp)
     csrf.exempt(api.bp)
     smorest_api.register_blueprint(api.bp)
     app.cli.add_command(cli.plan_preview)

@@ -95,6 +95,15 @@ class LogIn(Schema):
         load_default=None, allow_none=True, validate=validate.Range(0, 10)
     )
     note = fields.String(load_default="", validate=validate.Length(max=2000))
+    client_id = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$"),
+        metadata={
+            "description": "An id the client makes (a UUID) for a log saved offline: sending it "
+            "again returns the saved log instead of saving it twice"
+        },
+    )
 
 
 class LogOut(Schema):
@@ -106,6 +115,7 @@ class LogOut(Schema):
     pain_during = fields.Integer(allow_none=True)
     pain_next_morning = fields.Integer(allow_none=True)
     note = fields.String()
+    client_id = fields.String(allow_none=True)
 
 
 def _field_errors(messages: dict[str, str]) -> dict[str, list[str]]:
@@ -158,7 +168,8 @@ def my_plan():
 @bp.alt_response(403, description="Not a runner")
 def create_log(data: dict):
     """Log a session (a second log for the same day and kind updates the first). The plan
-    re-adapts and the coach is flagged when needed. 422 with field errors."""
+    re-adapts and the coach is flagged when needed. A log sent again with the same
+    ``client_id`` is saved once. 422 with field errors."""
     try:
         log = record_workout(
             db.session,
@@ -170,6 +181,7 @@ def create_log(data: dict):
             data["pain_next_morning"],
             data["note"],
             kind=data["kind"],
+            client_id=data["client_id"],
         )
     except PortalError as exc:
         db.session.rollback()
@@ -183,4 +195,5 @@ def create_log(data: dict):
         "pain_during": log.pain_during,
         "pain_next_morning": log.pain_next_morning,
         "note": log.note,
+        "client_id": log.client_id,
     }

@@ -3,6 +3,7 @@ are raised in the same transaction."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -16,6 +17,8 @@ from programs.flags import sync_flags
 from programs.models import LogStatus, WorkoutLog
 from programs.plans import active_plan, load_plan, readapt, sessions_on
 from programs.today import local_today
+
+CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")  # a UUID, as phones make them
 
 
 def _int_in(value: Any, lo: int, hi: int) -> int | None:
@@ -40,10 +43,21 @@ def record_workout(
     *,
     kind: str | None = None,
     today: date | None = None,
+    client_id: str | None = None,
 ) -> WorkoutLog:
     """Log (or re-log: one per day and kind) a planned session, then re-adapt the plan and raise
     any flags for the coach. ``kind`` defaults to the session planned that day (run/walk first).
-    Effort and pain during are required unless the session was skipped. Raises ``PortalError``."""
+    Effort and pain during are required unless the session was skipped. Raises ``PortalError``.
+
+    ``client_id``: the id the runner's phone gave a log made offline. A log already saved under
+    it is returned unchanged, so a phone that sends it again (the answer was lost) saves it once.
+    """
+    if client_id:
+        if not CLIENT_ID.fullmatch(client_id):
+            raise PortalError({"client_id": "That log id is not valid."})
+        replayed = _by_client_id(session, user_id, client_id)
+        if replayed is not None:
+            return replayed
     record = active_plan(session, user_id)
     if record is None:
         raise NoPlan()
@@ -96,19 +110,28 @@ def record_workout(
     if morning_v is not None:
         log.pain_next_morning = morning_v
     log.note = (note or "").strip()
+    if client_id:
+        log.client_id = client_id
     try:
         session.flush()
     except IntegrityError:
-        # Two submits racing for the same day: the other one won; ours becomes an update.
+        # Two submits racing for the same day (or the same offline log sent twice at once): the
+        # other one won; ours becomes an update, or the replay it is.
         session.rollback()
         return record_workout(
             session, user_id, session_date, status, effort, pain_during,
-            pain_next_morning, note, kind=kind, today=today,
+            pain_next_morning, note, kind=kind, today=today, client_id=client_id,
         )  # fmt: skip
     readapt(session, record)
     sync_flags(session, user_id, today)
     session.commit()
     return log
+
+
+def _by_client_id(session: DbSession, user_id: int, client_id: str) -> WorkoutLog | None:
+    return session.scalar(
+        select(WorkoutLog).where(WorkoutLog.user_id == user_id, WorkoutLog.client_id == client_id)
+    )
 
 
 def record_morning_pain(session: DbSession, user_id: int, log_id: int, pain: int) -> WorkoutLog:

@@ -111,6 +111,8 @@ class WorkoutLog(db.Model):
     __tablename__ = "workout_logs"
     __table_args__ = (
         UniqueConstraint("user_id", "session_date", "kind"),
+        # The id the runner's phone gave a log made offline: a replay is recognised, not redone.
+        UniqueConstraint("user_id", "client_id"),
         CheckConstraint("effort IS NULL OR (effort BETWEEN 1 AND 10)", name="effort_range"),
         CheckConstraint(
             "pain_during IS NULL OR (pain_during BETWEEN 0 AND 10)", name="pain_during_range"
@@ -131,6 +133,7 @@ class WorkoutLog(db.Model):
     pain_during: Mapped[int | None]
     pain_next_morning: Mapped[int | None]
     note: Mapped[str] = mapped_column(Text, default="")
+    client_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

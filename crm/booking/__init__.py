@@ -5,15 +5,19 @@ from flask import Flask
 from crm.nav import add_nav
 from extensions import api as smorest_api
 from extensions import csrf
+from tasks import add_periodic_task
 
 
 def init_app(app: Flask) -> None:
     # Imported here: crm.leads.services imports crm.booking.models, and these import the leads
     # services back (a cycle at the top).
-    from crm.booking import api, emails, models, routes  # noqa: F401 - models for db.create_all()
+    from crm.booking import api, busy_feed, emails, models, routes  # noqa: F401 - models, task
 
     app.register_blueprint(routes.bp)
     emails.init_app(app)
     csrf.exempt(api.bp)
     smorest_api.register_blueprint(api.bp)
     add_nav(app, "coach", "booking.availability", "Availability", 60)
+    add_periodic_task(
+        app, "busy-feed-refresh", "crm.booking.refresh_busy_feed", busy_feed.REFRESH_SECONDS
+    )

@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from crm.booking import busy_feed
 from crm.booking import slots as slot_rules
 from crm.booking.errors import AvailabilityError, SlotTaken
 from crm.booking.models import AvailabilityWindow, Booking, CoachSettings, DayOff
@@ -58,7 +59,8 @@ def load_rules(session: Session) -> Rules:
 
 
 def _busy(session: Session, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-    """Intervals held by bookings that still have their slot, near [start, end)."""
+    """Intervals held by bookings that still have their slot, and by the coach's own calendar
+    (its last good copy), near [start, end)."""
     margin = timedelta(hours=4)  # wide enough for any buffer/call length the bounds allow
     rows = session.execute(
         select(Booking.start_at, Booking.end_at).where(
@@ -67,7 +69,7 @@ def _busy(session: Session, start: datetime, end: datetime) -> list[tuple[dateti
             Booking.end_at > start - margin,
         )
     )
-    return [(s, e) for s, e in rows]
+    return [(s, e) for s, e in rows] + busy_feed.feed_busy(session, start, end)
 
 
 def free_slots(

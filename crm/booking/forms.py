@@ -168,3 +168,18 @@ class DayOffForm(FlaskForm):
     day = DateField("Day off", validators=[DataRequired("Pick a day.")])
     note = StringField("Note (optional)", validators=[Optional(), Length(max=120)])
     submit = SubmitField("Add day off")
+
+
+class BusyFeedForm(FlaskForm):
+    # A secret address: never filled back into the page (the page shows it masked).
+    url = StringField(
+        "Your calendar's secret address in iCal format",
+        validators=[Optional(), Length(max=2000, message="That address is too long.")],
+        render_kw={
+            "autocomplete": "off",
+            "spellcheck": "false",
+            "inputmode": "url",
+            "placeholder": "https://calendar.google.com/calendar/ical/…/basic.ics",
+        },
+    )
+    submit = SubmitField("Save calendar")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime, time
 
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import JSON, Enum, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.leads.models import Lead
@@ -41,6 +41,20 @@ class DayOff(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     day: Mapped[date] = mapped_column(unique=True)
     note: Mapped[str] = mapped_column(String(120), default="")
+
+
+class BusyFeed(db.Model):
+    """The coach's own calendar (its secret iCal address): one row. `busy` is the last good
+    copy's busy intervals, [start, end) in UTC ISO strings, over the bookable range."""
+
+    __tablename__ = "busy_feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(Text, default="")  # a secret: shown masked
+    busy: Mapped[list] = mapped_column(JSON, default=list)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the last good copy
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the last attempt
+    error: Mapped[str] = mapped_column(String(300), default="")  # of the last attempt, if any
 
 
 class BookingStatus(enum.StrEnum):

@@ -22,14 +22,15 @@ from flask_login import current_user
 from crm import time as crm_time
 from crm.accounts.access import coach_required
 from crm.booking import availability as coach_availability
+from crm.booking import busy_feed, services
 from crm.booking import emails as booking_emails
 from crm.booking import errors as booking_errors
-from crm.booking import services
 from crm.booking.errors import BookingError, BookingInvalid, SlotTaken
 from crm.booking.forms import (
     COMMON_ZONES,
     AvailabilityForm,
     BookingForm,
+    BusyFeedForm,
     CancelForm,
     DayOffForm,
     RescheduleForm,
@@ -406,6 +407,8 @@ def availability():
             "booking/availability.html",
             form=form,
             day_off_form=DayOffForm(formdata=None),
+            feed_form=BusyFeedForm(formdata=None),
+            feed=busy_feed.feed_status(db.session),
             days_off=current.days_off,
             weekdays=WEEKDAYS,
         ),
@@ -426,7 +429,10 @@ def add_day_off():
         else:
             flash(f"{form.day.data:%A %d %B %Y} is now a day off.", "success")
             return redirect(url_for("booking.availability"))
-    current = coach_availability.get_availability(db.session)
+    return _availability_page(day_off_form=form)
+
+
+def _filled_availability_form(current) -> AvailabilityForm:
     avail_form = AvailabilityForm(formdata=None)
     avail_form.timezone.choices = zone_choices(_zone_names(current.settings.timezone))
     avail_form.timezone.data = current.settings.timezone
@@ -440,16 +446,56 @@ def add_day_off():
         )
     for _ in range(BLANK_ROWS):
         avail_form.windows.append_entry({"weekday": "0", "start": None, "end": None})
+    return avail_form
+
+
+def _availability_page(*, day_off_form=None, feed_form=None, status: int = 422):
+    """The Availability page again, with the form that failed (its messages) and the others."""
+    current = coach_availability.get_availability(db.session)
     return (
         render_template(
             "booking/availability.html",
-            form=avail_form,
-            day_off_form=form,
+            form=_filled_availability_form(current),
+            day_off_form=day_off_form or DayOffForm(formdata=None),
+            feed_form=feed_form or BusyFeedForm(formdata=None),
+            feed=busy_feed.feed_status(db.session),
             days_off=current.days_off,
             weekdays=WEEKDAYS,
         ),
-        422,
+        status,
     )
+
+
+@bp.post("/coach/availability/calendar")
+@coach_required
+def save_busy_feed():
+    form = BusyFeedForm()
+    if form.validate():
+        try:
+            feed = busy_feed.save_feed_url(db.session, form.url.data or "")
+        except booking_errors.AvailabilityError as exc:
+            form.url.errors = [*form.url.errors, *exc.errors.values()]
+        else:
+            if feed is None:
+                flash("Your calendar is no longer used for busy times.", "success")
+            elif busy_feed.refresh_busy_feed(db.session):
+                flash(
+                    "Calendar connected: its busy times now block your free-call slots.", "success"
+                )
+            else:
+                flash("Calendar saved, but it could not be read yet (see below).", "warning")
+            return redirect(url_for("booking.availability") + "#calendar")
+    return _availability_page(feed_form=form)
+
+
+@bp.post("/coach/availability/calendar/remove")
+@coach_required
+def remove_busy_feed():
+    form = BusyFeedForm()
+    if form.validate():
+        busy_feed.save_feed_url(db.session, "")
+        flash("Your calendar is no longer used for busy times.", "success")
+    return redirect(url_for("booking.availability") + "#calendar")
 
 
 @bp.post("/coach/availability/days-off/<int:day_off_id>/delete")

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crm.booking import emails
+from crm.booking import busy_feed, emails
 from crm.booking import slots as slot_rules
 from crm.booking.availability import _check_free, load_rules
 from crm.booking.errors import BookingError, BookingInvalid, InvalidToken, SlotTaken
@@ -136,6 +136,8 @@ def book_call(
         raise BookingInvalid(errors)
     rules = load_rules(session)
     slot = slot_rules.validate_slot(rules, slot_start, now=now)
+    # Her own calendar again, now (a few seconds at most; when down, the last good copy counts).
+    busy_feed.refresh_busy_feed(session, timeout=busy_feed.BOOKING_TIMEOUT, now=now)
     _check_free(session, rules, slot)
 
     fields: dict[str, Any] = {
@@ -222,6 +224,7 @@ def reschedule_booking(
     slot = slot_rules.validate_slot(rules, new_slot_start, now=now)
     if slot.start == old.start_at:
         raise BookingError("That is the time you already have.", field="slot_start")
+    busy_feed.refresh_busy_feed(session, timeout=busy_feed.BOOKING_TIMEOUT, now=now)
     try:
         old.status = BookingStatus.RESCHEDULED
         old.slot_start = None

@@ -2,6 +2,7 @@ from flask import Blueprint, render_template
 
 from crm.accounts.access import coach_required
 from crm.billing.reports import revenue_summary
+from crm.booking.busy_feed import feed_status
 from crm.dashboard import services
 from crm.leads.services import coach_timezone
 from crm.time import utcnow
@@ -28,4 +29,5 @@ def home():
         funnel_days=services.FUNNEL_DAYS,
         attention=services.clients_needing_attention(db.session),
         revenue=revenue_summary(db.session, now),
+        busy_feed=feed_status(db.session, now),
     )

@@ -53,7 +53,7 @@ def test_seed_demo_enrols_clients_with_plans_payments_and_articles(cli_runner):
 
     result = cli_runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
-    assert _count(Enrolment) == CLIENTS == _count(Payment)
+    assert _count(Enrolment) == CLIENTS <= _count(Payment)
     assert _count(PlanRecord, PlanRecord.active.is_(True)) == CLIENTS
     assert _count(WorkoutLog) > CLIENTS * 5
     assert _count(Article) == 3
