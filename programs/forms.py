@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
@@ -194,6 +195,28 @@ class EmailChoiceForm(FlaskForm):
 
     coaching_emails = BooleanField("Weekly check-in and training nudges by email")
     submit = SubmitField("Save")
+
+
+class DemoForm(FlaskForm):
+    """A demonstration of a library exercise: a photo of the start or end position, or a
+    short video from her phone."""
+
+    kind = RadioField(
+        "What is it?",
+        choices=choices(
+            [
+                ("video", "A short video"),
+                ("start", "Photo: start position"),
+                ("end", "Photo: end position"),
+            ]
+        ),  # fmt: skip
+        default="video",
+        validators=[InputRequired(message="Pick video, start photo or end photo.")],
+    )
+    file = FileField(
+        "File from your phone", validators=[FileRequired(message="Choose a photo or video.")]
+    )
+    submit = SubmitField("Upload")
 
 
 class ConfirmForm(FlaskForm):
