@@ -92,7 +92,7 @@ def _svg(position: str, direction: str, knee: str, equipment: str, title: str) -
     k0, f0 = _leg(hip, down, t0, b0, flip)
     k1, f1 = _leg(hip, down, t1, b1, flip)
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 170" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 184" role="img" '
         f'aria-label="{escape(title)}" class="drawing">',
         f"<title>{escape(title)}</title>",
         '<g fill="none" stroke-linecap="round" stroke-linejoin="round">',
@@ -143,15 +143,18 @@ def _svg(position: str, direction: str, knee: str, equipment: str, title: str) -
     elif equipment == "machine":
         parts.append('<rect x="150" y="30" width="30" height="110" rx="4" stroke="#c9ccd1" '
                      'stroke-width="3"/>')  # fmt: skip
-    caption = CAPTIONS[direction] + (", knee bent" if knee == "bent" else ", knee straight")
-    view = " (from the front)" if VIEWS.get(direction) == "front" else ""
+    detail = "knee bent" if knee == "bent" else "knee straight"
+    if VIEWS.get(direction) == "front":
+        detail += ", seen from the front"
     parts += [
         "</g>",
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="8" refY="5" markerWidth="6" '
         'markerHeight="6" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
         'fill="#e4572e"/></marker></defs>',
-        f'<text x="100" y="163" text-anchor="middle" font-family="sans-serif" font-size="11" '
-        f'fill="#1f2a44">{escape(caption + view)}</text>',
+        f'<text x="100" y="162" text-anchor="middle" font-family="sans-serif" font-size="12" '
+        f'font-weight="bold" fill="#1f2a44">{escape(CAPTIONS[direction])}</text>',
+        f'<text x="100" y="178" text-anchor="middle" font-family="sans-serif" font-size="11" '
+        f'fill="#5a6478">{escape(detail)}</text>',
         "</svg>",
     ]
     return "".join(parts)

@@ -172,8 +172,16 @@ class LogForm(FlaskForm):
         choices=choices([("done", "Done"), ("partial", "Partly"), ("skipped", "Skipped")]),
         validators=[InputRequired(message="Tap done, partly or skipped.")],
     )
-    effort = RadioField("How hard was it? (1 easy – 10 all-out)", choices=choices(ONE_TO_TEN))
-    pain_during = RadioField("Pain during (0 none – 10 worst)", choices=choices(ZERO_TO_TEN))
+    # Left blank for a skipped session (and pain during, for a strength session whose exercises
+    # were rated): record_workout judges the values, so the fields don't refuse a blank.
+    effort = RadioField(
+        "How hard was it? (1 easy – 10 all-out)",
+        choices=choices(ONE_TO_TEN),
+        validate_choice=False,
+    )
+    pain_during = RadioField(
+        "Pain during (0 none – 10 worst)", choices=choices(ZERO_TO_TEN), validate_choice=False
+    )
     note = TextAreaField("Anything to tell your coach? (optional)", validators=[Length(max=2000)])
     submit = SubmitField("Save")
 

@@ -5,17 +5,22 @@ home-exercise sheet. The runner's strength day itself is the portal's day page."
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
-from flask_login import login_required
+from flask_login import current_user, login_required
+from werkzeug.utils import secure_filename
 
 from crm.accounts.access import coach_required
 from crm.storage import StorageUnavailable
 from extensions import db
+from programs.client_list import client_user
 from programs.demos import media_file
 from programs.drawings import exercise_svg
 from programs.errors import PortalError
 from programs.forms import ConfirmForm
+from programs.home_sheet import home_exercise_sheet
 from programs.library import current_library
+from programs.plans import active_plan, load_plan
 from programs.strength import set_pin
+from programs.today import local_today
 
 bp = Blueprint("strength", __name__)
 
@@ -76,3 +81,22 @@ def pin(user_id: int):
             "success",
         )
     return redirect(url_for("clients.client_detail", user_id=user_id) + "#strength")
+
+
+@bp.get("/coach/clients/<int:user_id>/home-exercises.pdf")
+@coach_required
+def home_sheet(user_id: int):
+    client = client_user(db.session, user_id)
+    record = active_plan(db.session, user_id) if client is not None else None
+    if record is None:
+        abort(404)
+    pdf = home_exercise_sheet(
+        db.session, client, load_plan(record), local_today(db.session, user_id),
+        current_user.display_name,
+    )  # fmt: skip
+    response = Response(pdf, mimetype="application/pdf")
+    name = secure_filename(f"home-exercises-{client.display_name}.pdf") or "home-exercises.pdf"
+    response.headers["Content-Disposition"] = f'inline; filename="{name}"'
+    response.cache_control.private = True
+    response.cache_control.no_store = True
+    return response
