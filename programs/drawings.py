@@ -44,15 +44,35 @@ MOVES: dict[tuple[str, str], tuple[tuple[int, int], tuple[int, int]]] = {
 }
 
 
+# Poses that differ by body position: lying legs start flat and lift (bent knees start with the
+# foot on the floor); sitting thighs start forward with the shin hanging.
+POSES: dict[tuple[str, str, str], tuple[tuple[int, int], tuple[int, int]]] = {
+    ("lying", "flexion", "bent"): ((45, 130), (80, 110)),
+    ("lying", "extension", "straight"): ((0, 0), (25, 0)),
+    ("lying", "extension", "bent"): ((45, 130), (30, 120)),
+    ("lying", "abduction", "bent"): ((40, 120), (70, 150)),
+    ("lying", "adduction", "straight"): ((0, 0), (15, 0)),
+    ("lying", "adduction", "bent"): ((45, 130), (55, 135)),
+    ("lying", "external_rotation", "bent"): ((30, 110), (60, 140)),
+    ("lying", "internal_rotation", "bent"): ((30, 110), (30, 60)),
+    ("sitting", "flexion", "bent"): ((90, 90), (115, 115)),
+    ("sitting", "flexion", "straight"): ((90, 0), (110, 0)),
+    ("sitting", "extension", "bent"): ((90, 90), (70, 70)),
+    ("sitting", "extension", "straight"): ((90, 0), (70, 0)),
+}
+
+
 def _pt(x: float, y: float) -> str:
     return f"{x:.1f},{y:.1f}"
 
 
-def _leg(hip: tuple[float, float], down: float, thigh: int, bend: int, flip: int):
+def _leg(
+    hip: tuple[float, float], down: float, thigh: int, bend: int, flip: int, length: int = THIGH
+):
     """Knee and foot from the hip. ``down`` is the direction (radians) of a straight-hanging
     leg; ``flip`` is +1 when "front" turns clockwise from it on screen."""
     a = down - flip * math.radians(thigh)
-    knee = (hip[0] + THIGH * math.cos(a), hip[1] + THIGH * math.sin(a))
+    knee = (hip[0] + length * math.cos(a), hip[1] + length * math.sin(a))
     b = a + flip * math.radians(bend)
     foot = (knee[0] + SHIN * math.cos(b), knee[1] + SHIN * math.sin(b))
     return knee, foot
@@ -71,26 +91,25 @@ def _frame(position: str):
         other = ((112, 82), (114, 116))
     else:
         head, shoulder, hip = (100, 16), (100, 30), (100, 72)
-        down, flip = math.pi / 2, -1  # hanging down; "front" is to the right
+        down, flip = math.pi / 2, 1  # hanging down; "front" is to the right
         other = ((98, 106), (98, 140))
     return head, shoulder, hip, other, down, flip
-
-
-def _sitting_start(move):
-    (t0, b0), (t1, b1) = move
-    # Sitting: the thigh starts forward (90°) with the shin hanging (90° of bend).
-    return (t0 + 90, b0 + 90 if b0 < 90 else b0), (t1 + 90, b1 + 90 if b1 < 90 else b1)
 
 
 @lru_cache(maxsize=256)
 def _svg(position: str, direction: str, knee: str, equipment: str, title: str) -> str:
     head, shoulder, hip, other, down, flip = _frame(position)
-    move = MOVES[(direction, knee)]
-    if position == "sitting" and VIEWS.get(direction) != "front":
-        move = _sitting_start(move)
-    (t0, b0), (t1, b1) = move
-    k0, f0 = _leg(hip, down, t0, b0, flip)
-    k1, f1 = _leg(hip, down, t1, b1, flip)
+    (t0, b0), (t1, b1) = POSES.get((position, direction, knee)) or MOVES[(direction, knee)]
+    if position == "lying":  # every lying move lifts the leg off the floor
+        t0, t1 = abs(t0), abs(t1)
+    if position == "sitting" and VIEWS.get(direction) == "front":
+        # Seen from the front the thigh points at us (drawn short); the shin swings out or in.
+        k0, f0 = _leg(hip, down, t0 // 3, t0 - t0 // 3, flip, length=12)
+        k1, f1 = _leg(hip, down, t1 // 3, t1 - t1 // 3, flip, length=12)
+        other = ((hip[0] - 10, hip[1] + 10), (hip[0] - 12, hip[1] + 44))
+    else:
+        k0, f0 = _leg(hip, down, t0, b0, flip)
+        k1, f1 = _leg(hip, down, t1, b1, flip)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 184" role="img" '
         f'aria-label="{escape(title)}" class="drawing">',
@@ -117,7 +136,7 @@ def _svg(position: str, direction: str, knee: str, equipment: str, title: str) -
         f'<polyline points="{_pt(*hip)} {_pt(*k1)} {_pt(*f1)}" stroke="#e4572e" stroke-width="5"/>',
     ]
     if (t0, b0) == (t1, b1):  # a rotation with the knee straight: the leg turns on its axis
-        cx, cy = f1
+        cx, cy = k1
         parts.append(
             f'<path d="M{cx - 12:.1f},{cy + 4:.1f} A13 9 0 1 0 {cx + 12:.1f},{cy + 4:.1f}" '
             'stroke="#e4572e" stroke-width="2.5" marker-end="url(#arrow)"/>'
@@ -144,7 +163,7 @@ def _svg(position: str, direction: str, knee: str, equipment: str, title: str) -
         parts.append('<rect x="150" y="30" width="30" height="110" rx="4" stroke="#c9ccd1" '
                      'stroke-width="3"/>')  # fmt: skip
     detail = "knee bent" if knee == "bent" else "knee straight"
-    if VIEWS.get(direction) == "front":
+    if VIEWS.get(direction) == "front" and position != "lying":
         detail += ", seen from the front"
     parts += [
         "</g>",
