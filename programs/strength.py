@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -166,14 +166,14 @@ class ExerciseHistory:
 def exercise_histories(
     session: DbSession, user_id: int, plan: Plan, on_date: date
 ) -> list[ExerciseHistory]:
-    """Per exercise of her plan that she rated, or that is coming up or pinned, newest rated
-    first: her entries, the feedback rules' changes that name it, and whether it is pinned."""
+    """Per exercise she rated, or pinned, or has in the next two weeks, newest rated first: her
+    entries, the feedback rules' changes that name it, and whether it is pinned."""
     names: dict[str, str] = {}
     upcoming: set[str] = set()
     for s in plan.sessions:
         for item in (*s.items, *s.block):
             names.setdefault(item.exercise_id, item.name)
-            if on_date <= s.date:
+            if on_date <= s.date < on_date + timedelta(days=14):
                 upcoming.add(item.exercise_id)
     pins = set(
         session.scalars(select(StrengthPin.exercise_id).where(StrengthPin.user_id == user_id))

@@ -78,7 +78,12 @@
         self.tick();
       }
     });
-    if (this.running()) this.loop();
+    if (this.running()) {
+      this.wake.acquire();
+      this.loop();
+    } else if (this.step() && this.step().type === "done") {
+      this.complete(); // a reload after the end: the log below is filled in again
+    }
     this.render();
   }
 
