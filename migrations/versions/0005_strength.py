@@ -1,7 +1,7 @@
 """strength days: exercise demonstrations (photos, video), per-exercise feedback, coach pins
 
 Revision ID: 0005_strength
-Revises: 0005_access
+Revises: 0005_busy_feed_offline_logs
 Create Date: 2026-12-05 13:32:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_strength"
-down_revision = "0005_access"
+down_revision = "0005_busy_feed_offline_logs"
 branch_labels = None
 depends_on = None
 
