@@ -13,7 +13,7 @@ export PORT
 FLASK := $(BIN)/flask --app app
 CELERY := $(BIN)/celery -A tasks.worker
 
-.PHONY: install install-dev run test test-fast lint bench serve-prod clean chromium audit
+.PHONY: install install-dev run test test-fast lint bench serve-prod clean chromium ffmpeg audit
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,7 +37,15 @@ chromium:
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-run: $(STAMP)
+# Debian's ffmpeg: the worker probes and transcodes exercise videos with it (programs/demos.py).
+ffmpeg:
+	@command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || { \
+	  echo "Installing Debian's ffmpeg for exercise videos"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; }
+
+run: $(STAMP) ffmpeg
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
 	@echo "Serving on $${BASE_URL:-http://127.0.0.1:$(PORT)} with a Celery worker and beat (Ctrl-C stops all)."
@@ -47,12 +55,12 @@ run: $(STAMP)
 	  $(FLASK) run --port $(PORT) & \
 	  wait
 
-test: $(DEV_STAMP) chromium
+test: $(DEV_STAMP) chromium ffmpeg
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest
 
-test-fast: $(DEV_STAMP)
+test-fast: $(DEV_STAMP) ffmpeg
 	$(BIN)/pytest -m "not e2e" -x -q
 
 lint: $(DEV_STAMP)
@@ -60,7 +68,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff format --check .
 
-serve-prod: $(STAMP)
+serve-prod: $(STAMP) ffmpeg
 	$(FLASK) db upgrade
 	@trap 'kill 0' EXIT INT TERM; \
 	  $(BIN)/gunicorn --workers $${WEB_CONCURRENCY:-4} --bind 0.0.0.0:$(PORT) 'app:create_app()' & \

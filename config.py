@@ -127,6 +127,12 @@ class Config:
         self.HERO_S3_BUCKET = env.get("HERO_S3_BUCKET", "")
         self.HERO_S3_ENDPOINT_URL = env.get("HERO_S3_ENDPOINT_URL", "")  # MinIO, R2…; "" = AWS
         self.HERO_S3_REGION = env.get("HERO_S3_REGION", "")
+        # Exercise demonstration videos (programs/demos.py): what an upload may be. The worker
+        # transcodes what passes to an MP4 of at most 720p.
+        self.DEMO_VIDEO_MAX_MB = int(env.get("DEMO_VIDEO_MAX_MB", "80"))
+        self.DEMO_VIDEO_MAX_SECONDS = int(env.get("DEMO_VIDEO_MAX_SECONDS", "30"))
+        self.DEMO_VIDEO_MAX_SIDE = int(env.get("DEMO_VIDEO_MAX_SIDE", "4096"))  # pixels
+        self.DEMO_TRANSCODE_TIMEOUT = int(env.get("DEMO_TRANSCODE_TIMEOUT", "300"))  # seconds
 
         self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI", "memory://")
         self.RATELIMIT_HEADERS_ENABLED = True

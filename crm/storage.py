@@ -22,7 +22,9 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, current_app
 
-KEY_PATTERN = re.compile(r"[0-9a-f]{32}\.jpg")
+KEY_PATTERN = re.compile(r"[0-9a-f]{32}\.(?:jpg|mp4|upload)")
+# What S3 is told each kind of key holds ("upload": a file as received, before it is processed).
+CONTENT_TYPES = {"jpg": "image/jpeg", "mp4": "video/mp4", "upload": "application/octet-stream"}
 BUCKET_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,39}")
 EXTENSION = "storage"
 
@@ -130,7 +132,10 @@ class S3Storage:
     def put(self, bucket: str, key: str, data: bytes) -> None:
         try:
             self.client.put_object(
-                Bucket=self.bucket, Key=f"{bucket}/{key}", Body=data, ContentType="image/jpeg"
+                Bucket=self.bucket,
+                Key=f"{bucket}/{key}",
+                Body=data,
+                ContentType=CONTENT_TYPES[key.rsplit(".", 1)[1]],
             )
         except (BotoCoreError, ClientError) as exc:
             raise StorageUnavailable(f"cannot write {bucket}/{key}: {exc}") from exc

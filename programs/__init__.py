@@ -23,17 +23,19 @@ def init_app(app: Flask) -> None:
     from crm.nav import add_nav
     from extensions import api as smorest_api
     from extensions import csrf
-    from programs import (  # noqa: F401 - tables and jobs
+    from programs import (  # noqa: F401 - tables and jobs (demos: its Celery task)
         access,
         api,
         cli,
         coach,
         demo,
+        demos,
         library,
         library_admin,
         models,
         offline,
         routes,
+        strength_routes,
         tasks,
     )
     from tasks import add_periodic_task
@@ -43,6 +45,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(coach.bp)
     app.register_blueprint(library_admin.bp)
     app.register_blueprint(offline.bp)
+    app.register_blueprint(strength_routes.bp)
     csrf.exempt(api.bp)
     smorest_api.register_blueprint(api.bp)
     app.cli.add_command(cli.plan_preview)

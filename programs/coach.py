@@ -39,6 +39,7 @@ from programs.plan_edits import (
 from programs.plans import active_plan, runner_profile
 from programs.progress import progress
 from programs.routes import _attach_errors, charts, plan_context
+from programs.strength import RATING_LABELS, exercise_histories
 from programs.today import local_today
 
 bp = Blueprint("clients", __name__, url_prefix="/coach/clients")
@@ -87,6 +88,8 @@ def _detail(user_id: int, status: int = 200, **forms):
         ctx["data"] = data
         ctx["charts"] = charts(data)
         library = current_library(db.session)
+        ctx["exercise_histories"] = exercise_histories(db.session, user_id, ctx["plan"], today)
+        ctx["rating_labels"] = RATING_LABELS
         ctx["swap_options"] = {
             item.exercise_id: swap_options(ctx["plan"], item.exercise_id, library)
             for s in ctx["plan"].sessions

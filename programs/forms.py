@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
@@ -171,8 +172,16 @@ class LogForm(FlaskForm):
         choices=choices([("done", "Done"), ("partial", "Partly"), ("skipped", "Skipped")]),
         validators=[InputRequired(message="Tap done, partly or skipped.")],
     )
-    effort = RadioField("How hard was it? (1 easy – 10 all-out)", choices=choices(ONE_TO_TEN))
-    pain_during = RadioField("Pain during (0 none – 10 worst)", choices=choices(ZERO_TO_TEN))
+    # Left blank for a skipped session (and pain during, for a strength session whose exercises
+    # were rated): record_workout judges the values, so the fields don't refuse a blank.
+    effort = RadioField(
+        "How hard was it? (1 easy – 10 all-out)",
+        choices=choices(ONE_TO_TEN),
+        validate_choice=False,
+    )
+    pain_during = RadioField(
+        "Pain during (0 none – 10 worst)", choices=choices(ZERO_TO_TEN), validate_choice=False
+    )
     note = TextAreaField("Anything to tell your coach? (optional)", validators=[Length(max=2000)])
     submit = SubmitField("Save")
 
@@ -194,6 +203,28 @@ class EmailChoiceForm(FlaskForm):
 
     coaching_emails = BooleanField("Weekly check-in and training nudges by email")
     submit = SubmitField("Save")
+
+
+class DemoForm(FlaskForm):
+    """A demonstration of a library exercise: a photo of the start or end position, or a
+    short video from her phone."""
+
+    kind = RadioField(
+        "What is it?",
+        choices=choices(
+            [
+                ("video", "A short video"),
+                ("start", "Photo: start position"),
+                ("end", "Photo: end position"),
+            ]
+        ),  # fmt: skip
+        default="video",
+        validators=[InputRequired(message="Pick video, start photo or end photo.")],
+    )
+    file = FileField(
+        "File from your phone", validators=[FileRequired(message="Choose a photo or video.")]
+    )
+    submit = SubmitField("Upload")
 
 
 class ConfirmForm(FlaskForm):

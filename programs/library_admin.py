@@ -4,11 +4,26 @@ the coverage grid; a page per exercise; add, edit and switch off her own. The en
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from crm.accounts.access import coach_required
+from crm.accounts.models import Role
+from crm.articles.images import ImageRejected
 from crm.forms import choices
+from crm.storage import StorageUnavailable
 from extensions import db
+from programs.demos import DemoRejected, add_photo, add_video, demos_for, remove_media, upload_limit
 from programs.engine import LibraryError
 from programs.engine.library import DIRECTIONS, KNEE_POSITIONS
 from programs.forms import (
@@ -17,6 +32,7 @@ from programs.forms import (
     KNEE_CHOICES,
     POSITION_CHOICES,
     ConfirmForm,
+    DemoForm,
     ExerciseFilterForm,
     ExerciseForm,
 )
@@ -30,6 +46,7 @@ from programs.library import (
     save_coach_exercise,
     set_coach_exercise_active,
 )
+from programs.strength_models import MediaKind
 
 bp = Blueprint("exercises", __name__, url_prefix="/coach/exercises")
 
@@ -78,6 +95,10 @@ def _entry_or_404(slug: str) -> CatalogueEntry:
 @bp.get("/<slug>")
 @coach_required
 def exercise_detail(slug: str):
+    return _detail_page(slug)
+
+
+def _detail_page(slug: str, demo_form: DemoForm | None = None, status: int = 200):
     entry = _entry_or_404(slug)
     library = current_library(db.session)
     return render_template(
@@ -86,7 +107,72 @@ def exercise_detail(slug: str):
         ex=entry.exercise,
         library=library,
         confirm_form=ConfirmForm(formdata=None),
-    )
+        demo=demos_for(db.session, [slug]).get(slug),
+        demo_form=demo_form or DemoForm(formdata=None),
+    ), status
+
+
+def current_user_role() -> Role | None:
+    return getattr(current_user, "role", None) if current_user.is_authenticated else None
+
+
+@bp.url_value_preprocessor
+def _video_upload_limit(endpoint: str | None, values: dict | None) -> None:
+    # Before any hook reads the form: a video may be larger than other requests' bodies.
+    if endpoint == "exercises.upload_demo":
+        request.max_content_length = upload_limit()
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _upload_too_large(exc: RequestEntityTooLarge):
+    """A file beyond the video limit: the coach's form again with the reason on it."""
+    if request.endpoint != "exercises.upload_demo" or current_user_role() != Role.COACH:
+        return exc
+    form = DemoForm(formdata=None)
+    megabytes = current_app.config["DEMO_VIDEO_MAX_MB"]
+    form.file.errors = [f"That file is too large: videos must be under {megabytes} MB."]
+    return _detail_page((request.view_args or {}).get("slug", ""), form, 413)
+
+
+@bp.post("/<slug>/demo")
+@coach_required
+def upload_demo(slug: str):
+    """A photo (start or end position) or a short video of the exercise."""
+    _entry_or_404(slug)
+    form = DemoForm()
+    if not form.validate_on_submit():
+        return _detail_page(slug, form, 422)
+    kind = MediaKind(form.kind.data)
+    data = form.file.data.read(upload_limit() + 1)
+    try:
+        if kind == MediaKind.VIDEO:
+            add_video(db.session, slug, data)
+        else:
+            add_photo(db.session, slug, kind, data)
+    except (DemoRejected, ImageRejected) as exc:
+        db.session.rollback()
+        form.file.errors = [str(exc)]
+        return _detail_page(slug, form, 422)
+    except StorageUnavailable:
+        db.session.rollback()
+        form.file.errors = ["The file store isn't answering; nothing was saved. Try again."]
+        return _detail_page(slug, form, 503)
+    if kind == MediaKind.VIDEO:
+        flash("Video received. It shows here once it is ready for phones.", "success")
+    else:
+        flash("Photo saved.", "success")
+    return redirect(url_for("exercises.exercise_detail", slug=slug) + "#demo")
+
+
+@bp.post("/<slug>/demo/<kind>/delete")
+@coach_required
+def delete_demo(slug: str, kind: str):
+    if not ConfirmForm().validate_on_submit() or kind not in {k.value for k in MediaKind}:
+        abort(400)
+    _entry_or_404(slug)
+    if remove_media(db.session, slug, MediaKind(kind)):
+        flash("Removed.", "success")
+    return redirect(url_for("exercises.exercise_detail", slug=slug) + "#demo")
 
 
 def _link_choices(form: ExerciseForm, own_id: str | None) -> None:

@@ -22,8 +22,10 @@ from programs.engine import WorkoutLog as EngineLog
 from programs.engine.edits import enforce_edits
 from programs.engine.model import RUN_WALK
 from programs.engine.progress import SessionLog
+from programs.engine.strength_feedback import apply_feedback
 from programs.library import current_library
 from programs.models import PlanRecord, RunnerProfile, WorkoutLog
+from programs.strength_models import engine_feedback, pinned_exercises
 
 
 def runner_profile(session: DbSession, user_id: int) -> RunnerProfile | None:
@@ -127,7 +129,8 @@ def _edits(record: PlanRecord) -> list[CoachEdit]:
 
 
 def readapt(session: DbSession, record: PlanRecord) -> Plan:
-    """Recompute the runner's plan: engine output + her logs + the coach's edits."""
+    """Recompute the runner's plan: engine output + her logs + her word on each strength
+    exercise (the coach's pins kept) + the coach's edits."""
     base = Plan.from_dict(record.base_plan)
     start = base.profile.start_date
     logs = session.scalars(
@@ -137,6 +140,14 @@ def readapt(session: DbSession, record: PlanRecord) -> Plan:
     ).all()
     edits = _edits(record)
     library = current_library(session)
-    plan = enforce_edits(adapt(base, _engine_logs(logs), edits, library), edits)
+    plan = adapt(base, _engine_logs(logs), edits, library)
+    plan = apply_feedback(
+        plan,
+        engine_feedback(session, record.user_id, start),
+        library,
+        pinned=pinned_exercises(session, record.user_id),
+        logged={lg.session_date for lg in logs},
+    )
+    plan = enforce_edits(plan, edits)
     record.plan = plan.to_dict()
     return plan

@@ -34,6 +34,7 @@ from programs.logs import record_morning_pain, record_workout
 from programs.plans import active_plan, load_plan, logs_for, runner_profile
 from programs.progress import Progress, milestone_shared, run_milestone
 from programs.progress import progress as runner_progress
+from programs.strength import feedback_from_form, record_strength_session, strength_day
 from programs.today import local_today
 from programs.today import today as runner_today
 
@@ -186,6 +187,7 @@ def _day_page(
             milestone=milestone,
             is_today=on_date == today,
             can_log=on_date <= today,
+            strength=strength_day(db.session, current_user.id, view.sessions, on_date),
         ),
         status,
     )
@@ -252,17 +254,32 @@ def log():
     except ValueError:
         abort(400)
     if form.validate_on_submit():
+        # A strength session's log carries her word on each exercise as well.
+        feedback = feedback_from_form(request.form)
         try:
-            record_workout(
-                db.session,
-                current_user.id,
-                on_date,
-                form.status.data,
-                form.effort.data,
-                form.pain_during.data,
-                note=form.note.data or "",
-                kind=form.kind.data,
-            )
+            if feedback:
+                record_strength_session(
+                    db.session,
+                    current_user.id,
+                    on_date,
+                    form.status.data,
+                    form.effort.data,
+                    form.pain_during.data,
+                    note=form.note.data or "",
+                    feedback=feedback,
+                    kind=form.kind.data,
+                )
+            else:
+                record_workout(
+                    db.session,
+                    current_user.id,
+                    on_date,
+                    form.status.data,
+                    form.effort.data,
+                    form.pain_during.data,
+                    note=form.note.data or "",
+                    kind=form.kind.data,
+                )
         except PortalError as exc:
             db.session.rollback()
             _attach_errors(form, {k or "status": v for k, v in exc.messages.items()})

@@ -10,13 +10,19 @@ const FILES = "hero-files-" + VERSION;
 // The runner's own pages that work offline: Today, a day, the week, the whole plan.
 const OFFLINE_PAGES = /^\/portal(\/(week|plan|day\/\d{4}-\d{2}-\d{2}))?\/?$/;
 // Files the pages load (CSS, JS, icons); their URLs come from the pages themselves.
-const FILE_PREFIXES = ["/static/", "/bootstrap/static/"];
+// Exercise drawings too (strength days).
+const FILE_PREFIXES = ["/static/", "/bootstrap/static/", "/strength/drawings/"];
+// The coach's exercise photos and video posters; not the videos (phones fetch them in ranges).
+const EXERCISE_PICTURE = /^\/strength\/media\/[0-9a-f]{32}\.jpg$/;
 // A page is the same page whatever Vary says: the cache holds one runner's pages at a time.
 const MATCH_PAGES = { cacheName: PAGES, ignoreVary: true };
 const MATCH_FILES = { cacheName: FILES, ignoreVary: true };
 
 function isFile(url) {
-  return FILE_PREFIXES.some((prefix) => url.pathname.startsWith(prefix));
+  return (
+    FILE_PREFIXES.some((prefix) => url.pathname.startsWith(prefix)) ||
+    EXERCISE_PICTURE.test(url.pathname)
+  );
 }
 
 function isOfflinePage(url) {

@@ -324,6 +324,12 @@
     document.querySelectorAll("a[href^='/portal']").forEach(function (a) {
       urls.push(a.href);
     });
+    // A strength day's drawings, photos and video posters (the worker keeps only those).
+    document.querySelectorAll("img[src^='/strength/'], video[poster^='/strength/']").forEach(
+      function (m) {
+        urls.push(m.tagName === "IMG" ? m.src : m.poster);
+      }
+    );
     navigator.serviceWorker.ready.then(function (registration) {
       if (registration.active) registration.active.postMessage({ type: "warm", urls: urls });
     });

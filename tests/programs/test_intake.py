@@ -110,7 +110,9 @@ def test_today_shows_the_session_its_why_and_the_timer(client, auth, planned_run
     assert "Log it (10 seconds)" in html
 
 
-def test_strength_day_is_a_checklist_with_cues(client, auth, planned_runner):
+def test_strength_day_shows_each_exercise_with_its_cue_and_a_guided_session(
+    client, auth, planned_runner
+):
     with time_machine.travel(datetime(2030, 3, 4, 17, 0), tick=False):
         auth.login(planned_runner)
         html = client.get("/portal").data.decode()
@@ -119,5 +121,6 @@ def test_strength_day_is_a_checklist_with_cues(client, auth, planned_runner):
     )
     first = plan.sessions[0]
     assert first.kind == "strength"
-    assert "data-checklist" in html
+    assert "data-strength-items" in html  # the guided session (static/js/strength.js)
+    assert all(f'data-exercise="{item.exercise_id}"' in html for item in first.items)
     assert all(item.cue.replace("'", "&#39;") in html for item in first.items)
