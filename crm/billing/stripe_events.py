@@ -560,6 +560,9 @@ def dispute_changed(session: Session, dispute: dict) -> str:
     return _with_retry(_record_dispute, session, payment.id, dispute)
 
 
+_DISPUTE_DECIDED = ("won", "lost", "warning_closed")
+
+
 def _record_dispute(session: Session, payment_id: int, dispute: dict) -> str:
     payment = session.get(Payment, payment_id)
     status = str(dispute.get("status") or "")[:40]
@@ -597,16 +600,28 @@ def _record_dispute(session: Session, payment_id: int, dispute: dict) -> str:
                      "client_name": client, "reason": row.reason},
             lead_id=lead.id if lead else None,
         )  # fmt: skip
-    elif status and row.status != status:
+        if status in _DISPUTE_DECIDED:  # its closing came first
+            _dispute_decided(session, lead, row, payment)
+    elif (
+        status
+        and row.status != status
+        and not (row.status in _DISPUTE_DECIDED and status not in _DISPUTE_DECIDED)
+    ):  # a late "created" or "updated" never reopens a decided dispute
         row.status = status
         row.updated_at = utcnow()
-        if status in ("won", "lost") and lead is not None:
-            record_event(
-                session,
-                lead,
-                "dispute",
-                f"Dispute {status}: {amount}",
-                {"dispute": dispute["id"], "payment_id": payment.id, "status": status},
-            )
+        if status in _DISPUTE_DECIDED:
+            _dispute_decided(session, lead, row, payment)
     session.commit()
     return f"dispute {status or 'recorded'}"
+
+
+def _dispute_decided(session: Session, lead, row: Dispute, payment: Payment) -> None:
+    if lead is not None:
+        record_event(
+            session,
+            lead,
+            "dispute",
+            f"Dispute {row.status.replace('_', ' ')}: "
+            f"{format_money(row.amount_cents, row.currency)}",
+            {"dispute": row.stripe_dispute_id, "payment_id": payment.id, "status": row.status},
+        )
