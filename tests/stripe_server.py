@@ -472,6 +472,13 @@ def _extend_localstripe():
         dispute.status = data["status"]
         return server.json_response(dispute._export())
 
+    async def fail_refund(request):
+        refund = r.Refund._api_retrieve(request.match_info["id"])
+        refund.status = "failed"
+        refund.failure_reason = "expired_or_canceled_card"
+        return server.json_response(refund._export())
+
+    app.router.add_post("/_config/refunds/{id}/fail", fail_refund)
     app.router.add_post("/_config/charges/{id}/dispute", open_dispute)
     app.router.add_post("/_config/disputes/{id}/close", close_dispute)
     app.router.add_get("/v1/checkout/sessions/{id}/line_items", line_items)
@@ -513,6 +520,10 @@ class LocalStripe:
     def close_dispute(self, dispute_id: str, status: str) -> dict:
         """The bank decides: won or lost."""
         return self._request("POST", f"/_config/disputes/{dispute_id}/close", {"status": status})
+
+    def fail_refund(self, refund_id: str) -> dict:
+        """The refund fails after the fact (her card was closed), as Stripe reports it."""
+        return self._request("POST", f"/_config/refunds/{refund_id}/fail")
 
     def register_webhook(self, url: str, events: list[str] | None = None) -> None:
         data = {"url": url, "secret": self.webhook_secret}

@@ -19,7 +19,7 @@ from crm.billing.common import _id
 from crm.billing.errors import BillingError
 from crm.billing.models import Dispute, Payment, PaymentStatus, Refund, StripeEvent
 from crm.billing.money import format_money
-from crm.billing.refunds import record_refund
+from crm.billing.refunds import cancel_refund, record_refund
 from crm.billing.stripe_events import (
     NotYet,
     _invoice_subscription,
@@ -154,7 +154,9 @@ def _charges(session: Session, since: int) -> list[str]:
 def _refunds(session: Session, since: int) -> list[str]:
     fixed: list[str] = []
     for refund in gateway.list_refunds(created={"gte": since}):
-        if refund.get("status") not in ("succeeded", "pending"):
+        if refund.get("status") in ("failed", "canceled"):
+            if cancel_refund(session, refund["id"]):
+                fixed.append(f"removed refund {refund['id']}: it {refund['status']} at Stripe")
             continue
         if session.scalar(select(Refund.id).where(Refund.stripe_refund_id == refund["id"])):
             continue

@@ -43,7 +43,7 @@ from crm.billing.models import (
     StripeEvent,
 )
 from crm.billing.money import format_money
-from crm.billing.refunds import record_refund
+from crm.billing.refunds import cancel_refund, record_refund
 from crm.leads.services import record_event
 from crm.time import utcnow
 from tasks.outbox import queue_email
@@ -464,14 +464,17 @@ def charge_refunded(session: Session, charge: dict) -> str:
         payment.stripe_charge_id = charge["id"]
         session.commit()
     refunds = (charge.get("refunds") or {}).get("data")
-    if refunds is None and not gateway.is_offline():
-        # Since API version 2022-11-15 a charge no longer lists its refunds.
+    if not gateway.is_offline():
+        # Their status now, not when the event was sent; and since API version 2022-11-15 a
+        # charge no longer lists its refunds at all.
         refunds = gateway.list_refunds_for_charge(charge["id"])
     for refund in refunds or []:
         if refund.get("status") in ("succeeded", "pending", None):
             record_refund(
                 session, payment.id, refund["id"], int(refund["amount"]), source="webhook"
             )
+        elif refund.get("status") in ("failed", "canceled"):
+            cancel_refund(session, refund["id"])
     return "refunds recorded"
 
 
@@ -479,8 +482,15 @@ def refund_changed(session: Session, refund: dict) -> str:
     """refund.created / refund.updated: one refund, whichever way it was made."""
     refs = {"id": _id(refund.get("charge")) or "", "payment_intent": refund.get("payment_intent")}
     payment = _payment_for_charge_or_wait(session, refs)
-    if refund.get("status") not in ("succeeded", "pending", None):
-        return f"refund {refund.get('status')}: nothing recorded"
+    if not gateway.is_offline():
+        # Its status now, not when the event was sent (a "created" may come after "failed").
+        try:
+            refund = gateway.retrieve_refund(refund["id"])
+        except gateway.GatewayError as exc:
+            log.warning("could not read refund %s from Stripe: %s", refund["id"], exc)
+    if refund.get("status") in ("failed", "canceled"):
+        cancel_refund(session, refund["id"])
+        return f"refund {refund['status']}: the payment stands"
     record_refund(session, payment.id, refund["id"], int(refund["amount"]), source="webhook")
     return "refund recorded"
 

@@ -109,6 +109,10 @@ def retrieve_charge(charge_id: str) -> dict:
     return _call(client().v1.charges.retrieve, charge_id)
 
 
+def retrieve_refund(refund_id: str) -> dict:
+    return _call(client().v1.refunds.retrieve, refund_id)
+
+
 def list_refunds_for_charge(charge_id: str) -> list[dict]:
     page = _call(client().v1.refunds.list, params={"charge": charge_id, "limit": 100})
     return page.get("data") or []

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crm.billing import stripe_gateway as gateway
-from crm.billing.checkout import enrolment_for_session, start_checkout
+from crm.billing.checkout import enrolment_for_session
 from crm.billing.models import (
     Dispute,
     Enrolment,
@@ -30,7 +30,14 @@ from crm.billing.tasks import process_stripe_event
 from crm.leads.models import LeadEvent
 from extensions import db
 from tasks.models import OutboxEmail
-from tests.crm.billing.helpers import deliver, event, post_signed
+from tests.crm.billing.helpers import (
+    charge_of,
+    deliver,
+    event,
+    pay,
+    post_signed,
+    refund_in_stripe,
+)
 from tests.peers import Worker, purge_queue
 from tests.stripe_server import IBAN_SUCCEEDS
 
@@ -39,38 +46,6 @@ UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens, connect
 
 def _count(model, *where) -> int:
     return db.session.scalar(select(func.count()).select_from(model).where(*where))
-
-
-def _pay(db_session, stripe_live, offer_token, make_lead, *, instalments=False, iban=None):
-    lead = make_lead(name="Maria Lopez", email=f"runner{_count(Offer)}@example.com")
-    token = offer_token(lead)
-    offer = db_session.scalar(select(Offer).where(Offer.lead_id == lead.id))
-    price = offer.programme.prices[1 if instalments else 0]
-    session_id = start_checkout(db_session, token, price.id).rsplit("/", 1)[1]
-    stripe_live.complete_checkout(session_id, **({"iban": iban} if iban else {}))
-    if iban:
-        stripe_live.settle_bank_payment(session_id)
-    return gateway.retrieve_checkout_session(session_id)
-
-
-def _payment_intent(checkout: dict) -> str:
-    if checkout["mode"] == "payment":
-        return checkout["payment_intent"]
-    return gateway.retrieve_invoice(checkout["invoice"])["payment_intent"]
-
-
-def _charge(checkout: dict) -> dict:
-    charge = gateway.retrieve_payment_intent(_payment_intent(checkout))["latest_charge"]
-    return gateway.retrieve_charge(charge if isinstance(charge, str) else charge["id"])
-
-
-def _refund(checkout: dict, cents: int) -> dict:
-    return gateway.create_refund(
-        payment_intent_id=_payment_intent(checkout),
-        amount_cents=cents,
-        idempotency_key=f"dashboard-{checkout['id']}",
-        metadata={},
-    )
 
 
 def _failed_invoice(subscription: str) -> dict:
@@ -97,7 +72,7 @@ class Case:
     iban: str | None = None
 
 
-def _check_refund(cents: int, status: PaymentStatus):
+def _checkrefund_in_stripe(cents: int, status: PaymentStatus):
     def check(checkout):
         payment = db.session.scalar(select(Payment))
         assert (payment.refunded_cents, payment.status) == (cents, status)
@@ -145,7 +120,7 @@ def _check_one_payment(amount: int):
 
 
 def _dispute_events(checkout, stripe_live, *, close: str | None = None) -> list[dict]:
-    opened = stripe_live.open_dispute(_charge(checkout)["id"])
+    opened = stripe_live.open_dispute(charge_of(checkout)["id"])
     events = [event("charge.dispute.created", opened)]
     if close:
         closed = stripe_live.close_dispute(opened["id"], close)
@@ -157,18 +132,18 @@ def _dispute_events(checkout, stripe_live, *, close: str | None = None) -> list[
 CASES = {
     "charge.refunded": Case(
         False,
-        lambda c, s: [_refund(c, 5000) and event("charge.refunded", _charge(c))],
-        _check_refund(5000, PaymentStatus.PARTIALLY_REFUNDED),
+        lambda c, s: [refund_in_stripe(c, 5000) and event("charge.refunded", charge_of(c))],
+        _checkrefund_in_stripe(5000, PaymentStatus.PARTIALLY_REFUNDED),
     ),
     "refund.created": Case(
         False,
-        lambda c, s: [event("refund.created", _refund(c, 29900))],
-        _check_refund(29900, PaymentStatus.REFUNDED),
+        lambda c, s: [event("refund.created", refund_in_stripe(c, 29900))],
+        _checkrefund_in_stripe(29900, PaymentStatus.REFUNDED),
     ),
     "charge.refunded (an instalment)": Case(
         True,
-        lambda c, s: [_refund(c, 11000) and event("charge.refunded", _charge(c))],
-        _check_refund(11000, PaymentStatus.REFUNDED),
+        lambda c, s: [refund_in_stripe(c, 11000) and event("charge.refunded", charge_of(c))],
+        _checkrefund_in_stripe(11000, PaymentStatus.REFUNDED),
     ),
     "charge.dispute.created": Case(
         False, lambda c, s: _dispute_events(c, s), _check_dispute("needs_response")
@@ -219,7 +194,7 @@ def test_an_event_before_its_checkout_counts_once_however_often_delivered(
     name, client, coach, db_session, stripe_live, offer_token, make_lead
 ):
     case = CASES[name]
-    checkout = _pay(
+    checkout = pay(
         db_session,
         stripe_live,
         offer_token,
@@ -255,7 +230,7 @@ def test_an_event_stripe_cannot_explain_yet_is_kept_and_applied_when_its_checkou
     name, app_ctx, client, coach, auth, db_session, stripe_live, offer_token, make_lead
 ):
     case = WAITING[name]
-    checkout = _pay(db_session, stripe_live, offer_token, make_lead, instalments=case.instalments)
+    checkout = pay(db_session, stripe_live, offer_token, make_lead, instalments=case.instalments)
     early = case.early(checkout, stripe_live)
     app_ctx.config["STRIPE_API_BASE"] = UNREACHABLE  # Stripe is away when they arrive
     try:
@@ -317,7 +292,7 @@ def test_a_refund_before_the_offline_checkout_is_applied_by_the_success_page(
     _all_processed()
 
 
-def test_refund_and_checkout_processed_concurrently_never_lose_the_refund(
+def test_refund_and_checkout_processed_concurrently_never_lose_therefund_in_stripe(
     app_ctx, client, db_session, offer_token, make_lead, webhook_secret
 ):
     """Two workers: one applies the refund (its payment unknown: it waits), the other fulfils
@@ -385,9 +360,9 @@ def test_refund_and_checkout_processed_concurrently_never_lose_the_refund(
 def test_the_same_early_events_delivered_concurrently_count_once(
     app_ctx, client, coach, db_session, stripe_live, offer_token, make_lead
 ):
-    checkout = _pay(db_session, stripe_live, offer_token, make_lead)
-    _refund(checkout, 5000)
-    charge = _charge(checkout)
+    checkout = pay(db_session, stripe_live, offer_token, make_lead)
+    refund_in_stripe(checkout, 5000)
+    charge = charge_of(checkout)
     dispute = stripe_live.open_dispute(charge["id"], amount=1000)
     payloads = [
         event("charge.refunded", charge),
@@ -469,9 +444,9 @@ def _row_id(event_id: str) -> int:
 def test_a_kept_event_survives_a_worker_restart_and_is_applied_by_the_next_worker(
     app_ctx, client, db_session, stripe_live, smtp_server, offer_token, make_lead
 ):
-    checkout = _pay(db_session, stripe_live, offer_token, make_lead)
-    _refund(checkout, 7500)
-    refunded = event("charge.refunded", _charge(checkout))
+    checkout = pay(db_session, stripe_live, offer_token, make_lead)
+    refund_in_stripe(checkout, 7500)
+    refunded = event("charge.refunded", charge_of(checkout))
     completed = event("checkout.session.completed", checkout)
     queue = f"hero-test-billing-{app_ctx.config['SQLALCHEMY_DATABASE_URI'][:6]}"
     purge_queue(app_ctx, queue)
