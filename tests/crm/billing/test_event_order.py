@@ -213,6 +213,8 @@ def test_an_event_before_its_checkout_counts_once_however_often_delivered(
         "checkout.session.completed", gateway.retrieve_checkout_session(checkout["id"])
     )
     assert deliver(client, completed) == "enrolled"
+    db_session.expire_all()
+    case.check(checkout)
     for payload in early:  # the same objects again, in new events
         deliver(client, _again(payload))
 
@@ -253,6 +255,8 @@ def test_an_event_stripe_cannot_explain_yet_is_kept_and_applied_when_its_checkou
         "checkout.session.completed", gateway.retrieve_checkout_session(checkout["id"])
     )
     assert deliver(client, completed) == "enrolled"
+    db_session.expire_all()
+    case.check(checkout)
     for payload in early:
         deliver(client, _again(payload))
 
@@ -472,3 +476,85 @@ def test_a_kept_event_survives_a_worker_restart_and_is_applied_by_the_next_worke
     assert (payment.amount_cents, payment.refunded_cents) == (29900, 7500)
     assert _count(Refund) == 1 and _count(Enrolment) == 1
     _all_processed()
+
+
+def _offline_paid(client, db_session, offer_token) -> tuple[str, str]:
+    """Paid on the offline test checkout, not fulfilled yet: (stripe session id, payment
+    intent)."""
+    from crm.billing.models import CheckoutAttempt
+
+    token = offer_token()
+    price = db_session.scalar(select(Offer)).programme.prices[0]
+    test_page = client.post(f"/offer/{token}/checkout", data={"price_id": price.id}).headers[
+        "Location"
+    ]
+    client.post(test_page)
+    attempt = db_session.scalar(select(CheckoutAttempt))
+    return attempt.stripe_session_id, attempt.offline_session["payment_intent"]
+
+
+def test_a_checkout_recorded_while_its_refund_looked_for_it_is_not_missed(
+    app_ctx, client, db_session, offer_token, webhook_secret, monkeypatch
+):
+    """The exact interleaving: the refund's handler finds no payment; before its row says it
+    waits, another worker fulfils the checkout and looks for waiting events (none yet). The
+    refund must still be applied, by the refund's own second look."""
+    from crm.billing import stripe_events
+    from crm.billing.checkout import fulfil_checkout
+    from crm.billing.stripe_events import release_waiting
+
+    sid, pi = _offline_paid(client, db_session, offer_token)
+    original = stripe_events._payment_for_charge_or_wait
+    raced: list[bool] = []
+
+    def other_worker() -> None:
+        with app_ctx.app_context():
+            fulfil_checkout(db.session, sid)
+            assert release_waiting(db.session) == []  # the refund doesn't say it waits yet
+            db.session.remove()
+
+    def racing(session, charge):
+        try:
+            return original(session, charge)
+        except stripe_events.NotYet:
+            if not raced:
+                raced.append(True)
+                thread = threading.Thread(target=other_worker)
+                thread.start()
+                thread.join(30)
+            raise
+
+    monkeypatch.setattr(stripe_events, "_payment_for_charge_or_wait", racing)
+    charge = {
+        "id": "ch_offline_race",
+        "payment_intent": pi,
+        "refunds": {"data": [{"id": "re_offline_race", "amount": 2500, "status": "succeeded"}]},
+    }
+    assert deliver(client, event("charge.refunded", charge)) == "refunds recorded"
+    assert raced == [True]
+    db_session.expire_all()
+    assert db_session.scalar(select(Payment)).refunded_cents == 2500
+    _all_processed()
+
+
+def test_a_dispute_decided_before_it_opened_stays_decided_without_stripe_to_ask(
+    client, coach, db_session, offer_token, webhook_secret
+):
+    sid, pi = _offline_paid(client, db_session, offer_token)
+    client.get(f"/checkout/success?session_id={sid}")
+    dispute = {
+        "id": "dp_offline_1",
+        "object": "dispute",
+        "charge": "ch_offline_1",
+        "payment_intent": pi,
+        "amount": 29900,
+        "currency": "usd",
+        "reason": "fraudulent",
+    }
+    assert deliver(client, event("charge.dispute.closed", {**dispute, "status": "lost"})) == (
+        "dispute lost"
+    )
+    deliver(client, event("charge.dispute.created", {**dispute, "status": "needs_response"}))
+    db_session.expire_all()
+    assert db_session.scalar(select(Dispute)).status == "lost"
+    assert _count(LeadEvent, LeadEvent.kind == "dispute") == 2
