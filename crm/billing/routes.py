@@ -52,6 +52,22 @@ from extensions import db, limiter
 bp = Blueprint("billing", __name__)
 
 
+_EVENT_WORDS = (
+    ("charge.dispute.", "A dispute"),
+    ("charge.refund", "A refund"),
+    ("refund.", "A refund"),
+    ("invoice.payment_failed", "A failed instalment"),
+    ("invoice.", "An instalment"),
+    ("customer.subscription.", "A change to an instalment plan"),
+    ("checkout.session.", "A checkout"),
+)
+
+
+def event_words(kind: str) -> str:
+    """A Stripe event type in the coach's words."""
+    return next((words for prefix, words in _EVENT_WORDS if kind.startswith(prefix)), kind)
+
+
 @bp.app_template_filter("money")
 def _money_filter(cents: int, currency: str = "usd") -> str:
     return format_money(cents or 0, currency)
@@ -274,6 +290,7 @@ def payments():
         statuses=[s.value for s in PaymentStatus],
         settings=settings,
         waiting=waiting,
+        event_words=event_words,
         disputes=disputes,
         filter_args={k: v for k, v in request.args.items() if k in ("status", "from", "to") and v},
     )

@@ -121,6 +121,7 @@ def test_success_url_in_another_browser_asks_for_the_emailed_link(
     assert page.status_code == 200 and "You're in" in html
     assert "Your password" not in html and "/reset/" not in html
     assert "welcome email" in html and "choose your password" in html
+    assert "maria@example.com" not in html  # nor whose email it is
     taken = stranger.post(
         "/checkout/success/password",
         data={
