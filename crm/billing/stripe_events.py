@@ -60,6 +60,11 @@ class NotYet(Exception):
         self.key = key
 
 
+class NotOurs(BillingError):
+    """Stripe says the object belongs to a checkout Hero didn't create (another product sold on
+    the same Stripe account): nothing for Hero to record."""
+
+
 def record_stripe_event(session: Session, payload: dict) -> StripeEvent | None:
     """Add the event to the ledger (commits); None when this event id was already recorded."""
     event_id = payload.get("id")
@@ -114,6 +119,10 @@ def process_stripe_event(session: Session, event_row_id: int, *, release: bool =
     for _ in range(3):
         try:
             outcome = _dispatch(session, kind, obj)
+            break
+        except NotOurs as exc:
+            session.rollback()
+            outcome = f"not a Hero payment: {exc}"
             break
         except NotYet as wait:
             waiting = str(wait)
@@ -547,7 +556,10 @@ def _payment_from_stripe(session: Session, charge: dict) -> dict:
         if pi:
             for checkout in gateway.list_checkout_sessions(payment_intent=pi):
                 if is_paid(checkout):
-                    fulfil_checkout(session, checkout["id"])
+                    try:
+                        fulfil_checkout(session, checkout["id"])
+                    except BillingError as exc:
+                        raise NotOurs(str(exc)) from exc
             if not refs["invoice"] and _payment_for_charge(session, refs) is None:
                 refs["invoice"] = _id(gateway.retrieve_payment_intent(pi).get("invoice"))
         if refs["invoice"] and _payment_for_charge(session, refs) is None:

@@ -558,3 +558,28 @@ def test_a_dispute_decided_before_it_opened_stays_decided_without_stripe_to_ask(
     db_session.expire_all()
     assert db_session.scalar(select(Dispute)).status == "lost"
     assert _count(LeadEvent, LeadEvent.kind == "dispute") == 2
+
+
+def test_a_refund_of_something_hero_did_not_sell_is_acknowledged_not_kept(
+    client, db_session, stripe_live
+):
+    """Another product sold on the same Stripe account: Stripe names its checkout, which isn't
+    one of Hero's, so the event is done (nothing to record, nothing to wait for)."""
+    elsewhere = gateway.create_checkout_session(
+        {
+            "mode": "payment",
+            "line_items": [
+                {"price_data": {"currency": "usd", "unit_amount": 4500,
+                                "product_data": {"name": "Foam roller"}}, "quantity": 1}
+            ],
+            "success_url": "https://shop.example/thanks",
+        },
+        idempotency_key="shop-1",
+    )  # fmt: skip
+    stripe_live.complete_checkout(elsewhere["id"])
+    checkout = gateway.retrieve_checkout_session(elsewhere["id"])
+    refund_in_stripe(checkout, 4500)
+    outcome = deliver(client, event("charge.refunded", charge_of(checkout)))
+    assert outcome.startswith("not a Hero payment"), outcome
+    _all_processed()
+    assert _count(Payment) == 0 and _count(Refund) == 0
