@@ -221,7 +221,9 @@ def _bank_payment_processing(session: Session, checkout: dict) -> None:
     """Checkout completed with a bank debit that has not cleared: hold the offer (no second
     payment meanwhile) and say so on the timeline, once."""
     attempt = _attempt_for(session, checkout)
-    if attempt.status == AttemptStatus.PROCESSING:
+    if attempt.status != AttemptStatus.OPEN:
+        # Already held, or the bank's answer came first (async_payment_failed before
+        # checkout.session.completed): a late "completed" never holds a failed offer again.
         return
     attempt.status = AttemptStatus.PROCESSING
     record_event(

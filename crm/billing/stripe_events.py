@@ -244,6 +244,8 @@ def _dispatch(session: Session, kind: str, obj: dict) -> str:
 
 def _async_payment_failed(session: Session, checkout: dict) -> str:
     attempt = _attempt_for(session, checkout)
+    if attempt.status == AttemptStatus.FAILED:
+        return "checkout payment failed"  # recorded already (the same news in a new event)
     attempt.status = AttemptStatus.FAILED  # the offer can be paid again
     lead = attempt.offer.lead
     record_event(

@@ -39,7 +39,7 @@ from tests.crm.billing.helpers import (
     refund_in_stripe,
 )
 from tests.peers import Worker, purge_queue
-from tests.stripe_server import IBAN_SUCCEEDS
+from tests.stripe_server import IBAN_FAILS, IBAN_SUCCEEDS
 
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens, connections are refused
 
@@ -165,6 +165,13 @@ CASES = {
         True,
         lambda c, s: [
             event("customer.subscription.deleted", gateway.cancel_subscription(c["subscription"]))
+        ],
+        _check_cancelled,
+    ),
+    "customer.subscription.updated (cancelled)": Case(
+        True,
+        lambda c, s: [
+            event("customer.subscription.updated", gateway.cancel_subscription(c["subscription"]))
         ],
         _check_cancelled,
     ),
@@ -583,3 +590,26 @@ def test_a_refund_of_something_hero_did_not_sell_is_acknowledged_not_kept(
     assert outcome.startswith("not a Hero payment"), outcome
     _all_processed()
     assert _count(Payment) == 0 and _count(Refund) == 0
+
+
+def test_a_failed_bank_debit_reported_before_its_checkout_completed_frees_the_offer(
+    client, db_session, stripe_live, offer_token, make_lead
+):
+    from crm.billing import offers
+    from crm.billing.models import AttemptStatus, CheckoutAttempt
+
+    checkout = pay(db_session, stripe_live, offer_token, make_lead, iban=IBAN_FAILS)
+    assert (checkout["status"], checkout["payment_status"]) == ("complete", "unpaid")
+    failed = event("checkout.session.async_payment_failed", checkout)
+    completed = event("checkout.session.completed", checkout)
+    assert deliver(client, failed) == "checkout payment failed"
+    assert deliver(client, completed) == "awaiting payment"
+    deliver(client, _again(failed))
+    deliver(client, _again(completed))
+    db_session.expire_all()
+    assert db_session.scalar(select(CheckoutAttempt)).status == AttemptStatus.FAILED
+    token = offers.offer_token(db_session.scalar(select(Offer)))
+    assert client.get(f"/offer/{token}").status_code == 200  # she can pay another way
+    assert _count(Enrolment) == 0 and _count(Payment) == 0
+    assert _count(LeadEvent, LeadEvent.kind == "payment_failed") == 1
+    _all_processed()
