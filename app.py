@@ -59,6 +59,9 @@ def _refuse_unsafe_production(app: Flask) -> None:
     ):
         logging.getLogger(__name__).warning("BASE_URL is not https in production")
     key = app.config.get("STRIPE_SECRET_KEY", "")
+    if app.config.get("HERO_ENV") == "production" and not key:
+        # Without a key Hero runs its offline test checkout: free enrolments.
+        raise RuntimeError("STRIPE_SECRET_KEY must be set in production (HERO_ENV=production).")
     if key.startswith("sk_live_") and not app.config["BASE_URL"].startswith("https://"):
         raise RuntimeError("A live Stripe key needs an https BASE_URL.")
 

@@ -13,6 +13,8 @@ session is complete but unpaid and its PaymentIntent processing until the test c
 for Stripe's failing test IBAN (`IBAN_FAILS`). Like Stripe's Checkout, it never sends the
 checkout.session.* events (localstripe does not either): tests sign and deliver them themselves.
 localstripe ignores idempotency keys, so nothing in Hero may rely on them for exactly-once.
+Refund and invoice lists gain Stripe's `created` filter (and invoices `status`), and a Dispute
+resource stands in for a bank's chargeback, opened and decided through `/_config/` endpoints.
 
 Registered as a pytest plugin in tests/conftest.py. Fixtures: `localstripe` (session-scoped
 server) and `stripe_live` (per test: points the app at it with a test key, empties its store).
@@ -358,11 +360,85 @@ def _extend_localstripe():
                 pi.latest_charge._set_auth_failure()
             return self
 
+    def _created_filter(items, created):
+        """Stripe's `created` range filter (gt, gte, lt, lte) on a list of objects."""
+        if created is None:
+            return items
+        if not isinstance(created, dict):
+            created = {"gte": created, "lte": created}
+        ops = {
+            "gt": lambda c, v: c > v,
+            "gte": lambda c, v: c >= v,
+            "lt": lambda c, v: c < v,
+            "lte": lambda c, v: c <= v,
+        }
+        for op, value in created.items():
+            if op not in ops:
+                raise UserError(400, f"Invalid created[{op}]")
+            value = _int(value, f"created[{op}]")
+            items = [o for o in items if ops[op](o.created, value)]
+        return items
+
+    # Reconciliation reads refunds and invoices by creation date (and invoices by status), which
+    # localstripe's lists don't filter on: wrap them.
+    refund_list = r.Refund._api_list_all.__func__
+
+    def refunds_list(cls, url, created=None, **kwargs):
+        li = refund_list(cls, url, **kwargs)
+        li._list = _created_filter(li._list, created)
+        return li
+
+    r.Refund._api_list_all = classmethod(refunds_list)
+    invoice_list = r.Invoice._api_list_all.__func__
+
+    def invoices_list(cls, url, created=None, status=None, **kwargs):
+        li = invoice_list(cls, url, **kwargs)
+        li._list = _created_filter(li._list, created)
+        if status is not None:
+            li._list = [i for i in li._list if i.status == status]
+        return li
+
+    r.Invoice._api_list_all = classmethod(invoices_list)
+
+    class Dispute(r.StripeObject):
+        """A chargeback on a charge: opened with `POST /_config/charges/{id}/dispute`, decided
+        with `POST /_config/disputes/{id}/close` (status won or lost), as a bank would."""
+
+        object = "dispute"
+        _id_prefix = "dp_"
+
+        def __init__(self, charge=None, reason="fraudulent", amount=None, **kwargs):
+            if kwargs:
+                raise UserError(400, "Received unknown parameter: " + ", ".join(kwargs))
+            charge_obj = r.Charge._api_retrieve(charge)
+            super().__init__()
+            self.charge = charge_obj.id
+            self.payment_intent = getattr(charge_obj, "payment_intent", None)
+            self.amount = _int(amount, "amount") if amount is not None else charge_obj.amount
+            self.currency = charge_obj.currency
+            self.reason = reason
+            self.status = "needs_response"
+            self.is_charge_refundable = False
+            self.metadata = {}
+
+        @classmethod
+        def _api_list_all(cls, url, created=None, charge=None, payment_intent=None, **kwargs):
+            li = super()._api_list_all(url, **kwargs)
+            items = sorted(li._list, key=lambda d: d.created, reverse=True)
+            items = _created_filter(items, created)
+            if charge is not None:
+                items = [d for d in items if d.charge == charge]
+            if payment_intent is not None:
+                items = [d for d in items if d.payment_intent == payment_intent]
+            li._list = items
+            return li
+
     app = server.app
     for cls, path in (
         (Price, "prices"),
         (PromotionCode, "promotion_codes"),
         (CheckoutSession, "checkout/sessions"),
+        (Dispute, "disputes"),
     ):
         url = "/v1/" + path
         app.router.add_post(url, server.api_create(cls, url))
@@ -383,6 +459,28 @@ def _extend_localstripe():
         session = CheckoutSession._api_retrieve(request.match_info["id"])
         return server.json_response(session._settle()._export())
 
+    async def open_dispute(request):
+        data = await server.get_post_data(request) or {}
+        dispute = Dispute(charge=request.match_info["id"], **data)
+        return server.json_response(dispute._export())
+
+    async def close_dispute(request):
+        data = await server.get_post_data(request) or {}
+        dispute = Dispute._api_retrieve(request.match_info["id"])
+        if data.get("status") not in ("won", "lost"):
+            raise UserError(400, "status must be won or lost")
+        dispute.status = data["status"]
+        return server.json_response(dispute._export())
+
+    async def fail_refund(request):
+        refund = r.Refund._api_retrieve(request.match_info["id"])
+        refund.status = "failed"
+        refund.failure_reason = "expired_or_canceled_card"
+        return server.json_response(refund._export())
+
+    app.router.add_post("/_config/refunds/{id}/fail", fail_refund)
+    app.router.add_post("/_config/charges/{id}/dispute", open_dispute)
+    app.router.add_post("/_config/disputes/{id}/close", close_dispute)
     app.router.add_get("/v1/checkout/sessions/{id}/line_items", line_items)
     app.router.add_post("/_config/checkout/sessions/{id}/complete", complete)
     app.router.add_post("/_config/checkout/sessions/{id}/settle", settle)
@@ -414,6 +512,18 @@ class LocalStripe:
     def settle_bank_payment(self, session_id: str) -> dict:
         """The bank answers a debit made at checkout: paid, or failed for IBAN_FAILS."""
         return self._request("POST", f"/_config/checkout/sessions/{session_id}/settle")
+
+    def open_dispute(self, charge_id: str, **params) -> dict:
+        """Her bank disputes a charge (reason="fraudulent" unless given)."""
+        return self._request("POST", f"/_config/charges/{charge_id}/dispute", params)
+
+    def close_dispute(self, dispute_id: str, status: str) -> dict:
+        """The bank decides: won or lost."""
+        return self._request("POST", f"/_config/disputes/{dispute_id}/close", {"status": status})
+
+    def fail_refund(self, refund_id: str) -> dict:
+        """The refund fails after the fact (her card was closed), as Stripe reports it."""
+        return self._request("POST", f"/_config/refunds/{refund_id}/fail")
 
     def register_webhook(self, url: str, events: list[str] | None = None) -> None:
         data = {"url": url, "secret": self.webhook_secret}

@@ -32,6 +32,10 @@ def init_app(app: Flask) -> None:
         crontab(minute=15),
     )  # fmt: skip
     add_periodic_task(
+        app, "billing-retry-waiting-events", "crm.billing.retry_waiting_events",
+        crontab(minute=45),
+    )  # fmt: skip
+    add_periodic_task(
         app, "billing-reconcile-stripe", "crm.billing.reconcile_stripe",
         crontab(hour=4, minute=30),
     )  # fmt: skip

@@ -12,6 +12,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from crm.accounts.models import Role, User
 from crm.accounts.services import find_user, make_reset_token
 from crm.billing import stripe_gateway as gateway
-from crm.billing.common import _abs, _id
+from crm.billing.common import _abs, _id, _invoice_payment_intent
 from crm.billing.errors import BillingError
 from crm.billing.models import (
     AttemptStatus,
@@ -51,6 +52,11 @@ def start_checkout(session: Session, token: str, price_id: int) -> str:
 
     Offline test mode records the session locally and returns the local test-checkout page.
     """
+    return start_checkout_attempt(session, token, price_id).url
+
+
+def start_checkout_attempt(session: Session, token: str, price_id: int) -> CheckoutAttempt:
+    """start_checkout, returning the attempt (its Stripe session id and URL)."""
     offer = load_offer(session, token)
     price = session.get(Price, price_id)
     if price is None or price.programme_id != offer.programme_id or not price.active:
@@ -84,7 +90,7 @@ def start_checkout(session: Session, token: str, price_id: int) -> str:
         }
         attempt.url = f"/checkout/test/{sid}"
         session.commit()
-        return attempt.url
+        return attempt
 
     line_item: dict[str, Any]
     if price.stripe_price_id:
@@ -121,13 +127,13 @@ def start_checkout(session: Session, token: str, price_id: int) -> str:
     attempt.stripe_session_id = created["id"]
     attempt.url = created.get("url") or ""
     session.commit()
-    return attempt.url
+    return attempt
 
 
 def complete_offline_checkout(session: Session, stripe_session_id: str) -> str:
     """Offline test mode: mark the locally recorded session paid, as Stripe would; returns the
     success URL. Unreachable when a Stripe key is configured."""
-    if not gateway.is_offline():
+    if not gateway.is_offline() or current_app.config.get("HERO_ENV") == "production":
         raise BillingError("The test checkout is only available in offline test mode.")
     attempt = session.scalar(
         select(CheckoutAttempt).where(CheckoutAttempt.stripe_session_id == stripe_session_id)
@@ -190,9 +196,16 @@ def fulfil_checkout(session: Session, stripe_session_id: str) -> Enrolment | Non
         if checkout.get("status") == "complete":  # a bank debit on its way
             _bank_payment_processing(session, checkout)
         return None
+    first_invoice = None
+    if checkout.get("mode") == "subscription" and not stripe_session_id.startswith(OFFLINE_PREFIX):
+        # The first instalment's PaymentIntent and charge, so a refund or dispute of it finds it.
+        invoice = checkout.get("invoice")
+        if invoice and not isinstance(invoice, dict):
+            invoice = gateway.retrieve_invoice(invoice)
+        first_invoice = invoice or None
     attempt = _attempt_for(session, checkout)
     try:
-        enrolment = _enrol(session, attempt, checkout)
+        enrolment = _enrol(session, attempt, checkout, first_invoice)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -208,7 +221,9 @@ def _bank_payment_processing(session: Session, checkout: dict) -> None:
     """Checkout completed with a bank debit that has not cleared: hold the offer (no second
     payment meanwhile) and say so on the timeline, once."""
     attempt = _attempt_for(session, checkout)
-    if attempt.status == AttemptStatus.PROCESSING:
+    if attempt.status != AttemptStatus.OPEN:
+        # Already held, or the bank's answer came first (async_payment_failed before
+        # checkout.session.completed): a late "completed" never holds a failed offer again.
         return
     attempt.status = AttemptStatus.PROCESSING
     record_event(
@@ -234,7 +249,9 @@ def _attempt_for(session: Session, checkout: dict) -> CheckoutAttempt:
     return attempt
 
 
-def _enrol(session: Session, attempt: CheckoutAttempt, checkout: dict) -> Enrolment:
+def _enrol(
+    session: Session, attempt: CheckoutAttempt, checkout: dict, first_invoice: dict | None
+) -> Enrolment:
     offer, price = attempt.offer, attempt.price
     lead = offer.lead
     programme = offer.programme
@@ -293,6 +310,8 @@ def _enrol(session: Session, attempt: CheckoutAttempt, checkout: dict) -> Enrolm
             currency,
             f"Instalment 1 of {price.instalments}",
             now,
+            payment_intent_id=_invoice_payment_intent(first_invoice) if first_invoice else None,
+            charge_id=_id(first_invoice.get("charge")) if first_invoice else None,
         )
 
     lead.user_id = user.id

@@ -19,9 +19,13 @@ def stripe_sync() -> None:
 
 
 @click.command("stripe-reconcile")
+@click.option(
+    "--days", default=3, show_default=True, type=click.IntRange(1, 400),
+    help="Compare what Stripe created in this many past days.",
+)  # fmt: skip
 @with_appcontext
-def stripe_reconcile() -> None:
+def stripe_reconcile(days: int) -> None:
     """Run the daily reconciliation now and print what it fixed."""
-    fixed = reconcile.reconcile(db.session)
+    fixed = reconcile.reconcile(db.session, days=days)
     reconcile.report_reconciliation(db.session, fixed)
     click.echo("\n".join(fixed) or "Nothing to fix.")

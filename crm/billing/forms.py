@@ -101,7 +101,6 @@ class ConfirmForm(FlaskForm):
 
 
 class SetPasswordForm(FlaskForm):
-    token = HiddenField(validators=[DataRequired()])
     session_id = HiddenField(validators=[DataRequired()])
     password = PasswordField(
         "Choose a password", validators=[DataRequired(), Length(min=10, max=200)]

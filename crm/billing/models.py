@@ -255,8 +255,37 @@ class Refund(db.Model):
     payment: Mapped[Payment] = relationship(back_populates="refunds")
 
 
+class Dispute(db.Model):
+    """A chargeback on one of our payments, as Stripe last told us (its status changes)."""
+
+    __tablename__ = "disputes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("payments.id", ondelete="CASCADE"), index=True
+    )
+    stripe_dispute_id: Mapped[str] = mapped_column(String(255), unique=True)
+    amount_cents: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3), default="usd")
+    reason: Mapped[str] = mapped_column(String(100), default="")
+    # Stripe's words: needs_response, under_review, won, lost, warning_*…
+    status: Mapped[str] = mapped_column(String(40), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    payment: Mapped[Payment] = relationship()
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in ("won", "lost", "warning_closed")
+
+
 class StripeEvent(db.Model):
-    """The webhook ledger: one row per Stripe event id, so a redelivery is never processed twice."""
+    """The webhook ledger: one row per Stripe event id, so a redelivery is never processed twice.
+
+    An event about an object Hero doesn't know yet (a refund before its checkout) is kept with
+    `waiting_for` set to that object's Stripe id, and applied when the object arrives; it is
+    marked processed only once its effect is recorded."""
 
     __tablename__ = "stripe_events"
 
@@ -268,3 +297,4 @@ class StripeEvent(db.Model):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str] = mapped_column(Text, default="")
+    waiting_for: Mapped[str | None] = mapped_column(String(255), index=True)

@@ -46,17 +46,7 @@ def record_refund(
         except IntegrityError:
             session.rollback()
             continue
-        total = session.scalar(
-            select(func.coalesce(func.sum(Refund.amount_cents), 0)).where(
-                Refund.payment_id == payment.id
-            )
-        )
-        payment.refunded_cents = int(total)
-        payment.status = (
-            PaymentStatus.REFUNDED
-            if total >= payment.amount_cents
-            else PaymentStatus.PARTIALLY_REFUNDED
-        )
+        _update_refunded(session, payment)
         lead = payment.enrolment.lead
         if lead is not None:
             record_event(
@@ -77,6 +67,49 @@ def record_refund(
     if existing is None:
         raise BillingError("Could not record the refund; try again.")
     return existing
+
+
+def _update_refunded(session: Session, payment: Payment) -> None:
+    total = int(
+        session.scalar(
+            select(func.coalesce(func.sum(Refund.amount_cents), 0)).where(
+                Refund.payment_id == payment.id
+            )
+        )
+    )
+    payment.refunded_cents = total
+    if total <= 0:
+        payment.status = PaymentStatus.PAID
+    elif total >= payment.amount_cents:
+        payment.status = PaymentStatus.REFUNDED
+    else:
+        payment.status = PaymentStatus.PARTIALLY_REFUNDED
+
+
+def cancel_refund(session: Session, stripe_refund_id: str) -> bool:
+    """Stripe says a refund failed or was cancelled: the money stays paid. Removes the refund
+    recorded earlier (commits); False when none was recorded."""
+    refund = session.scalar(select(Refund).where(Refund.stripe_refund_id == stripe_refund_id))
+    if refund is None:
+        return False
+    payment = session.scalar(
+        select(Payment).where(Payment.id == refund.payment_id).with_for_update()
+    )
+    amount = format_money(refund.amount_cents, refund.currency)
+    session.delete(refund)
+    session.flush()
+    _update_refunded(session, payment)
+    lead = payment.enrolment.lead
+    if lead is not None:
+        record_event(
+            session,
+            lead,
+            "refund",
+            f"Refund of {amount} failed at Stripe: the payment stands",
+            {"payment_id": payment.id, "refund": stripe_refund_id, "failed": True},
+        )
+    session.commit()
+    return True
 
 
 def refund_payment(

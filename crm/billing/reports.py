@@ -9,6 +9,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from crm.billing.models import (
+    Dispute,
     Enrolment,
     EnrolmentStatus,
     Offer,
@@ -109,3 +110,9 @@ def payments_query(
     if end:
         stmt = stmt.where(when < end)
     return stmt
+
+
+def open_disputes(session: Session) -> list[Dispute]:
+    """Disputes Stripe has not decided yet, oldest first (the coach must answer them)."""
+    rows = session.scalars(select(Dispute).order_by(Dispute.created_at, Dispute.id))
+    return [d for d in rows if d.is_open]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import secrets
+import time
 from datetime import datetime, timedelta
 
 from flask import (
@@ -17,6 +18,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user, login_user
@@ -26,7 +28,7 @@ from wtforms import SelectChoice
 from crm.accounts.access import coach_required
 from crm.accounts.services import AccountError, make_reset_token, reset_password
 from crm.billing import access as plan_access  # the view `access` takes the module's name
-from crm.billing import catalogue, checkout, offers, refunds, reports
+from crm.billing import catalogue, checkout, offers, refunds, reports, stripe_events
 from crm.billing import stripe_gateway as gateway
 from crm.billing.errors import BillingError, OfferUnavailable
 from crm.billing.forms import (
@@ -43,10 +45,27 @@ from crm.billing.models import CheckoutAttempt, Enrolment, Payment, PaymentStatu
 from crm.billing.money import format_money
 from crm.forms import choices
 from crm.leads.models import Lead
+from crm.leads.services import spreadsheet_cells
 from crm.time import zone
 from extensions import db, limiter
 
 bp = Blueprint("billing", __name__)
+
+
+_EVENT_WORDS = (
+    ("charge.dispute.", "A dispute"),
+    ("charge.refund", "A refund"),
+    ("refund.", "A refund"),
+    ("invoice.payment_failed", "A failed instalment"),
+    ("invoice.", "An instalment"),
+    ("customer.subscription.", "A change to an instalment plan"),
+    ("checkout.session.", "A checkout"),
+)
+
+
+def event_words(kind: str) -> str:
+    """A Stripe event type in the coach's words."""
+    return next((words for prefix, words in _EVENT_WORDS if kind.startswith(prefix)), kind)
 
 
 @bp.app_template_filter("money")
@@ -261,6 +280,8 @@ def payments():
     rows = db.paginate(stmt, page=page, per_page=50, error_out=False)
     summary = reports.revenue_summary(db.session)
     settings = catalogue.get_settings(db.session)
+    waiting = stripe_events.waiting_events(db.session)
+    disputes = reports.open_disputes(db.session)
     db.session.commit()
     return render_template(
         "billing/payments.html",
@@ -268,6 +289,9 @@ def payments():
         summary=summary,
         statuses=[s.value for s in PaymentStatus],
         settings=settings,
+        waiting=waiting,
+        event_words=event_words,
+        disputes=disputes,
         filter_args={k: v for k, v in request.args.items() if k in ("status", "from", "to") and v},
     )
 
@@ -296,30 +320,27 @@ def payments_csv():
     for p in db.session.scalars(reports.payments_query(status=status, start=start, end=end)):
         user = p.enrolment.user
         writer.writerow(
-            [
-                p.id,
-                (p.paid_at or p.created_at).isoformat(),
-                _csv_safe(user.display_name),
-                _csv_safe(user.email),
-                _csv_safe(p.enrolment.programme.name),
-                _csv_safe(p.description),
-                f"{p.amount_cents / 100:.2f}",
-                f"{p.refunded_cents / 100:.2f}",
-                p.currency.upper(),
-                p.status.value,
-                p.stripe_object_id,
-            ]
+            spreadsheet_cells(
+                [
+                    p.id,
+                    (p.paid_at or p.created_at).isoformat(),
+                    user.display_name,
+                    user.email,
+                    p.enrolment.programme.name,
+                    p.description,
+                    f"{p.amount_cents / 100:.2f}",
+                    f"{p.refunded_cents / 100:.2f}",
+                    p.currency.upper(),
+                    p.status.value,
+                    p.stripe_object_id,
+                ]
+            )
         )
     return Response(
         out.getvalue(),
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=payments.csv"},
     )
-
-
-def _csv_safe(value: str) -> str:
-    # Spreadsheet formula injection: a cell starting with = + - @ is text, not a formula.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
 @bp.get("/coach/enrolments/<int:enrolment_id>")
@@ -425,7 +446,7 @@ def offer_checkout(token: str):
     form.price_id.choices = choices((p.id, p.label) for p in offer.programme.active_prices)
     if form.validate_on_submit():
         try:
-            url = checkout.start_checkout(db.session, token, form.price_id.data)
+            attempt = checkout.start_checkout_attempt(db.session, token, form.price_id.data)
         except OfferUnavailable as exc:
             return render_template("billing/offer_unavailable.html", message=str(exc)), 410
         except (BillingError, gateway.GatewayError) as exc:
@@ -435,8 +456,31 @@ def offer_checkout(token: str):
                 else "Payment could not start just now. Please try again in a minute."
             )
         else:
-            return redirect(url, code=303)
+            _bind_checkout_to_browser(attempt.stripe_session_id)
+            return redirect(attempt.url, code=303)
     return render_template("billing/offer.html", offer=offer, form=form, token=token), 422
+
+
+# The set-password step after payment belongs to the browser that paid: the checkout it started
+# is remembered in its (signed) session, so the success URL alone (shared, logged, in history)
+# never lets anyone set her password. Elsewhere the page asks her to use the emailed link.
+_BOUND_KEY = "hero_checkout"
+_BOUND_SECONDS = 24 * 3600  # as long as a Stripe Checkout Session stays open
+
+
+def _bind_checkout_to_browser(stripe_session_id: str | None) -> None:
+    session[_BOUND_KEY] = {"sid": stripe_session_id, "at": int(time.time())}
+
+
+def _bound_to_this_browser(stripe_session_id: str) -> bool:
+    bound = session.get(_BOUND_KEY)
+    return (
+        isinstance(bound, dict)
+        and bool(stripe_session_id)
+        and bound.get("sid") == stripe_session_id
+        and isinstance(bound.get("at"), int)
+        and time.time() - bound["at"] < _BOUND_SECONDS
+    )
 
 
 def _offline_attempt_or_404(session_id: str) -> CheckoutAttempt:
@@ -477,14 +521,17 @@ def checkout_success():
         abort(404)
     except gateway.GatewayError:
         return render_template("billing/success.html", enrolment=None, form=None, retry=True), 503
+    if enrolment is not None:
+        stripe_events.release_waiting(db.session)  # e.g. a refund that came before this
     form = None
-    if enrolment is not None and not enrolment.user.password_hash:
-        form = SetPasswordForm(token=make_reset_token(enrolment.user), session_id=session_id)
-        db.session.commit()  # the reset token is a stored row
+    needs_password = enrolment is not None and not enrolment.user.password_hash
+    if needs_password and _bound_to_this_browser(session_id):
+        form = SetPasswordForm(session_id=session_id)
     return render_template(
         "billing/success.html",
         enrolment=enrolment,
         form=form,
+        needs_password=needs_password,
         retry=False,
         intake_path=checkout.INTAKE_PATH,
     )
@@ -494,24 +541,36 @@ def checkout_success():
 @limiter.limit("10 per minute")
 def checkout_set_password():
     form = SetPasswordForm()
-    enrolment = checkout.enrolment_for_session(db.session, form.session_id.data or "")
+    session_id = form.session_id.data or ""
+    enrolment = checkout.enrolment_for_session(db.session, session_id[:255])
     if enrolment is None:
         abort(404)
+    if not _bound_to_this_browser(session_id) or enrolment.user.password_hash:
+        # Not the paying browser, or already done: the emailed link is the way in.
+        return render_template(
+            "billing/success.html",
+            enrolment=enrolment,
+            form=None,
+            needs_password=not enrolment.user.password_hash,
+            retry=False,
+            intake_path=checkout.INTAKE_PATH,
+        ), 403
     if form.validate_on_submit():
         try:
-            user = reset_password(db.session, form.token.data, form.password.data)
+            # The token never leaves the server: the bound browser is the proof.
+            user = reset_password(db.session, make_reset_token(enrolment.user), form.password.data)
         except AccountError as exc:
             form.password.errors.append(str(exc))
         else:
-            if user.id == enrolment.user_id:
-                login_user(user)
-                flash("Password set. Welcome aboard!", "success")
-                return redirect(checkout.INTAKE_PATH)
-            abort(400)
+            session.pop(_BOUND_KEY, None)  # once
+            login_user(user)
+            flash("Password set. Welcome aboard!", "success")
+            return redirect(checkout.INTAKE_PATH)
     return render_template(
         "billing/success.html",
         enrolment=enrolment,
         form=form,
+        needs_password=True,
         retry=False,
         intake_path=checkout.INTAKE_PATH,
     ), 422

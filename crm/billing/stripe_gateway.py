@@ -8,6 +8,7 @@ any call here raises `GatewayOffline` — the offline flow never comes through t
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import stripe
@@ -76,16 +77,21 @@ def retrieve_checkout_session(session_id: str) -> dict:
     )
 
 
-def list_checkout_sessions(**params: Any) -> list[dict]:
-    """Sessions matching `params` (e.g. created={"gte": ts}, subscription=...), all pages."""
-    params.setdefault("limit", 100)
+def _list_all(method, params: dict) -> list[dict]:
+    """Every object a list endpoint returns for `params`, all pages."""
+    params = {**params, "limit": params.get("limit", 100)}
     out: list[dict] = []
     while True:
-        page = _call(client().v1.checkout.sessions.list, params=params)
+        page = _call(method, params=params)
         out.extend(page.get("data") or [])
         if not page.get("has_more") or not page.get("data"):
             return out
         params["starting_after"] = page["data"][-1]["id"]
+
+
+def list_checkout_sessions(**params: Any) -> list[dict]:
+    """Sessions matching `params` (e.g. created={"gte": ts}, subscription=...), all pages."""
+    return _list_all(client().v1.checkout.sessions.list, params)
 
 
 # --- Objects we read --------------------------------------------------------------------------
@@ -99,9 +105,40 @@ def retrieve_invoice(invoice_id: str) -> dict:
     return _call(client().v1.invoices.retrieve, invoice_id)
 
 
+def retrieve_charge(charge_id: str) -> dict:
+    return _call(client().v1.charges.retrieve, charge_id)
+
+
+def retrieve_refund(refund_id: str) -> dict:
+    return _call(client().v1.refunds.retrieve, refund_id)
+
+
 def list_refunds_for_charge(charge_id: str) -> list[dict]:
     page = _call(client().v1.refunds.list, params={"charge": charge_id, "limit": 100})
     return page.get("data") or []
+
+
+# Reconciliation reads everything created in its window: `created` is Stripe's range filter.
+
+
+def list_charges(created: dict) -> list[dict]:
+    return _list_all(client().v1.charges.list, {"created": created})
+
+
+def list_refunds(created: dict) -> list[dict]:
+    return _list_all(client().v1.refunds.list, {"created": created})
+
+
+def list_invoices(created: dict, status: str = "paid") -> list[dict]:
+    return _list_all(client().v1.invoices.list, {"created": created, "status": status})
+
+
+def list_disputes(created: dict) -> list[dict]:
+    return _list_all(client().v1.disputes.list, {"created": created})
+
+
+def retrieve_dispute(dispute_id: str) -> dict:
+    return _call(client().v1.disputes.retrieve, dispute_id)
 
 
 # --- Money moves ----------------------------------------------------------------------------
@@ -156,7 +193,10 @@ def retrieve_price(price_id: str) -> dict:
 
 
 def verify_webhook(payload: bytes, signature_header: str | None) -> None:
-    """Check the Stripe-Signature header against STRIPE_WEBHOOK_SECRET (raises GatewayError)."""
+    """Check the Stripe-Signature header against STRIPE_WEBHOOK_SECRET (raises GatewayError).
+
+    The timestamp must be within WEBHOOK_TOLERANCE_SECONDS of now on both sides: the SDK only
+    refuses old ones, and a signature dated in the future would stay replayable until then."""
     secret = current_app.config.get("STRIPE_WEBHOOK_SECRET") or ""
     if not secret:
         raise GatewayError("STRIPE_WEBHOOK_SECRET is not configured.")
@@ -166,3 +206,11 @@ def verify_webhook(payload: bytes, signature_header: str | None) -> None:
         )
     except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
         raise GatewayError(f"Bad Stripe signature: {exc}") from exc
+    # Parsed as the SDK parses it: the first "t=" item.
+    items = [part.split("=", 1) for part in (signature_header or "").split(",")]
+    try:
+        timestamp = int(next(item[1] for item in items if item[0] == "t"))
+    except (StopIteration, IndexError, ValueError) as exc:
+        raise GatewayError("Bad Stripe signature: no timestamp") from exc
+    if timestamp > time.time() + WEBHOOK_TOLERANCE_SECONDS:
+        raise GatewayError("Bad Stripe signature: timestamp in the future")

@@ -38,6 +38,12 @@ def enforce_grace_periods() -> int:
     return paused
 
 
+@shared_task_with_aliases(name="crm.billing.retry_waiting_events")
+def retry_waiting_events() -> list[str]:
+    """Hourly: events kept for an object Hero doesn't know ask Stripe again."""
+    return reconcile.retry_waiting_events(db.session)
+
+
 @shared_task_with_aliases(
     name="crm.billing.reconcile_stripe", aliases=("crm.billing.tasks.reconcile_stripe",)
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -329,14 +329,20 @@ EXPORT_COLUMNS = (
 
 
 def export_row(lead: Lead) -> list[str]:
-    """A lead as a CSV row in EXPORT_COLUMNS order; cells that a spreadsheet would run as a
-    formula are prefixed with a quote (CSV injection)."""
+    """A lead as a CSV row in EXPORT_COLUMNS order, defused by `spreadsheet_cells`."""
     values = [
         lead.id, lead.name, lead.email, lead.phone, lead.stage.value, lead.lost_reason,
         lead.source, lead.goal_race, lead.goal_date.isoformat() if lead.goal_date else "",
         "" if lead.pain_level is None else lead.pain_level, lead.pain_notes, lead.heard_from,
         "yes" if lead.marketing_consent else "no", lead.created_at.isoformat(),
     ]  # fmt: skip
+    return spreadsheet_cells(values)
+
+
+def spreadsheet_cells(values: Iterable[object]) -> list[str]:
+    """CSV cells a spreadsheet shows as text: a cell it would run as a formula (starting with
+    = + - @, a tab or a carriage return) is prefixed with a quote (CSV injection). Numbers stay
+    numbers. Every CSV export uses this."""
     cells = []
     for value in values:
         text = str(value)

@@ -46,3 +46,52 @@ def deliver(client, payload: dict) -> str:
     )
     db.session.expire_all()
     return process_stripe_event.run(row_id)
+
+
+def pay(db_session, stripe_live, offer_token, make_lead, *, instalments=False, iban=None) -> dict:
+    """A new lead is sent an offer and pays it on (local)Stripe's hosted page (by bank debit,
+    settled, with `iban`); returns the Checkout Session as Stripe has it."""
+    from sqlalchemy import func, select
+
+    from crm.billing import stripe_gateway as gateway
+    from crm.billing.checkout import start_checkout
+    from crm.billing.models import Offer
+
+    n = db_session.scalar(select(func.count()).select_from(Offer))
+    lead = make_lead(name="Maria Lopez", email=f"runner{n}@example.com")
+    token = offer_token(lead)
+    offer = db_session.scalar(select(Offer).where(Offer.lead_id == lead.id))
+    price = offer.programme.prices[1 if instalments else 0]
+    session_id = start_checkout(db_session, token, price.id).rsplit("/", 1)[1]
+    stripe_live.complete_checkout(session_id, **({"iban": iban} if iban else {}))
+    if iban:
+        stripe_live.settle_bank_payment(session_id)
+    return gateway.retrieve_checkout_session(session_id)
+
+
+def payment_intent_of(checkout: dict) -> str:
+    from crm.billing import stripe_gateway as gateway
+
+    if checkout["mode"] == "payment":
+        return checkout["payment_intent"]
+    return gateway.retrieve_invoice(checkout["invoice"])["payment_intent"]
+
+
+def charge_of(checkout: dict) -> dict:
+    """The charge that paid a checkout (its first invoice, for instalments), from Stripe."""
+    from crm.billing import stripe_gateway as gateway
+
+    charge = gateway.retrieve_payment_intent(payment_intent_of(checkout))["latest_charge"]
+    return gateway.retrieve_charge(charge if isinstance(charge, str) else charge["id"])
+
+
+def refund_in_stripe(checkout: dict, cents: int) -> dict:
+    """The coach refunds from the Stripe Dashboard (Hero hears of it by webhook, or not)."""
+    from crm.billing import stripe_gateway as gateway
+
+    return gateway.create_refund(
+        payment_intent_id=payment_intent_of(checkout),
+        amount_cents=cents,
+        idempotency_key=f"dashboard-{checkout['id']}",
+        metadata={},
+    )

@@ -71,36 +71,31 @@ def test_offline_checkout_enrols_once_through_fulfil_path(client, db_session, of
     assert client.get(f"/offer/{token}").status_code == 410  # a paid offer is closed
 
 
-def test_runner_sets_password_on_success_page_and_lands_on_intake(client, db_session, offer_token):
+def _pay_offline(client, db_session, offer_token, price_index: int = 1) -> str:
+    """She chooses a price and pays on the offline test checkout, in `client`'s browser; returns
+    the success URL Stripe would send her back to."""
     token = offer_token()
-    price = db_session.scalar(select(Offer)).programme.prices[1]
+    price = db_session.scalar(select(Offer)).programme.prices[price_index]
     test_page = client.post(f"/offer/{token}/checkout", data={"price_id": price.id}).headers[
         "Location"
     ]
-    success_url = client.post(test_page).headers["Location"]
+    return client.post(test_page).headers["Location"]
+
+
+def test_runner_sets_password_on_success_page_and_lands_on_intake(client, db_session, offer_token):
+    success_url = _pay_offline(client, db_session, offer_token)
     html = client.get(success_url).get_data(as_text=True)
     assert "Your password" in html
+    assert 'name="token"' not in html and "/reset/" not in html  # no reset link in the page
     session_id = success_url.split("session_id=")[1]
-    import re
-
-    reset_token = re.search(r'name="token" type="hidden" value="([^"]+)"', html) or re.search(
-        r'id="token" name="token" type="hidden" value="([^"]+)"', html
-    )
-    assert reset_token, html
     short = client.post(
         "/checkout/success/password",
-        data={
-            "token": reset_token.group(1),
-            "session_id": session_id,
-            "password": "short",
-            "confirm": "short",
-        },
+        data={"session_id": session_id, "password": "short", "confirm": "short"},
     )
     assert short.status_code == 422
     done = client.post(
         "/checkout/success/password",
         data={
-            "token": reset_token.group(1),
             "session_id": session_id,
             "password": "a long enough password",
             "confirm": "a long enough password",
@@ -110,6 +105,36 @@ def test_runner_sets_password_on_success_page_and_lands_on_intake(client, db_ses
     enrolment = db_session.scalar(select(Enrolment))
     assert enrolment.plan_status.value == "active"
     assert db_session.get(User, enrolment.user_id).password_hash
+    # Once: the step is gone, even in her own browser.
+    again = client.get(success_url).get_data(as_text=True)
+    assert "Your password" not in again
+
+
+def test_success_url_in_another_browser_asks_for_the_emailed_link(
+    app_ctx, client, db_session, offer_token
+):
+    success_url = _pay_offline(client, db_session, offer_token)
+    session_id = success_url.split("session_id=")[1]
+    stranger = app_ctx.test_client()  # the URL leaked (history, a shared screen, a log)
+    page = stranger.get(success_url)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "You're in" in html
+    assert "Your password" not in html and "/reset/" not in html
+    assert "welcome email" in html and "choose your password" in html
+    assert "maria@example.com" not in html  # nor whose email it is
+    taken = stranger.post(
+        "/checkout/success/password",
+        data={
+            "session_id": session_id,
+            "password": "attacker password",
+            "confirm": "attacker password",
+        },
+    )
+    assert taken.status_code == 403
+    user = db_session.scalar(select(User).where(User.email == "maria@example.com"))
+    assert user.password_hash is None
+    # The paying browser still has its step.
+    assert "Your password" in client.get(success_url).get_data(as_text=True)
 
 
 def test_test_checkout_is_unreachable_when_stripe_is_configured(
