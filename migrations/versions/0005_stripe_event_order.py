@@ -2,7 +2,7 @@
 exists) and the disputes table
 
 Revision ID: 0005_stripe_event_order
-Revises: 0005_busy_feed_offline_logs
+Revises: 0005_strength
 Create Date: 2026-12-05 13:40:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_stripe_event_order"
-down_revision = "0005_busy_feed_offline_logs"
+down_revision = "0005_strength"
 branch_labels = None
 depends_on = None
 
