@@ -95,6 +95,27 @@ def _clock(moment: datetime) -> str:
     return moment.strftime("%I:%M %p").lstrip("0")
 
 
+NIGHT_FROM, NIGHT_TO = 22, 6  # 10 PM to 6 AM, the visitor's time (booking.js uses the same)
+
+
+def _night_note(slots: list[Slot], tz: str) -> str | None:
+    """'These are 2:00 AM–4:00 AM your time' when some free times fall at night in zone `tz`."""
+    viewer = zone(tz)
+    night = sorted(
+        (
+            local
+            for local in (slot.start.astimezone(viewer) for slot in slots)
+            if local.hour >= NIGHT_FROM or local.hour < NIGHT_TO
+        ),
+        key=lambda local: ((local.hour - NIGHT_FROM) % 24, local.minute),
+    )
+    if not night:
+        return None
+    first, last = _clock(night[0]), _clock(night[-1])
+    span = first if first == last else f"{first}–{last}"
+    return f"Some of Coach Ali's free times fall at night for you. These are {span} your time."
+
+
 def _zone_names(current: str) -> list[str]:
     return list(COMMON_ZONES) if current in COMMON_ZONES else [current, *COMMON_ZONES]
 
@@ -125,6 +146,7 @@ def _slot_page(tz: str, start_day: date) -> dict[str, Any]:
         else None,
         "next_day": later if later <= last_day else None,
         "call_minutes": rules.call_minutes,
+        "night_note": _night_note(slots, tz),
     }
 
 
@@ -156,6 +178,9 @@ def _apply_errors(form, errors: dict[str, str]) -> None:
 def book():
     form = BookingForm()
     status = 200
+    # A zone in the URL or in a posted form was chosen; otherwise booking.js may switch to the
+    # browser's own zone on the page, without a reload.
+    tz_chosen = request.method == "POST" or bool(request.args.get("tz"))
     if request.method == "GET":
         tz, note = _viewer_tz(request.args.get("tz"))
         form.tz.data = tz
@@ -178,11 +203,15 @@ def book():
                 token = booking_emails.make_manage_token(booking)
                 return redirect(url_for("booking.confirmed", token=token))
     utm = {key: form[key].data for key in UTM_KEYS if form[key].data}
+    chosen = _parse_slot(form.slot.data)
+    if chosen is not None:  # the same instant, spelled as the slots are in zone `tz`
+        form.slot.data = chosen.astimezone(zone(tz)).isoformat()
     return (
         render_template(
             "booking/book.html",
             form=form,
             utm=utm,
+            tz_chosen=tz_chosen,
             hidden_field_errors=_hidden_field_errors,
             **_slot_page(tz, start_day),
         ),

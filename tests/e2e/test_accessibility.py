@@ -13,7 +13,6 @@ from axe_playwright_python.sync_playwright import Axe
 from crm.accounts.models import Role
 from crm.articles.services import save_article
 from crm.billing import checkout
-from extensions import db
 from programs.community.posts import create_post
 from programs.engine.library import load_library
 from programs.intake import submit_intake
