@@ -25,7 +25,7 @@ from crm.booking.slots import Rules
 from crm.leads.followups import stop_call_followups
 from crm.leads.models import Lead, Stage
 from crm.leads.services import change_stage, record_event, upsert_lead
-from crm.time import format_when, is_valid_timezone, utcnow, zone
+from crm.time import coach_when, is_valid_timezone, utcnow, zone
 from tasks.outbox import queue_emails
 
 # Field limits shared by the form, the API schema and the service's own check.
@@ -172,7 +172,7 @@ def book_call(
             session,
             lead,
             "booked",
-            f"Free call booked for {_coach_time(rules, slot.start)}",
+            f"Free call booked for {_coach_time(rules, slot.start, timezone)}",
             {"booking_id": booking.id, "start": slot.start.isoformat(), "utm": utm},
         )
         confirmation = emails.booking_email(session, booking, "booking_confirmation", rules)
@@ -192,8 +192,8 @@ def _slot_held(session: Session, start: datetime) -> bool:
     return session.scalar(select(Booking.id).where(Booking.slot_start == start)) is not None
 
 
-def _coach_time(rules: Rules, start: datetime) -> str:
-    return format_when(start, rules.timezone, with_zone=True)
+def _coach_time(rules: Rules, start: datetime, client_tz: str | None = None) -> str:
+    return coach_when(start, rules.timezone, client_tz)
 
 
 def active_booking(session: Session, booking_id: int) -> Booking:
