@@ -35,6 +35,7 @@ from crm.billing.models import (
 )
 from crm.billing.money import format_money
 from crm.billing.offers import load_offer
+from crm.leads.followups import stop_sales_emails
 from crm.leads.models import Stage
 from crm.leads.services import change_stage, record_event
 from crm.time import utcnow
@@ -297,6 +298,7 @@ def _enrol(session: Session, attempt: CheckoutAttempt, checkout: dict) -> Enrolm
 
     lead.user_id = user.id
     change_stage(session, lead, Stage.ENROLLED, force=True)
+    stop_sales_emails(session, lead.id)
     record_event(
         session,
         lead,
