@@ -22,7 +22,7 @@ from flask_login import current_user
 from crm import time as crm_time
 from crm.accounts.access import coach_required
 from crm.booking import availability as coach_availability
-from crm.booking import busy_feed, services
+from crm.booking import busy_feed, calls, services
 from crm.booking import emails as booking_emails
 from crm.booking import errors as booking_errors
 from crm.booking.errors import BookingError, BookingInvalid, SlotTaken
@@ -31,6 +31,7 @@ from crm.booking.forms import (
     AvailabilityForm,
     BookingForm,
     BusyFeedForm,
+    CallSettingsForm,
     CancelForm,
     DayOffForm,
     RescheduleForm,
@@ -203,6 +204,10 @@ def book():
                 token = booking_emails.make_manage_token(booking)
                 return redirect(url_for("booking.confirmed", token=token))
     utm = {key: form[key].data for key in UTM_KEYS if form[key].data}
+    phone_call = calls.needs_phone(coach_availability.coach_settings(db.session))
+    if phone_call:
+        form.phone.label.text = "Phone (Coach Ali will call you)"
+        form.phone.render_kw = {**(form.phone.render_kw or {}), "required": True}
     chosen = _parse_slot(form.slot.data)
     if chosen is not None:  # the same instant, spelled as the slots are in zone `tz`
         form.slot.data = chosen.astimezone(zone(tz)).isoformat()
@@ -212,6 +217,7 @@ def book():
             form=form,
             utm=utm,
             tz_chosen=tz_chosen,
+            phone_call=phone_call,
             hidden_field_errors=_hidden_field_errors,
             **_slot_page(tz, start_day),
         ),
@@ -443,6 +449,30 @@ def availability():
         ),
         status,
     )
+
+
+@bp.route("/coach/call-settings", methods=["GET", "POST"])
+@coach_required
+def call_settings():
+    settings = coach_availability.coach_settings(db.session)
+    form = CallSettingsForm(
+        data={"call_kind": settings.call_kind or "video", "video_link": settings.video_link or ""}
+    )
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate():
+            try:
+                calls.save_call_settings(
+                    db.session, call_kind=form.call_kind.data, video_link=form.video_link.data
+                )
+            except booking_errors.AvailabilityError as exc:
+                for key, message in exc.errors.items():
+                    form[key].errors = [*form[key].errors, message]
+            else:
+                flash("Saved: new bookings follow it.", "success")
+                return redirect(url_for("booking.call_settings"))
+    return render_template("booking/call_settings.html", form=form), status
 
 
 @bp.post("/coach/availability/days-off")

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from crm.booking import busy_feed, emails
 from crm.booking import slots as slot_rules
-from crm.booking.availability import _check_free, load_rules
+from crm.booking.availability import _check_free, coach_settings, load_rules
+from crm.booking.calls import PHONE_NEEDED, meeting_for, needs_phone
 from crm.booking.errors import BookingError, BookingInvalid, InvalidToken, SlotTaken
 from crm.booking.models import Booking, BookingStatus
 from crm.booking.slots import Rules
@@ -132,6 +133,9 @@ def book_call(
         utm=utm,
         today=now.astimezone(zone(timezone) if is_valid_timezone(timezone) else UTC).date(),
     )
+    settings = coach_settings(session)
+    if needs_phone(settings) and not phone and "phone" not in errors:
+        errors["phone"] = PHONE_NEEDED
     if errors:
         raise BookingInvalid(errors)
     rules = load_rules(session)
@@ -153,6 +157,7 @@ def book_call(
         "utm": utm,
         "consent_at": now,
     }
+    call_kind, meeting_url = meeting_for(settings)
     try:
         lead, created = upsert_lead(session, email=email, name=name, **fields)
         booking = Booking(
@@ -163,6 +168,8 @@ def book_call(
             status=BookingStatus.BOOKED,
             timezone=timezone,
             created_at=now,
+            call_kind=call_kind,
+            meeting_url=meeting_url,
         )
         session.add(booking)
         session.flush()  # the unique slot_start refuses a second holder here
@@ -239,6 +246,8 @@ def reschedule_booking(
             timezone=old.timezone,
             rescheduled_from_id=old.id,
             created_at=now,
+            call_kind=old.call_kind,
+            meeting_url=old.meeting_url,
         )
         session.add(new)
         session.flush()
