@@ -136,16 +136,21 @@ def coach_when(
 def init_app(app, coach_timezone) -> None:
     """Register the `when` filter. `coach_timezone()` names the coach's zone for this request
     (the CRM supplies it: the kernel knows no settings table)."""
-    from flask import g
+    from flask import has_request_context, request
     from jinja2 import pass_context
+
+    def _coach_tz() -> str:
+        if not has_request_context():
+            return coach_timezone()
+        # Looked up once per request (not per app context, which tests share between requests).
+        if "hero.coach_tz" not in request.environ:
+            request.environ["hero.coach_tz"] = coach_timezone()
+        return request.environ["hero.coach_tz"]
 
     @pass_context
     def when(context, moment, client_tz: str | None = None, date_only: bool = False) -> str:
-        coach_tz = context.get("tz_name")  # pages that looked the zone up already pass it
-        if not coach_tz:
-            if "coach_tz" not in g:
-                g.coach_tz = coach_timezone()
-            coach_tz = g.coach_tz
+        # Pages that looked the zone up already pass it as tz_name.
+        coach_tz = context.get("tz_name") or _coach_tz()
         return coach_when(moment, coach_tz, client_tz, date_only=date_only)
 
     app.add_template_filter(when, "when")

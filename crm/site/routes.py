@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
+
 from flask import (
     Blueprint,
+    Response,
     current_app,
     flash,
     redirect,
     render_template,
-    send_from_directory,
     url_for,
 )
 from flask_wtf import FlaskForm
@@ -40,12 +43,20 @@ class LandingForm(FlaskForm):
     submit = SubmitField("Save")
 
 
+@cache
+def _favicon_bytes(static_folder: str) -> bytes:
+    return (Path(static_folder) / "favicon.ico").read_bytes()
+
+
 @bp.get("/favicon.ico")
 def favicon():
     # Browsers ask for /favicon.ico whatever the page says; answer instead of logging a 404.
-    return send_from_directory(
-        current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon", max_age=86400
+    response = Response(
+        _favicon_bytes(current_app.static_folder), mimetype="image/vnd.microsoft.icon"
     )
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
+    return response
 
 
 @bp.get("/")
