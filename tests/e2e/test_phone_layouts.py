@@ -46,3 +46,24 @@ def test_payments_fit_a_phone(live_server, phone, shots, coach, make_lead):
         }"""
     )
     assert lines and all(n == 1 for n in lines), lines
+
+
+def test_the_plan_opens_on_this_week_with_past_weeks_folded(live_server, phone, shots, make_client):
+    runner = make_client(date.today() - timedelta(weeks=3))
+    login(phone, live_server, runner.email)
+    phone.goto(live_server + "/portal/plan")
+    no_sideways_scroll(phone)
+    shots(phone, "plan-phone")
+    weeks = phone.locator("details.week-card")
+    assert weeks.count() >= 8
+    opened = phone.locator("details.week-card[open]")
+    assert opened.count() == 1
+    assert "is-current" in opened.get_attribute("class")
+    assert opened.get_attribute("id") == "week-4"
+    assert phone.locator("details.week-card.is-past").count() == 3
+    assert phone.locator("details.week-card.is-past[open]").count() == 0
+    height = phone.evaluate("document.documentElement.scrollHeight")
+    assert height < 4000, height  # it was ~10,000 px with every week open
+    # A folded week opens with a tap, no script needed.
+    phone.locator("#week-1 > summary").click()
+    assert phone.locator("#week-1").get_attribute("open") is not None
