@@ -77,3 +77,80 @@ def format_when(start: datetime, tz: str, *, with_zone: bool = False) -> str:
     local = start.astimezone(zone(tz))
     text = f"{local:%A} {local.day} {local:%B %Y}, {local:%I:%M %p}".replace(", 0", ", ")
     return f"{text} ({tz})" if with_zone else text
+
+
+# --- one way to show a moment on the coach's pages -------------------------------------------
+
+
+def place_name(tz: str) -> str:
+    """'Tokyo' for Asia/Tokyo, 'New York' for America/New_York."""
+    return tz.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def zone_label(local: datetime) -> str:
+    """'PST', 'CET'… or the place when the zone has no letters (São Paulo's '-03')."""
+    abbreviation = local.strftime("%Z")
+    if not abbreviation or abbreviation[0] in "+-" or abbreviation.startswith("UTC+"):
+        return place_name(str(local.tzinfo))
+    return abbreviation
+
+
+def _clock(local: datetime) -> str:
+    return local.strftime("%I:%M %p").lstrip("0")
+
+
+def _day(local: datetime | date, today: date) -> str:
+    text = f"{local:%a} {local.day} {local:%b}"
+    return text if local.year == today.year else f"{text} {local.year}"
+
+
+def coach_when(
+    moment: datetime | date | None,
+    coach_tz: str,
+    client_tz: str | None = None,
+    *,
+    date_only: bool = False,
+    now: datetime | None = None,
+) -> str:
+    """The coach's one format: 'Mon 7 Dec, 9:00 AM PST' in her zone (the year only when it is
+    not this year), then the client's own time where it differs: ' · 2:00 AM Tue in Tokyo'.
+    `date_only` gives 'Mon 7 Dec'; a plain date is shown as it is."""
+    if moment is None:
+        return ""
+    coach = safe_zone(coach_tz)
+    today = (now or utcnow()).astimezone(coach).date()
+    if not isinstance(moment, datetime):
+        return _day(moment, today)
+    local = moment.astimezone(coach)
+    if date_only:
+        return _day(local, today)
+    text = f"{_day(local, today)}, {_clock(local)} {zone_label(local)}"
+    if client_tz and is_valid_timezone(client_tz):
+        theirs = moment.astimezone(zone(client_tz))
+        if theirs.utcoffset() != local.utcoffset():
+            weekday = f" {theirs:%a}" if theirs.date() != local.date() else ""
+            text += f" · {_clock(theirs)}{weekday} in {place_name(client_tz)}"
+    return text
+
+
+def init_app(app, coach_timezone) -> None:
+    """Register the `when` filter. `coach_timezone()` names the coach's zone for this request
+    (the CRM supplies it: the kernel knows no settings table)."""
+    from flask import has_request_context, request
+    from jinja2 import pass_context
+
+    def _coach_tz() -> str:
+        if not has_request_context():
+            return coach_timezone()
+        # Looked up once per request (not per app context, which tests share between requests).
+        if "hero.coach_tz" not in request.environ:
+            request.environ["hero.coach_tz"] = coach_timezone()
+        return request.environ["hero.coach_tz"]
+
+    @pass_context
+    def when(context, moment, client_tz: str | None = None, date_only: bool = False) -> str:
+        # Pages that looked the zone up already pass it as tz_name.
+        coach_tz = context.get("tz_name") or _coach_tz()
+        return coach_when(moment, coach_tz, client_tz, date_only=date_only)
+
+    app.add_template_filter(when, "when")

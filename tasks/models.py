@@ -18,6 +18,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from crm.time import UTCDateTime, utcnow
 from extensions import db
 
+COACH_CANCELLED = "cancelled by the coach"
+
 
 class EmailStatus(enum.StrEnum):
     QUEUED = "queued"
@@ -89,6 +91,14 @@ class OutboxEmail(db.Model):
     @property
     def is_marketing(self) -> bool:
         return self.category == Category.MARKETING
+
+    @property
+    def skip_reason(self) -> str | None:
+        """Why the app (not the coach) dropped this email — 'she enrolled', 'no longer
+        applies'… — or None when it was not skipped."""
+        if self.status != EmailStatus.CANCELLED or self.last_error == COACH_CANCELLED:
+            return None
+        return self.last_error or "no longer applies"
 
 
 class SuppressionReason(enum.StrEnum):

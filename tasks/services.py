@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm.time import utcnow
-from tasks.models import EmailStatus, OutboxEmail
+from tasks.models import COACH_CANCELLED, EmailStatus, OutboxEmail
 from tasks.outbox import OutboxError, email_event, enqueue_send, record_events
 
 PAGE_SIZE = 50
@@ -64,20 +64,27 @@ def cancel_email(session: Session, email_id: int) -> OutboxEmail:
     if row.status != EmailStatus.QUEUED:
         raise OutboxError(f"Only a queued email can be cancelled (this one is {row.status}).")
     row.status = EmailStatus.CANCELLED
-    row.last_error = "cancelled by the coach"
+    row.last_error = COACH_CANCELLED
     if row.lead_id:
         record_events(session, [email_event(row, "email_cancelled")])
     session.commit()
     return row
 
 
-def cancel_queued(session: Session, *, key_prefix: str, reason: str) -> int:
-    """Cancel every queued email whose idempotency key starts with `key_prefix` (no commit)."""
+def cancel_queued(
+    session: Session, *, key_prefix: str = "", condition: str = "", reason: str
+) -> int:
+    """Cancel every queued email whose idempotency key starts with `key_prefix`, or whose
+    send-time condition is `condition` (no commit). Returns how many."""
+    if not key_prefix and not condition:
+        raise ValueError("name the emails to cancel")
+    match = (
+        OutboxEmail.idempotency_key.startswith(key_prefix, autoescape=True)
+        if key_prefix
+        else OutboxEmail.condition == condition
+    )
     rows = session.scalars(
-        select(OutboxEmail).where(
-            OutboxEmail.status == EmailStatus.QUEUED,
-            OutboxEmail.idempotency_key.startswith(key_prefix, autoescape=True),
-        )
+        select(OutboxEmail).where(OutboxEmail.status == EmailStatus.QUEUED, match)
     ).all()
     for row in rows:
         row.status = EmailStatus.CANCELLED

@@ -28,8 +28,9 @@ class ArticleForm(FlaskForm):
     )
     body = TextAreaField(
         "Article (Markdown)",
-        description="Put [[cta]] on its own line for a “Book a FREE call” box, "
-        "[[exercise:clamshell]] to show an exercise from the plan library.",
+        description="Every article ends with a “Book a FREE call” box. Put [[cta]] on its own "
+        "line for one more in the middle, [[exercise:clamshell]] to show an exercise from the "
+        "plan library.",
         validators=[Length(max=LIMITS["body"])],
         render_kw={"rows": 18, "data-preview-source": "1"},
     )

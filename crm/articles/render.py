@@ -100,6 +100,15 @@ def unknown_exercises(text: str) -> list[str]:
     return [ex_id for ex_id in exercise_ids(text) if ex_id not in library.by_id]
 
 
+TRAILING_CTA = re.compile(r"(?:^[ \t]*\[\[cta\]\][ \t]*\s*)+\Z", re.M)
+
+
+def without_closing_cta(text: str) -> str:
+    """The body without [[cta]] lines at its very end: the article page closes with the box
+    itself, so a body that also ends with one would show it twice."""
+    return TRAILING_CTA.sub("", normalise_newlines(text).rstrip() + "\n")
+
+
 def render_body(text: str, *, booking_url: str, preview: bool = False) -> Markup:
     """The article body as safe HTML, with CTA blocks and embedded exercises in place."""
     library = load_library()

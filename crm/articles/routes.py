@@ -73,7 +73,7 @@ def article(slug: str):
         "articles/article.html",
         article=item,
         draft=draft,
-        body=render.render_body(item.body, booking_url=booking_url),
+        body=render.render_body(render.without_closing_cta(item.body), booking_url=booking_url),
         booking_url=booking_url,
         video=render.parse_video(item.video_url),
         description=item.summary or render.plain_text(item.body, 160),
@@ -182,7 +182,7 @@ def _editor(form: ArticleForm, article: Article | None, status: int):
 def new_article():
     form = ArticleForm()
     if request.method == "GET":
-        form.body.data = "Write here.\n\n[[cta]]\n"
+        form.body.data = "Write here.\n"
     saved = _save(form, None) if request.method == "POST" else None
     if saved is not None:
         flash(f"“{saved.title}” saved as {saved.status.value}.", "success")

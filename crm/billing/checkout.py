@@ -36,6 +36,7 @@ from crm.billing.models import (
 )
 from crm.billing.money import format_money
 from crm.billing.offers import load_offer
+from crm.leads.followups import stop_sales_emails
 from crm.leads.models import Stage
 from crm.leads.services import change_stage, record_event
 from crm.time import utcnow
@@ -316,6 +317,7 @@ def _enrol(
 
     lead.user_id = user.id
     change_stage(session, lead, Stage.ENROLLED, force=True)
+    stop_sales_emails(session, lead.id)
     record_event(
         session,
         lead,

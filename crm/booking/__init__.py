@@ -21,3 +21,4 @@ def init_app(app: Flask) -> None:
     add_periodic_task(
         app, "busy-feed-refresh", "crm.booking.refresh_busy_feed", busy_feed.REFRESH_SECONDS
     )
+    add_nav(app, "coach", "booking.call_settings", "Call type", 61)

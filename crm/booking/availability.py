@@ -36,6 +36,8 @@ def coach_settings(session: Session) -> CoachSettings:
             buffer_minutes=10,
             min_notice_hours=12,
             horizon_days=30,
+            call_kind="video",
+            video_link="",
         )
     return settings
 

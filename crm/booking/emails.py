@@ -71,7 +71,14 @@ def build_ics(
     event.add("dtstart", booking.start_at.astimezone(tz))
     event.add("dtend", booking.end_at.astimezone(tz))
     event.add("summary", "Free call with Coach Ali (0 to 5K Hero)")
-    event.add("description", f"Your free call. To reschedule or cancel: {url}")
+    if booking.meeting_url:
+        how = f"Video call: {booking.meeting_url}"
+        event.add("location", booking.meeting_url)
+    else:
+        number = booking.lead.phone
+        how = f"Coach Ali will call you{f' on {number}' if number else ''}."
+        event.add("location", f"Phone call to {number}" if number else "Phone call")
+    event.add("description", f"Your free call. {how} To reschedule or cancel: {url}")
     event.add("url", url)
     event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
     organizer = vCalAddress(f"mailto:{organizer_email}")
@@ -134,6 +141,9 @@ def email_context(
         "call_minutes": round((booking.end_at - booking.start_at).total_seconds() / 60),
         "manage_url": manage_url(booking),
         "book_url": f"{current_app.config['BASE_URL']}/book",
+        "call_kind": booking.call_kind or "phone",
+        "meeting_url": booking.meeting_url or "",
+        "phone": booking.lead.phone or "",
     }
     if coach_tz is not None:
         context["coach_time"] = format_when(booking.start_at, coach_tz)

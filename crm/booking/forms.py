@@ -11,6 +11,7 @@ from wtforms import (
     FormField,
     HiddenField,
     IntegerField,
+    RadioField,
     SelectField,
     StringField,
     SubmitField,
@@ -162,6 +163,25 @@ class AvailabilityForm(FlaskForm):
     horizon_days = _bounded("Bookable up to (days ahead)", "horizon_days")
     windows = FieldList(FormField(WindowForm), min_entries=1, max_entries=70)
     submit = SubmitField("Save availability")
+
+
+class CallSettingsForm(FlaskForm):
+    call_kind = RadioField(
+        "How do your free calls happen?",
+        choices=[
+            SelectChoice("phone", "Phone call: I call them (a phone number is required)"),
+            SelectChoice("video", "Video call: the link is in their confirmation and invite"),
+        ],
+        default="video",
+    )
+    video_link = StringField(
+        "Your meeting link (optional)",
+        description="Your own Zoom or Google Meet room, used for every call. Leave it empty "
+        "and each booking gets its own private Jitsi Meet room (free, nothing to install).",
+        validators=[Optional(), Length(max=300)],
+        render_kw={"placeholder": "https://zoom.us/j/…", "inputmode": "url"},
+    )
+    submit = SubmitField("Save")
 
 
 class DayOffForm(FlaskForm):

@@ -22,6 +22,11 @@ class CoachSettings(db.Model):
     buffer_minutes: Mapped[int] = mapped_column(default=10)
     min_notice_hours: Mapped[int] = mapped_column(default=12)
     horizon_days: Mapped[int] = mapped_column(default=30)
+    # How the free call happens: "video" (her fixed meeting link, or a Jitsi Meet room per
+    # booking when it is empty: works with no setup) or "phone" (she gives a number, the coach
+    # calls).
+    call_kind: Mapped[str] = mapped_column(String(8), default="video", server_default="video")
+    video_link: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
 
 class AvailabilityWindow(db.Model):
@@ -57,6 +62,11 @@ class BusyFeed(db.Model):
     error: Mapped[str] = mapped_column(String(300), default="")  # of the last attempt, if any
 
 
+class CallKind(enum.StrEnum):
+    PHONE = "phone"
+    VIDEO = "video"
+
+
 class BookingStatus(enum.StrEnum):
     BOOKED = "booked"
     CANCELLED = "cancelled"
@@ -83,5 +93,8 @@ class Booking(db.Model):
     rescheduled_from_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The call kind when it was booked, and the video link her emails and invite carry.
+    call_kind: Mapped[str] = mapped_column(String(8), default="phone", server_default="phone")
+    meeting_url: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
     lead: Mapped[Lead] = relationship()

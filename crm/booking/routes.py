@@ -22,7 +22,7 @@ from flask_login import current_user
 from crm import time as crm_time
 from crm.accounts.access import coach_required
 from crm.booking import availability as coach_availability
-from crm.booking import busy_feed, services
+from crm.booking import busy_feed, calls, services
 from crm.booking import emails as booking_emails
 from crm.booking import errors as booking_errors
 from crm.booking.errors import BookingError, BookingInvalid, SlotTaken
@@ -31,6 +31,7 @@ from crm.booking.forms import (
     AvailabilityForm,
     BookingForm,
     BusyFeedForm,
+    CallSettingsForm,
     CancelForm,
     DayOffForm,
     RescheduleForm,
@@ -95,6 +96,27 @@ def _clock(moment: datetime) -> str:
     return moment.strftime("%I:%M %p").lstrip("0")
 
 
+NIGHT_FROM, NIGHT_TO = 22, 6  # 10 PM to 6 AM, the visitor's time (booking.js uses the same)
+
+
+def _night_note(slots: list[Slot], tz: str) -> str | None:
+    """'These are 2:00 AM–4:00 AM your time' when some free times fall at night in zone `tz`."""
+    viewer = zone(tz)
+    night = sorted(
+        (
+            local
+            for local in (slot.start.astimezone(viewer) for slot in slots)
+            if local.hour >= NIGHT_FROM or local.hour < NIGHT_TO
+        ),
+        key=lambda local: ((local.hour - NIGHT_FROM) % 24, local.minute),
+    )
+    if not night:
+        return None
+    first, last = _clock(night[0]), _clock(night[-1])
+    span = first if first == last else f"{first}–{last}"
+    return f"Some of Coach Ali's free times fall at night for you. These are {span} your time."
+
+
 def _zone_names(current: str) -> list[str]:
     return list(COMMON_ZONES) if current in COMMON_ZONES else [current, *COMMON_ZONES]
 
@@ -125,6 +147,7 @@ def _slot_page(tz: str, start_day: date) -> dict[str, Any]:
         else None,
         "next_day": later if later <= last_day else None,
         "call_minutes": rules.call_minutes,
+        "night_note": _night_note(slots, tz),
     }
 
 
@@ -156,6 +179,9 @@ def _apply_errors(form, errors: dict[str, str]) -> None:
 def book():
     form = BookingForm()
     status = 200
+    # A zone in the URL or in a posted form was chosen; otherwise booking.js may switch to the
+    # browser's own zone on the page, without a reload.
+    tz_chosen = request.method == "POST" or bool(request.args.get("tz"))
     if request.method == "GET":
         tz, note = _viewer_tz(request.args.get("tz"))
         form.tz.data = tz
@@ -178,11 +204,20 @@ def book():
                 token = booking_emails.make_manage_token(booking)
                 return redirect(url_for("booking.confirmed", token=token))
     utm = {key: form[key].data for key in UTM_KEYS if form[key].data}
+    phone_call = calls.needs_phone(coach_availability.coach_settings(db.session))
+    if phone_call:
+        form.phone.label.text = "Phone (Coach Ali will call you)"
+        form.phone.render_kw = {**(form.phone.render_kw or {}), "required": True}
+    chosen = _parse_slot(form.slot.data)
+    if chosen is not None:  # the same instant, spelled as the slots are in zone `tz`
+        form.slot.data = chosen.astimezone(zone(tz)).isoformat()
     return (
         render_template(
             "booking/book.html",
             form=form,
             utm=utm,
+            tz_chosen=tz_chosen,
+            phone_call=phone_call,
             hidden_field_errors=_hidden_field_errors,
             **_slot_page(tz, start_day),
         ),
@@ -414,6 +449,30 @@ def availability():
         ),
         status,
     )
+
+
+@bp.route("/coach/call-settings", methods=["GET", "POST"])
+@coach_required
+def call_settings():
+    settings = coach_availability.coach_settings(db.session)
+    form = CallSettingsForm(
+        data={"call_kind": settings.call_kind or "video", "video_link": settings.video_link or ""}
+    )
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate():
+            try:
+                calls.save_call_settings(
+                    db.session, call_kind=form.call_kind.data, video_link=form.video_link.data
+                )
+            except booking_errors.AvailabilityError as exc:
+                for key, message in exc.errors.items():
+                    form[key].errors = [*form[key].errors, message]
+            else:
+                flash("Saved: new bookings follow it.", "success")
+                return redirect(url_for("booking.call_settings"))
+    return render_template("booking/call_settings.html", form=form), status
 
 
 @bp.post("/coach/availability/days-off")

@@ -18,14 +18,15 @@ from sqlalchemy.orm import Session
 
 from crm.booking import busy_feed, emails
 from crm.booking import slots as slot_rules
-from crm.booking.availability import _check_free, load_rules
+from crm.booking.availability import _check_free, coach_settings, load_rules
+from crm.booking.calls import PHONE_NEEDED, meeting_for, needs_phone
 from crm.booking.errors import BookingError, BookingInvalid, InvalidToken, SlotTaken
 from crm.booking.models import Booking, BookingStatus
 from crm.booking.slots import Rules
 from crm.leads.followups import stop_call_followups
 from crm.leads.models import Lead, Stage
 from crm.leads.services import change_stage, record_event, upsert_lead
-from crm.time import format_when, is_valid_timezone, utcnow, zone
+from crm.time import coach_when, is_valid_timezone, utcnow, zone
 from tasks.outbox import queue_emails
 
 # Field limits shared by the form, the API schema and the service's own check.
@@ -132,6 +133,9 @@ def book_call(
         utm=utm,
         today=now.astimezone(zone(timezone) if is_valid_timezone(timezone) else UTC).date(),
     )
+    settings = coach_settings(session)
+    if needs_phone(settings) and not phone and "phone" not in errors:
+        errors["phone"] = PHONE_NEEDED
     if errors:
         raise BookingInvalid(errors)
     rules = load_rules(session)
@@ -153,6 +157,7 @@ def book_call(
         "utm": utm,
         "consent_at": now,
     }
+    call_kind, meeting_url = meeting_for(settings)
     try:
         lead, created = upsert_lead(session, email=email, name=name, **fields)
         booking = Booking(
@@ -163,6 +168,8 @@ def book_call(
             status=BookingStatus.BOOKED,
             timezone=timezone,
             created_at=now,
+            call_kind=call_kind,
+            meeting_url=meeting_url,
         )
         session.add(booking)
         session.flush()  # the unique slot_start refuses a second holder here
@@ -172,7 +179,7 @@ def book_call(
             session,
             lead,
             "booked",
-            f"Free call booked for {_coach_time(rules, slot.start)}",
+            f"Free call booked for {_coach_time(rules, slot.start, timezone)}",
             {"booking_id": booking.id, "start": slot.start.isoformat(), "utm": utm},
         )
         confirmation = emails.booking_email(session, booking, "booking_confirmation", rules)
@@ -192,8 +199,8 @@ def _slot_held(session: Session, start: datetime) -> bool:
     return session.scalar(select(Booking.id).where(Booking.slot_start == start)) is not None
 
 
-def _coach_time(rules: Rules, start: datetime) -> str:
-    return format_when(start, rules.timezone, with_zone=True)
+def _coach_time(rules: Rules, start: datetime, client_tz: str | None = None) -> str:
+    return coach_when(start, rules.timezone, client_tz)
 
 
 def active_booking(session: Session, booking_id: int) -> Booking:
@@ -239,6 +246,8 @@ def reschedule_booking(
             timezone=old.timezone,
             rescheduled_from_id=old.id,
             created_at=now,
+            call_kind=old.call_kind,
+            meeting_url=old.meeting_url,
         )
         session.add(new)
         session.flush()

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from flask import Flask
 
+from crm import time as crm_time
 from crm.nav import add_nav
 from crm.time import zone
 from tasks.registry import register_people
@@ -30,6 +31,8 @@ def init_app(app: Flask) -> None:
     # Imported here: crm.booking.models imports crm.leads.models, and these import the leads
     # services, which import crm.booking.models back (a cycle at the top).
     from crm.leads import api, cli, followups, models, people, routes  # noqa: F401 - models
+    from crm.leads.services import coach_timezone
+    from extensions import db
 
     register_people(app, people.LeadPeople())
     followups.init_app(app)
@@ -38,5 +41,6 @@ def init_app(app: Flask) -> None:
     api.register(app)
     app.cli.add_command(cli.import_leads)
     app.add_template_filter(in_zone, "in_zone")
+    crm_time.init_app(app, lambda: coach_timezone(db.session))
     add_nav(app, "coach", "leads.pipeline", "Pipeline", 20)
     add_nav(app, "coach", "leads.lead_list", "Leads", 30)

@@ -53,6 +53,12 @@ def stop_call_followups(session: Session, lead_id: int) -> int:
     )
 
 
+def stop_sales_emails(session: Session, lead_id: int) -> int:
+    """She enrolled: cancel every queued email meant only for a lead who has not (the follow-ups
+    with the offer), so the outbox stops listing sales emails to a client (no commit)."""
+    return cancel_queued(session, condition=f"lead_not_enrolled:{lead_id}", reason="she enrolled")
+
+
 def _lead_not_enrolled(session: Session, lead_id: int) -> bool:
     lead = session.get(Lead, lead_id)
     return lead is not None and lead.stage not in (Stage.ENROLLED, Stage.LOST)

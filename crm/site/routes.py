@@ -1,6 +1,17 @@
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from functools import cache
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
@@ -30,6 +41,22 @@ class LandingForm(FlaskForm):
         "About you", validators=[DataRequired(), Length(max=services.FIELD_LIMITS["about"])]
     )
     submit = SubmitField("Save")
+
+
+@cache
+def _favicon_bytes(static_folder: str) -> bytes:
+    return (Path(static_folder) / "favicon.ico").read_bytes()
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    # Browsers ask for /favicon.ico whatever the page says; answer instead of logging a 404.
+    response = Response(
+        _favicon_bytes(current_app.static_folder), mimetype="image/vnd.microsoft.icon"
+    )
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
+    return response
 
 
 @bp.get("/")

@@ -45,8 +45,9 @@ class SettingsForm(FlaskForm):
             Length(max=LIMITS["display_name"]),
         ],
     )
-    notify_replies = BooleanField("Email me when someone replies to my post", default=True)
-    weekly_digest = BooleanField("Send me the weekly community digest", default=True)
+    # Consent is opt-in: both boxes start unticked.
+    notify_replies = BooleanField("Email me when someone replies to my post", default=False)
+    weekly_digest = BooleanField("Send me the weekly community digest", default=False)
 
 
 class ThreadForm(FlaskForm):

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from crm.accounts.models import Role, User
 from crm.billing.models import Enrolment
-from programs.community.models import CommunityMember
+from programs.community.models import CommunityMember, Post
 from programs.community.rules import ACCESS_STATUSES, LIMITS, CommunityError, NotAMember
 
 
@@ -80,15 +80,24 @@ def needs_display_name(session: Session, user_id: int) -> bool:
     return member_settings(session, user_id) is None
 
 
+def is_new_member(session: Session, user_id: int) -> bool:
+    """A runner who has not posted yet: she gets a word on how the community works."""
+    user = session.get(User, user_id)
+    if user is None or user.role != Role.RUNNER:
+        return False
+    return session.scalar(select(Post.id).where(Post.author_id == user_id).limit(1)) is None
+
+
 def save_settings(
     session: Session,
     user_id: int,
     *,
     display_name: str,
-    notify_replies: bool = True,
-    weekly_digest: bool = True,
+    notify_replies: bool = False,
+    weekly_digest: bool = False,
 ) -> CommunityMember:
-    """Set the member's display name and email choices. Commits."""
+    """Set the member's display name and email choices (opt-in: off unless she ticks them).
+    Commits."""
     require_member(session, user_id)
     name = " ".join((display_name or "").split())
     if not name:

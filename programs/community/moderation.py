@@ -34,6 +34,38 @@ def create_thread(session: Session, coach_id: int, title: str, body: str = "") -
     return post
 
 
+WELCOME_TITLE = "Welcome to the community!"
+WELCOME_BODY = (
+    "I'm so glad you're here. This is our private corner for sharing the small wins that add up "
+    "to a 5K: the first run without walking, a knee that stayed quiet on the stairs, a hip "
+    "routine done on a busy day. Tell us how today's session felt, cheer each other on, and ask "
+    "questions. Anything that hurts, log it with your workout too so I see it on your plan. "
+    "— Coach Ali"
+)
+
+
+def ensure_welcome_post(session: Session) -> Post | None:
+    """A pinned welcome from the coach when the community has nothing to read yet, so the first
+    member to join does not land on an empty feed. Returns the new post, else None. Commits."""
+    if session.scalar(select(Post.id).where(Post.hidden_at.is_(None)).limit(1)) is not None:
+        return None
+    coach_id = session.scalar(
+        select(User.id).where(User.role == Role.COACH, User.active.is_(True)).order_by(User.id)
+    )
+    if coach_id is None:
+        return None
+    post = Post(
+        author_id=coach_id,
+        kind=PostKind.THREAD,
+        title=WELCOME_TITLE,
+        body=WELCOME_BODY,
+        pinned=True,
+    )
+    session.add(post)
+    session.commit()
+    return post
+
+
 def _coach_post(session: Session, coach_id: int, post_id: int) -> Post:
     require_coach(session, coach_id)
     post = session.get(Post, post_id)

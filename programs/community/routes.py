@@ -40,6 +40,7 @@ from programs.community.forms import (
 from programs.community.members import (
     is_member,
     is_muted,
+    is_new_member,
     member_settings,
     needs_display_name,
     save_settings,
@@ -47,9 +48,9 @@ from programs.community.members import (
 from programs.community.moderation import create_thread as start_thread
 from programs.community.moderation import delete_post as remove_post
 from programs.community.moderation import dismiss_reports as clear_reports
+from programs.community.moderation import ensure_welcome_post, set_hidden, set_muted, set_pinned
 from programs.community.moderation import hide_comment as hide_reply
 from programs.community.moderation import moderation as moderation_queue
-from programs.community.moderation import set_hidden, set_muted, set_pinned
 from programs.community.posts import add_comment as write_comment
 from programs.community.posts import create_post as write_post
 from programs.community.posts import report_post, toggle_reaction
@@ -112,6 +113,7 @@ def _feed_page(form: PostForm, before: int | None = None, status: int = 200):
             reactions=REACTIONS,
             milestones=MILESTONES,
             muted=is_muted(db.session, current_user.id),
+            new_member=is_new_member(db.session, current_user.id),
             before=before,
         ),
         status,
@@ -244,6 +246,8 @@ def profile():
             except CommunityError as exc:
                 form.display_name.errors = [*form.display_name.errors, exc.message]
             else:
+                if settings is None:  # she just joined: never an empty feed
+                    ensure_welcome_post(db.session)
                 flash("Saved.", "success")
                 return _back(url_for("community.feed"))
     return render_template(

@@ -69,6 +69,20 @@
 })();
 
 // Print button on the plan page (the print stylesheet does the layout).
+// A printed plan shows every week, folded or not.
+window.addEventListener("beforeprint", function () {
+  document.querySelectorAll("details.week-card:not([open])").forEach(function (d) {
+    d.open = true;
+    d.dataset.printOpened = "1";
+  });
+});
+window.addEventListener("afterprint", function () {
+  document.querySelectorAll("details.week-card[data-print-opened]").forEach(function (d) {
+    d.open = false;
+    delete d.dataset.printOpened;
+  });
+});
+
 document.querySelectorAll("[data-print]").forEach(function (btn) {
   btn.addEventListener("click", function () {
     window.print();

@@ -91,7 +91,7 @@ def walk(app: Flask, world: World, who: str) -> list[str]:
             if is_api and status >= 400 and not response.is_json:
                 problems.append(f"API error is not JSON: {where}")
             if who == "runner_a" and rule.endpoint not in CAPABILITY_ENDPOINTS:
-                body = response.get_data(as_text=True)
+                body = response.get_data().decode(errors="replace")  # the favicon is binary
                 if B_NAME in body or B_NOTE in body:
                     problems.append(f"runner A saw runner B's data: {where}")
     return problems

@@ -51,6 +51,14 @@ def test_password_reset_is_rendered_with_link_and_inlined_css(db_session):
     assert row.status == EmailStatus.QUEUED
 
 
+def test_the_footer_names_the_business_once(db_session, app):
+    for n, address in enumerate(("0 to 5K Hero · 1 Main St · Reno", "1 Main St · Reno")):
+        app.config["BUSINESS_ADDRESS"] = address
+        row = _reset(db_session, idempotency_key=f"footer:{n}")
+        assert "0 to 5K Hero · 1 Main St · Reno" in row.text
+        assert "0 to 5K Hero · 0 to 5K Hero" not in row.text
+
+
 def test_booking_confirmation_renders_time_zone_and_manage_link(db_session):
     row = queue_email(
         db_session,

@@ -132,3 +132,27 @@ def test_video_link_becomes_a_click_to_load_card_and_csp_allows_only_those_frame
     csp = response.headers["Content-Security-Policy"]
     frame_src = next(p for p in csp.split("; ") if p.startswith("frame-src"))
     assert frame_src.split()[1:] == ["https://www.youtube-nocookie.com", "https://player.vimeo.com"]
+
+
+def _boxes(html: str) -> int:
+    return html.count("Ready to run strong again")
+
+
+def test_an_article_ending_with_cta_ends_with_one_box(client, publish):
+    publish(
+        title="Hips before knees", body="Train the hips.\r\n\r\n[[cta]]\r\n\r\n[[cta]]  \r\n\r\n"
+    )
+    html = client.get("/articles/hips-before-knees").get_data(as_text=True)
+    assert _boxes(html) == 1
+    assert html.rindex("Ready to run strong again") > html.index("Train the hips.")
+
+
+def test_an_article_without_cta_still_ends_with_the_box(client, publish):
+    publish(title="No box written", body="Just the text.")
+    assert _boxes(client.get("/articles/no-box-written").get_data(as_text=True)) == 1
+
+
+def test_a_new_article_starts_without_a_closing_cta(client, login, coach):
+    login(coach)
+    html = client.get("/coach/articles/new").get_data(as_text=True)
+    assert "[[cta]]\n</textarea>" not in html and "Write here." in html

@@ -176,3 +176,31 @@ def test_success_page_with_unknown_session_is_404_and_creates_nothing(client, db
     assert client.get("/checkout/success?session_id=cs_offline_nope").status_code == 404
     assert client.get("/checkout/success").status_code == 404
     assert _count(db_session, Enrolment) == 0
+
+
+def test_enrolling_cancels_her_queued_sales_emails_and_the_outbox_says_why(
+    client, auth, coach, db_session, offer_token, make_lead
+):
+    from crm.billing import checkout
+    from tasks.models import EmailStatus
+
+    lead = make_lead(name="Maria Lopez", email="maria@example.com", marketing_consent=True)
+    token = offer_token(lead)
+    followups = select(OutboxEmail).where(OutboxEmail.template == "call_followup")
+    assert {r.status for r in db_session.scalars(followups)} == {EmailStatus.QUEUED}
+
+    price = db_session.scalar(select(Offer)).programme.prices[0]
+    sid = checkout.start_checkout(db_session, token, price.id).rsplit("/", 1)[1]
+    checkout.complete_offline_checkout(db_session, sid)
+    checkout.fulfil_checkout(db_session, sid)
+
+    db_session.expire_all()
+    rows = db_session.scalars(followups).all()
+    assert rows and all(r.status == EmailStatus.CANCELLED for r in rows)
+    assert all(r.skip_reason == "she enrolled" for r in rows)
+
+    auth.login(coach)
+    page = client.get("/coach/outbox").get_data(as_text=True)
+    assert page.count("Skipped: she enrolled") == len(rows)
+    queued = client.get("/coach/outbox?status=queued").get_data(as_text=True)
+    assert "call_followup" not in queued

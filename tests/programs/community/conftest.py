@@ -63,14 +63,21 @@ def enrol(db_session):
 
 @pytest.fixture
 def client_user(make_user, enrol):
-    """A runner with an active enrolment who has chosen her display name."""
+    """A runner with an active enrolment who has chosen her display name and ticked both email
+    choices (they start unticked)."""
     from extensions import db
     from programs.community.members import save_settings
 
     def _make(name: str = "Jo", display: str | None = None, **kw):
         user = make_user(role="runner", first_name=name, **kw)
         enrol(user)
-        save_settings(db.session, user.id, display_name=display or f"{name} R.")
+        save_settings(
+            db.session,
+            user.id,
+            display_name=display or f"{name} R.",
+            notify_replies=True,
+            weekly_digest=True,
+        )
         return user
 
     return _make

@@ -4,6 +4,7 @@ weekly thread, hide, delete, mute; milestones in one click; the weekly digest.""
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -220,7 +221,7 @@ def test_weekly_digest_goes_to_consenting_clients_once_per_week(
     keen = client_user("Xia")
     no_consent = make_user(role="runner", first_name="Yan")
     enrol(no_consent, consent=False)
-    save_settings(db_session, no_consent.id, display_name="Yan")
+    save_settings(db_session, no_consent.id, display_name="Yan", weekly_digest=True)
     opted_out = client_user("Zoe")
     save_settings(db_session, opted_out.id, display_name="Zoe", weekly_digest=False)
     create_thread(db_session, coach.id, "This week's wins")
@@ -265,3 +266,39 @@ def test_feed_pages_with_a_keyset(client, client_user, login, db_session):
     marker = first.split("/community?before=", 1)[1].split('"', 1)[0]
     second = client.get(f"/community?before={marker}").get_data(as_text=True)
     assert "post number 02" in second and "post number 22" not in second
+
+
+def test_joining_starts_with_emails_unticked_a_welcome_post_and_how_it_works(
+    client, make_user, enrol, login, db_session, coach
+):
+    runner = make_user(role="runner", first_name="Lena")
+    enrol(runner)
+    login(runner)
+    join = client.get("/community/profile")
+    page = join.get_data(as_text=True)
+    assert "Welcome to the community" in page
+    for name in ("notify_replies", "weekly_digest"):
+        box = re.search(rf'<input[^>]*name="{name}"[^>]*>', page).group(0)
+        assert "checked" not in box, box
+
+    response = client.post("/community/profile", data={"display_name": "Lena L."})
+    assert response.status_code == 302
+    settings = member_settings(db_session, runner.id)
+    assert settings.notify_replies is False and settings.weekly_digest is False
+
+    feed = client.get("/community").get_data(as_text=True)
+    assert "Welcome to the community!" in feed  # the coach's pinned welcome
+    assert "How this works" in feed
+    (welcome,) = db_session.scalars(select(Post)).all()
+    assert welcome.author_id == coach.id and welcome.pinned
+
+    # A second member joining does not get a second welcome; after her first post the
+    # "how this works" note has done its job.
+    other = make_user(role="runner", first_name="Ivy")
+    enrol(other)
+    login(other)
+    client.post("/community/profile", data={"display_name": "Ivy", "weekly_digest": "y"})
+    assert member_settings(db_session, other.id).weekly_digest is True
+    assert len(db_session.scalars(select(Post)).all()) == 1
+    create_post(db_session, other.id, "First run done!")
+    assert "How this works" not in client.get("/community").get_data(as_text=True)
