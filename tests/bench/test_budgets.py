@@ -129,4 +129,3 @@ def test_the_lead_list_stays_in_budget_with_more_leads_than_a_page(app_ctx, worl
         make_lead(name=f"More {i}")
     after = cost(coach, "/coach/leads")[1]
     assert after > before and after <= BUDGETS["lead_list"][2]
-
