@@ -9,7 +9,6 @@ Create Date: 2026-12-05 14:00:00
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0005_send_time_render_and_dashboard_counts"
 down_revision = "0004"
 branch_labels = None
