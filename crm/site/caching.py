@@ -22,6 +22,7 @@ the form; that response is the first to set her session cookie.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -106,6 +107,8 @@ def forget(name: str | None = None) -> None:
     catch up within VERSION_TTL."""
     for key in [k for k in _cache if name is None or k[1] == name]:
         _cache.pop(key, None)
+    for shortcut in _shortcuts:
+        shortcut.forget()
 
 
 def _etag(version: str) -> str:
@@ -154,6 +157,60 @@ def public(
     return decorator
 
 
+class RevalidationShortcut:
+    """WSGI middleware: an anonymous revalidation of a public page whose ETag this process
+    issued less than VERSION_TTL seconds ago gets its 304 here, without entering Flask (its
+    hooks, the access log, the session) — the same answer `@public` would give, from the same
+    per-process knowledge of the version, at a fraction of the cost. Anything else goes on."""
+
+    def __init__(self, wsgi_app) -> None:
+        self.wsgi_app = wsgi_app
+        self.issued: dict[str, tuple[float, str, list[tuple[str, str]]]] = {}
+
+    def __call__(self, environ, start_response):
+        inm = environ.get("HTTP_IF_NONE_MATCH")
+        if inm and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            hit = self.issued.get(_key(environ))
+            if (
+                hit is not None
+                and hit[0] > _clock()
+                and "HTTP_AUTHORIZATION" not in environ
+                and not _SIGNED_IN_COOKIE.search(environ.get("HTTP_COOKIE", ""))
+                and _listed(inm, hit[1])
+            ):
+                start_response("304 Not Modified", hit[2])
+                return [b""]
+        return self.wsgi_app(environ, start_response)
+
+    def remember(self, response: Response) -> None:
+        etag = request.environ.get(_ETAG)
+        if etag is None:
+            return
+        vary = [v for v in response.vary if v.lower() != "accept-encoding"]
+        headers = [
+            ("Cache-Control", response.headers["Cache-Control"]),
+            ("Vary", ", ".join([*vary, "Accept-Encoding"])),  # as flask-compress adds it
+            ("ETag", f'"{etag}"'),
+        ]
+        self.issued[_key(request.environ)] = (_clock() + VERSION_TTL, etag, headers)
+
+    def forget(self) -> None:
+        self.issued.clear()
+
+
+_SIGNED_IN_COOKIE = re.compile(r"(?:^|;)\s*(?:session|remember_token)=")
+_shortcuts: list[RevalidationShortcut] = []  # every app's in this process, for forget()
+
+
+def _key(environ) -> str:
+    return f"{environ.get('PATH_INFO', '')}?{environ.get('QUERY_STRING', '')}"
+
+
+def _listed(if_none_match: str, etag: str) -> bool:
+    tags = {t.strip().removeprefix("W/").strip('"') for t in if_none_match.split(",")}
+    return etag in tags or any(f"{etag}:{a}" in tags for a in _ALGORITHMS)
+
+
 def _not_modified(etag: str) -> Response:
     response = Response(status=304)
     response.set_etag(etag)
@@ -183,6 +240,9 @@ def _cache_headers(response: Response) -> Response:
     cc.s_maxage = s_maxage
     cc["stale-while-revalidate"] = str(swr)
     cc["stale-if-error"] = str(STALE_IF_ERROR)
+    shortcut = current_app.extensions.get("hero_revalidation")
+    if shortcut is not None and request.environ.get(_ETAG):
+        shortcut.remember(response)
     if response.status_code == 304:
         return response
     etag = request.environ.get(_ETAG)
@@ -214,6 +274,10 @@ def _drop_vary_cookie(sender: Flask, response: Response, **_extra) -> None:
 
 
 def init_app(app: Flask) -> None:
+    shortcut = RevalidationShortcut(app.wsgi_app)
+    app.wsgi_app = shortcut
+    app.extensions["hero_revalidation"] = shortcut
+    _shortcuts.append(shortcut)
     app.after_request(_cache_headers)
     request_finished.connect(_drop_vary_cookie, app)
     app.add_template_global(form_csrf_token)

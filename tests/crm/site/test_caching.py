@@ -184,3 +184,17 @@ def test_a_token_from_another_visitor_is_refused(app_ctx, db_session, csrf_on):
     token = mallory.get("/form-token").get_json()["csrf_token"]
     victim.get("/form-token")
     assert victim.post("/book", data={**data, "csrf_token": token}).status_code == 400
+
+
+def test_a_revalidation_within_the_version_ttl_is_answered_before_flask(app_ctx, anonymous,
+                                                                       article, coach):  # fmt: skip
+    first = anonymous.get("/articles")
+    again = anonymous.get("/articles", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and "X-Request-ID" not in again.headers  # no Flask hook ran
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert again.cache_control.public and "Cookie" in again.headers["Vary"]
+    signed_in = app_ctx.test_client()
+    with signed_in.session_transaction() as session:
+        session["_user_id"] = str(coach.id)
+    mine = signed_in.get("/articles", headers={"If-None-Match": first.headers["ETag"]})
+    assert mine.status_code == 200 and mine.cache_control.no_store
