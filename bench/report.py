@@ -200,7 +200,7 @@ def write_report(info, data, plan, facts, hello_before, hello_after, results, pl
         "## Where the time goes: one request at a time",
         "",
         "The same pages requested in-process (Flask's test client, no HTTP, no concurrency) at "
-        "the full data size, best of five: the cost of the page itself, without the machine's "
+        "this run's data size, best of five: the cost of the page itself, without the machine's "
         "contention. The gap between these and the loaded figures above is the two shared cores.",
         "",
         "| URL | As | Total ms | SQL ms | Queries | Bytes | Slowest statement |",
