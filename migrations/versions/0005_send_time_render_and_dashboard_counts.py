@@ -2,7 +2,7 @@
 dashboard's funnel and revenue, refreshed by beat
 
 Revision ID: 0005_send_time_render_and_dashboard_counts
-Revises: 0004
+Revises: 0005_access
 Create Date: 2026-12-05 14:00:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_send_time_render_and_dashboard_counts"
-down_revision = "0004"
+down_revision = "0005_access"
 branch_labels = None
 depends_on = None
 

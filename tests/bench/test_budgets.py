@@ -15,6 +15,7 @@ from crm.dashboard.counts import refresh_counts
 from crm.leads import services as lead_services
 from extensions import db
 from programs.intake import submit_intake
+from tests.conftest import sign_in
 from tests.security.conftest import intake
 
 # url key: (who, statements at most, bytes at most)
@@ -86,9 +87,7 @@ def world(app_ctx, db_session, make_user, make_lead):
 def test_every_page_keeps_its_statement_and_byte_budget(app_ctx, world):
     clients = {who: app_ctx.test_client() for who in ("anonymous", "coach", "runner")}
     for who in ("coach", "runner"):
-        with clients[who].session_transaction() as session:
-            session["_user_id"] = str(world[who].id)
-            session["_fresh"] = True
+        sign_in(clients[who], world[who])
     over = []
     for key, (who, max_statements, max_bytes) in BUDGETS.items():
         url = world["urls"][key]
@@ -122,8 +121,7 @@ def test_an_anonymous_revalidation_costs_no_statement(app_ctx, world):
 def test_the_lead_list_stays_in_budget_with_more_leads_than_a_page(app_ctx, world, make_lead):
     """The lead list renders 50 rows at most: more leads do not grow it past its budget."""
     coach = app_ctx.test_client()
-    with coach.session_transaction() as session:
-        session["_user_id"] = str(world["coach"].id)
+    sign_in(coach, world["coach"])
     before = cost(coach, "/coach/leads")[1]
     for i in range(60):
         make_lead(name=f"More {i}")

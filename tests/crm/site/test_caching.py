@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from crm.booking import availability as coach_availability
 from crm.booking.models import Booking
 from crm.site import services as site_services
+from tests.conftest import sign_in
 
 PUBLIC_PAGES = ["/", "/articles", "/articles/hips-before-knees", "/articles/feed.xml",
                 "/sitemap.xml", "/book"]  # fmt: skip
@@ -194,7 +195,6 @@ def test_a_revalidation_within_the_version_ttl_is_answered_before_flask(app_ctx,
     assert again.headers["ETag"] == first.headers["ETag"]
     assert again.cache_control.public and "Cookie" in again.headers["Vary"]
     signed_in = app_ctx.test_client()
-    with signed_in.session_transaction() as session:
-        session["_user_id"] = str(coach.id)
+    sign_in(signed_in, coach)
     mine = signed_in.get("/articles", headers={"If-None-Match": first.headers["ETag"]})
     assert mine.status_code == 200 and mine.cache_control.no_store
