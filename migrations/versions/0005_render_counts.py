@@ -1,7 +1,7 @@
 """outbox_emails.render: emails the worker renders at send time; dashboard_counts: the
 dashboard's funnel and revenue, refreshed by beat
 
-Revision ID: 0005_send_time_render_and_dashboard_counts
+Revision ID: 0005_render_counts
 Revises: 0005_access
 Create Date: 2026-12-05 14:00:00
 """
@@ -9,7 +9,7 @@ Create Date: 2026-12-05 14:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_send_time_render_and_dashboard_counts"
+revision = "0005_render_counts"
 down_revision = "0005_access"
 branch_labels = None
 depends_on = None
