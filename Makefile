@@ -81,14 +81,17 @@ serve-prod: $(STAMP) ffmpeg
 audit: $(DEV_STAMP)
 	$(BIN)/pip-audit --progress-spinner off --skip-editable --strict
 
-# Seeds a scaled-down PostgreSQL database, serves the app with gunicorn, loads it with wrk, and
-# writes the tables in BENCHMARKS.md (see bench/http.py; BENCH_SCALE=1 for the full 100k leads).
+# Seeds a scaled-down PostgreSQL database, serves the app with gunicorn (and the public pages
+# also through Debian's nginx with deploy/hero-locations.conf), loads it with wrk, and writes
+# the tables in BENCHMARKS.md (see bench/http.py; BENCH_SCALE=1 for the full 100k leads).
 bench: $(DEV_STAMP)
-	@command -v wrk >/dev/null 2>&1 || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null || { \
-	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }; }
+	@for tool in wrk:wrk nginx:nginx-light; do \
+	  command -v $${tool%%:*} >/dev/null 2>&1 || test -x /usr/sbin/$${tool%%:*} || { \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $${tool#*:} >/dev/null || { \
+	      $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	      $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $${tool#*:} >/dev/null; }; }; \
+	done
 	$(BIN)/python -m bench.http
 
 clean:

@@ -7,6 +7,7 @@ import secrets
 from typing import Any
 
 from flask import Flask, abort, g, request
+from flask_compress import Compress
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as config_module
@@ -34,6 +35,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     bootstrap.init_app(app)
     api.init_app(app)
+    # Brotli or gzip for text. Registered before the features so that its after_request runs
+    # last (Flask runs them in reverse), on the body and ETag the cache headers have set.
+    Compress(app)
 
     from tasks import celery_init_app
 
@@ -43,6 +47,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     storage.init_app(app)
     _register_features(app)
     _register_request_hooks(app)
+    from crm.site import assets
+
+    assets.init_app(app)  # static URLs fingerprinted and cached for a year
     from crm import logging as crm_logging
 
     crm_logging.init_app(app)

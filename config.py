@@ -142,6 +142,18 @@ class Config:
         self.LOG_FORMAT = env.get("LOG_FORMAT", "json" if self.HERO_ENV == "production" else "text")
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
 
+        # flask-compress: brotli or gzip for text over 500 bytes; static files (streamed) are
+        # left alone here and compressed by nginx in production.
+        self.COMPRESS_ALGORITHM = ["br", "gzip"]
+        self.COMPRESS_BR_LEVEL = 4
+        self.COMPRESS_LEVEL = 6
+        self.COMPRESS_STREAMS = False
+        self.COMPRESS_MIMETYPES = [
+            "text/html", "text/css", "text/plain", "text/calendar", "text/javascript",
+            "application/json", "application/javascript", "application/xml",
+            "application/atom+xml", "image/svg+xml",
+        ]  # fmt: skip
+
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
         self.BOOTSTRAP_SERVE_LOCAL = True
         self.API_TITLE = "Hero API"

@@ -9,8 +9,11 @@ or this file would shadow the standard library's `http`). Steps:
    (BENCH_WORKERS sync workers, default 2 x cores) on loopback, and load each URL with wrk
    (BENCH_THREADS threads, BENCH_CONNECTIONS connections, BENCH_DURATION seconds after a
    one-second warm-up). The baseline runs before and after Hero; its mean is the reference.
-3. Run bench/bench_plans.py and bench/bench_email.py when they exist, EXPLAIN the lead search,
-   and write BENCHMARKS.md with every figure of this run.
+   The public pages are loaded fresh (a full render), revalidated (If-None-Match: a 304) and
+   through Debian's nginx with deploy/hero-locations.conf (bench/nginx.py: the proxy cache).
+3. Profile the pages in-process (SQL statements, and pyinstrument's flat profile), run
+   bench/bench_plans.py and bench/bench_email.py when they exist, EXPLAIN the lead search, and
+   write BENCHMARKS.md with every figure of this run.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 from urllib.parse import urlencode
 
+from bench.nginx import NGINX_PORT, Nginx
 from bench.report import write_report
 from bench.settings import (
     BENCH_DB,
@@ -103,6 +107,10 @@ def seed() -> dict:
     started = time.perf_counter()
     out = subprocess.run(cmd, cwd=ROOT, env=app_env(), check=True, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
+    subprocess.run(  # the coach's demo articles, for the article pages
+        [str(VENV_BIN / "flask"), "--app", "app", "seed-articles"],
+        cwd=ROOT, env=app_env(), check=True, capture_output=True, text=True,
+    )  # fmt: skip
     summary = [line for line in out.stdout.splitlines() if line.startswith("Seeded")]
     log(summary[0] if summary else out.stdout[-500:])
     rows = int(re.search(r"Seeded ([\d,]+) rows", out.stdout)[1].replace(",", ""))
@@ -191,6 +199,8 @@ class Target:
     cookie: str = ""
     script: str = ""  # Lua that defines request()/setup() for POSTs with varying bodies
     limit: str = ""
+    headers: dict = field(default_factory=dict)
+    port: int = PORT  # NGINX_PORT for the figures through the proxy cache
     result: dict = field(default_factory=dict)
 
 
@@ -198,7 +208,9 @@ def wrk(target: Target, duration: int = DURATION) -> dict:
     script = WORK / f"wrk-{re.sub(r'[^a-z0-9]+', '-', target.name.lower())}.lua"
     script.write_text(target.script + "\n" + (ROOT / "bench" / "report.lua").read_text())
     headers = ["-H", f"Cookie: {target.cookie}"] if target.cookie else []
-    url = f"http://127.0.0.1:{PORT}{target.path}"
+    for name, value in target.headers.items():
+        headers += ["-H", f"{name}: {value}"]
+    url = f"http://127.0.0.1:{target.port}{target.path}"
     base = ["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-s", str(script), *headers]
     if not target.script:  # a scripted POST's bodies are single-use: no warm-up for those
         subprocess.run([*base, "-d", "1s", url], capture_output=True, check=True)
@@ -221,6 +233,19 @@ def load(target: Target) -> Target:
     target.result = r = wrk(target)
     log(f"  {r['rps']:.0f} req/s, p50 {r['p50_us'] / 1000:.1f} ms, errors {r['status_errors']}")
     return target
+
+
+def etag_of(path: str, port: int = PORT) -> str:
+    """The ETag an anonymous visitor gets for `path` (uncompressed, as wrk asks)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}") as response:
+        etag = response.headers["ETag"]
+    if not etag:
+        raise RuntimeError(f"{path} sent no ETag")
+    return etag
+
+
+def article_slug() -> str:
+    return psql("SELECT slug FROM articles ORDER BY published_at DESC LIMIT 1", BENCH_DB)
 
 
 def lua_string(value: str) -> str:
@@ -353,9 +378,10 @@ from sqlalchemy import event
 from app import create_app
 from extensions import db
 app = create_app({"WTF_CSRF_ENABLED": False})
-coach, runner = app.test_client(), app.test_client()
+coach, runner, anonymous = app.test_client(), app.test_client(), app.test_client()
 coach.post("/login", data={"email": "coach@bench.example", "password": "bench password 1"})
 runner.post("/login", data={"email": "client0@bench.example", "password": "bench password 1"})
+clients = {"coach": coach, "runner": runner, "anonymous": anonymous}
 stats = []
 with app.app_context():
     engine = db.engine
@@ -364,9 +390,11 @@ event.listen(engine, "before_cursor_execute",
 event.listen(engine, "after_cursor_execute", lambda conn, cur, stmt, *a: stats.append(
     (time.perf_counter() - conn.info["t"], " ".join(stmt.split())[:80])))
 out = []
+from pyinstrument import Profiler
 for who, url in json.loads(sys.argv[1]):
-    client = coach if who == "coach" else runner
-    client.get(url)
+    client = clients[who]
+    first = client.get(url)
+    size = len(first.get_data())
     best = None
     for _ in range(5):
         stats.clear()
@@ -375,7 +403,14 @@ for who, url in json.loads(sys.argv[1]):
         total = time.perf_counter() - t
         if best is None or total < best[0]:
             best = (total, sum(s for s, _ in stats), len(stats), max(stats, default=(0, "")))
-    out.append([url, *best])
+    # Where the time goes: 40 requests under pyinstrument, the functions by own time.
+    profiler = Profiler(interval=0.0002)
+    profiler.start()
+    for _ in range(40):
+        client.get(url)
+    profiler.stop()
+    flat = profiler.output_text(flat=True, time="percent_of_total", short_mode=True)
+    out.append([url, *best, size, who, flat])
 print(json.dumps(out))
 """
 
@@ -459,11 +494,14 @@ def main() -> None:
     plan = explain_search()
     facts = app_facts()
     log("one request at a time, in-process")
+    slug = article_slug()
     profile = profile_pages(
         [
-            ("coach", "/"),
-            ("coach", "/book?tz=America/New_York"),
-            ("coach", "/api/v1/slots?days=7&tz=America/New_York"),
+            ("anonymous", "/"),
+            ("anonymous", "/articles"),
+            ("anonymous", f"/articles/{slug}"),
+            ("anonymous", "/book?tz=America/New_York"),
+            ("anonymous", "/api/v1/slots?days=7&tz=America/New_York"),
             ("coach", "/coach/leads"),
             ("coach", f"/coach/leads?{urlencode({'cursor': facts['deep_cursor']})}"),
             ("coach", "/coach/leads?q=Garcia"),
@@ -482,13 +520,27 @@ def main() -> None:
     with Server("app:create_app()", "hero"):
         coach = login("coach@bench.example", "bench password 1")
         runner = login("client0@bench.example", "bench password 1")
-        # The public pages with the coach's real (default) availability first.
+        # The public pages with the coach's real (default) availability first: fresh (every
+        # request rendered), revalidated (If-None-Match: a 304), and through nginx's cache.
+        article = f"/articles/{slug}"
+        book = "/book?tz=America/New_York"
         for target in (
             Target("Landing page", "/"),
-            Target("Public slots page", "/book?tz=America/New_York"),
+            Target("Landing page, revalidated (304)", "/", headers={"If-None-Match": etag_of("/")}),
+            Target("Articles list", "/articles"),
+            Target("Articles list, revalidated (304)", "/articles",
+                   headers={"If-None-Match": etag_of("/articles")}),
+            Target("An article", article),
+            Target("An article, revalidated (304)", article,
+                   headers={"If-None-Match": etag_of(article)}),
+            Target("Public slots page", book),
             Target("Slots API (7 days)", "/api/v1/slots?days=7&tz=America/New_York"),
-        ):
+        ):  # fmt: skip
             results.append(load(target))
+        with Nginx():
+            for name, path in (("Landing page", "/"), ("Articles list", "/articles"),
+                               ("An article", article), ("Public slots page", book)):  # fmt: skip
+                results.append(load(Target(f"{name}, nginx cache", path, port=NGINX_PORT)))
         open_the_calendar()
         booking_slots = free_slots(5_000)
         log(f"{len(booking_slots)} free slots for the booking run")

@@ -42,8 +42,9 @@ class Delivery(enum.StrEnum):
 
 
 class OutboxEmail(db.Model):
-    """One email, rendered when queued. Sent by `tasks.outbox.send_email(id)` once, whatever
-    the number of deliveries of that task: the send claims the row with a conditional UPDATE."""
+    """One email, rendered when queued (or, with `render`, by the worker at send time). Sent by
+    `tasks.outbox.send_email(id)` once, whatever the number of deliveries of that task: the
+    send claims the row with a conditional UPDATE."""
 
     __tablename__ = "outbox_emails"
     __table_args__ = (
@@ -87,6 +88,9 @@ class OutboxEmail(db.Model):
     attachments: Mapped[list] = mapped_column(JSON, default=list)
     # A check re-run at send time ("booking_active:12"): the step skips itself when it fails.
     condition: Mapped[str] = mapped_column(String(120), default="")
+    # An email queued with `render_later` (the booking's): its template context and attachment
+    # builders, rendered by the worker when it sends; None once rendered (html/text hold it).
+    render: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
 
     @property
     def is_marketing(self) -> bool:

@@ -27,7 +27,7 @@ from tasks.consent import blocked_reasons, may_send
 from tasks.models import Category, EmailStatus, OutboxEmail
 from tasks.overrides import get_override, overrides_for
 from tasks.registry import EmailEvent, people
-from tasks.render import render_email
+from tasks.render import render_email, render_subject
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,10 @@ _ITEM_DEFAULTS: dict[str, Any] = {
     "due_at": None,
     "headers": None,
     "condition": "",
+    # Render the body (and build the `attach` files) in the worker at send time, not here: a
+    # booking's request then only stores the context (see tasks.render.render_deferred).
+    "render_later": False,
+    "attach": (),
 }
 _ITEM_FIELDS = {"to", "template", "context", "idempotency_key", *_ITEM_DEFAULTS}
 
@@ -159,18 +163,7 @@ def _queue_chunk(session: Session, items: list[dict[str, Any]]) -> list[int]:
     )
     now = utcnow()
     values = [
-        _row_values(
-            item,
-            render_email(
-                item["template"],
-                item["context"],
-                to=item["to"],
-                category=item["category"],
-                override=own.get(item["template"]),
-            ),
-            reason,
-            now,
-        )  # fmt: skip
+        _row_values(item, _rendered(item, own.get(item["template"])), reason, now)
         for item, reason in zip(fresh, blocked, strict=True)
     ]
     session.flush()  # the caller's own pending changes, so an error in them stays theirs
@@ -186,6 +179,14 @@ def _queue_chunk(session: Session, items: list[dict[str, Any]]) -> list[int]:
     if due:
         _remember_for_commit(session, due)
     return ids
+
+
+def _rendered(item: Mapping[str, Any], override) -> tuple[str, str, str]:
+    """(subject, html, text) now; only the subject for an item the worker renders later."""
+    args = {"to": item["to"], "category": item["category"], "override": override}
+    if item["render_later"]:
+        return render_subject(item["template"], item["context"], **args), "", ""
+    return render_email(item["template"], item["context"], **args)
 
 
 def _row_values(
@@ -221,6 +222,9 @@ def _row_values(
         "condition": item["condition"],
         "attempts": 0,
         "message_id": "",
+        "render": {"context": dict(item["context"]), "attach": list(item.get("attach") or ())}
+        if item.get("render_later")
+        else None,
     }
 
 

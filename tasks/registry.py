@@ -6,6 +6,8 @@ ask it, the way it adds its periodic tasks with `add_periodic_task`:
 - `register_condition`: a send-time check named in a row's `condition` ("booking_active:12").
 - `register_step`: an email of the coach's Sequences page (which audience, when it goes, delays).
 - `register_preview`: sample and real values for a template's preview and test email.
+- `register_attachment`: a file the worker builds at send time for an email queued with
+  `render_later` (the booking's .ics invite), from the ids the row stores.
 - `register_people`: who emails are about (crm.leads): their marketing consent, their timeline,
   a paused automation, what an unsubscribe withdraws, and the contacts a preview can use.
 
@@ -26,6 +28,8 @@ BatchCondition = Callable[[Session, set[int]], set[int]]
 # (session, template, contact) -> values for the preview context; contact is "lead:12",
 # "user:7" or None (sample data only).
 PreviewFill = Callable[[Session, str, "Contact"], Mapping[str, Any]]
+# (session, **args stored on the row) -> (filename, data, content type), or None to leave it out.
+AttachmentBuilder = Callable[..., "tuple[str, bytes, str] | None"]
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,7 @@ class OutboxRegistry:
     steps: dict[str, list[tuple[int, Step]]] = field(default_factory=dict)
     previews: list[PreviewFill] = field(default_factory=list)
     people: People = field(default_factory=NoPeople)
+    attachments: dict[str, AttachmentBuilder] = field(default_factory=dict)
 
     def sequences(self) -> tuple[SequenceDef, ...]:
         out = []
@@ -171,6 +176,19 @@ def register_step(app: Flask, audience: str, position: int, step: Step) -> None:
 
 def register_preview(app: Flask, fill: PreviewFill) -> None:
     registry(app).previews.append(fill)
+
+
+def register_attachment(app: Flask, name: str, build: AttachmentBuilder) -> None:
+    """`build(session, **args)` makes the attachment named `name` of an email rendered at send
+    time: `{"builder": name, "args": {...}}` in the queued item's `attach` list."""
+    registry(app).attachments[name] = build
+
+
+def attachment_builder(name: str) -> AttachmentBuilder:
+    build = registry().attachments.get(name)
+    if build is None:
+        raise LookupError(f"no attachment builder {name!r} is registered")
+    return build
 
 
 def register_people(app: Flask, people: People) -> None:

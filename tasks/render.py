@@ -3,6 +3,7 @@ the signed unsubscribe link every email carries, and its Message-ID."""
 
 from __future__ import annotations
 
+import base64
 import logging
 from functools import lru_cache
 from typing import Any
@@ -12,10 +13,12 @@ import css_inline
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from markupsafe import Markup
+from sqlalchemy import select
 
 from crm.forms import normalise_email
 from tasks.models import Category, EmailTemplateOverride
 from tasks.overrides import render_override
+from tasks.registry import attachment_builder
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,71 @@ def unsubscribe_url(email: str) -> str:
     return f"{current_app.config['BASE_URL']}/unsubscribe/{unsubscribe_token(email)}"
 
 
+def _context(template_context: dict[str, Any], to: str, category: str) -> dict[str, Any]:
+    return {
+        "base_url": current_app.config["BASE_URL"],
+        "business_address": current_app.config["BUSINESS_ADDRESS"],
+        "marketing": category == Category.MARKETING,
+        "unsubscribe_url": unsubscribe_url(to),
+        "to_email": to,
+        **template_context,
+    }
+
+
+def render_subject(
+    template: str,
+    context: dict[str, Any],
+    *,
+    to: str,
+    category: str = "transactional",
+    override: EmailTemplateOverride | None = None,
+) -> str:
+    """The subject alone (the outbox list and the timeline need it when the email is queued;
+    the body of an email queued with `render_later` waits for the worker)."""
+    ctx = _context(context, to, category)
+    subject = None
+    if override is not None and override.subject:
+        try:
+            subject = render_override(override.subject, "", ctx)[0]
+        except Exception:  # noqa: BLE001 - her text must never stop the email going out
+            log.warning("override subject of %s does not render", template, exc_info=True)
+    if subject is None:
+        subject = current_app.jinja_env.get_template(f"emails/{template}.subject.txt").render(ctx)
+    return " ".join(subject.split())[:300]
+
+
+def render_deferred(
+    session, template: str, to: str, category: str, render: dict[str, Any], override=None
+) -> tuple[str, str, str, list[dict[str, str]]]:
+    """(subject, html, text, attachments as stored) of an email queued with `render_later`:
+    the templates with the stored context, and each attachment built by its registered builder
+    from the ids stored with it (tasks.registry.register_attachment)."""
+    subject, html, text = render_email(
+        template, render.get("context") or {}, to=to, category=category, override=override
+    )
+    files = []
+    for spec in render.get("attach") or ():
+        built = attachment_builder(spec["builder"])(session, **(spec.get("args") or {}))
+        if built is not None:
+            name, data, content_type = built
+            files.append({"filename": name, "content_type": content_type,
+                          "data": base64.b64encode(data).decode("ascii")})  # fmt: skip
+    return subject, html, text, files
+
+
+def as_shown(session, row) -> tuple[str, str]:
+    """(html, text) of an outbox row for the coach: as sent, or — for an email the worker has
+    not rendered yet — as it would be rendered now."""
+    if row.render is None:
+        return row.html, row.text
+    override = session.scalar(
+        select(EmailTemplateOverride).where(EmailTemplateOverride.template == row.template)
+    )
+    _, html, text = render_email(row.template, row.render.get("context") or {}, to=row.to_email,
+                                 category=row.category, override=override)  # fmt: skip
+    return html, text
+
+
 def render_email(
     template: str,
     context: dict[str, Any],
@@ -60,14 +128,7 @@ def render_email(
     tasks.editor) replace the file's, inside the same layout and footer; an override that fails
     to render is logged and the file template is used."""
     env = current_app.jinja_env
-    ctx = {
-        "base_url": current_app.config["BASE_URL"],
-        "business_address": current_app.config["BUSINESS_ADDRESS"],
-        "marketing": category == Category.MARKETING,
-        "unsubscribe_url": unsubscribe_url(to),
-        "to_email": to,
-        **context,
-    }
+    ctx = _context(context, to, category)
     own_subject = own_html = own_text = None
     if override is not None:
         try:

@@ -30,7 +30,7 @@ from tasks.overrides import (
     reset_override,
     save_override,
 )
-from tasks.render import read_unsubscribe_token
+from tasks.render import as_shown, read_unsubscribe_token
 
 bp = Blueprint("outbox", __name__)
 
@@ -61,13 +61,15 @@ def index():
 @bp.get("/coach/outbox/<int:email_id>")
 @coach_required
 def detail(email_id: int):
-    return render_template("outbox/detail.html", email=db.get_or_404(OutboxEmail, email_id))
+    email = db.get_or_404(OutboxEmail, email_id)
+    _html, text = as_shown(db.session, email)
+    return render_template("outbox/detail.html", email=email, text=text)
 
 
 @bp.get("/coach/outbox/<int:email_id>/html")
 @coach_required
 def as_sent(email_id: int):
-    response = make_response(db.get_or_404(OutboxEmail, email_id).html)
+    response = make_response(as_shown(db.session, db.get_or_404(OutboxEmail, email_id))[0])
     response.headers["Content-Security-Policy"] = EMAIL_CSP
     return response
 

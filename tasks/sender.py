@@ -47,8 +47,9 @@ from tasks.outbox import (
     enqueue_sends,
     record_events,
 )
+from tasks.overrides import overrides_for
 from tasks.registry import conditions_hold, people
-from tasks.render import message_id_for, unsubscribe_url
+from tasks.render import message_id_for, render_deferred, unsubscribe_url
 from tasks.smtp_pool import SmtpServer, pool
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ _CLAIMED_COLUMNS = (
     OutboxEmail.headers,
     OutboxEmail.attachments,
     OutboxEmail.condition,
+    OutboxEmail.render,
 )
 
 
@@ -90,6 +92,8 @@ class Claimed:
     headers: dict
     attachments: list
     condition: str
+    render: dict | None = None  # the data of an email the worker renders now (render_later)
+    rendered_now: bool = False
 
     @property
     def is_marketing(self) -> bool:
@@ -185,6 +189,13 @@ def _send_claimed(rows: list[Claimed]) -> dict[int, tuple[str, float | None]]:
     holds = conditions_hold(session, {r.condition for r in rows if r.condition})
     paused_ids = {r.lead_id for r in rows if r.is_marketing and r.lead_id}
     paused = people().paused(session, paused_ids) if paused_ids else set()
+    unrendered = [
+        row for row, reason in zip(rows, blocked, strict=True)
+        if row.render is not None and not reason
+        and not (row.condition and not holds.get(row.condition))
+        and not (row.is_marketing and row.lead_id in paused)
+    ]  # fmt: skip
+    failed = _render_now(session, unrendered) if unrendered else {}
     session.commit()
     out: dict[int, tuple[str, float | None]] = {}
     server = _server() if cfg["SMTP_HOST"] else None
@@ -195,6 +206,8 @@ def _send_claimed(rows: list[Claimed]) -> dict[int, tuple[str, float | None]]:
         for row, reason in zip(rows, blocked, strict=True):
             if reason:
                 status = _finish(marks, row, EmailStatus.SUPPRESSED, "email_suppressed", reason)
+            elif row.id in failed:
+                status = _finish(marks, row, EmailStatus.FAILED, "email_failed", failed[row.id])
             elif row.condition and not holds.get(row.condition):
                 status = _finish(marks, row, EmailStatus.CANCELLED, "email_cancelled",
                                  "no longer applies")  # fmt: skip
@@ -210,6 +223,26 @@ def _send_claimed(rows: list[Claimed]) -> dict[int, tuple[str, float | None]]:
                 continue
             out[row.id] = (status, None)
     return out
+
+
+def _render_now(session, rows: list[Claimed]) -> dict[int, str]:
+    """Render the emails queued with `render_later` that are about to go (their templates with
+    the stored context, the coach's override as it is now, the attachments built from the
+    booking as it is now); {id: error} for any that cannot be rendered."""
+    own = overrides_for(session, {row.template for row in rows})
+    failed: dict[int, str] = {}
+    for row in rows:
+        try:
+            row.subject, row.html, row.text, row.attachments = render_deferred(
+                session, row.template, row.to_email, row.category, row.render,
+                own.get(row.template),
+            )  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - one broken email must not stop the batch
+            log.exception("outbox email %s could not be rendered", row.id)
+            failed[row.id] = f"could not be rendered: {_describe(exc)}"
+            continue
+        row.rendered_now = True
+    return failed
 
 
 def _send_one(marks: Connection, row: Claimed, server: SmtpServer) -> tuple[str, float | None]:
@@ -244,6 +277,9 @@ def _finish(
     if status == EmailStatus.SENT:
         values.update(sent_at=utcnow(), delivery=delivery,
                       message_id=row.message_id or message_id_for(row.id))  # fmt: skip
+        if row.rendered_now:  # what went out stays readable in the outbox
+            values.update(subject=row.subject, html=row.html, text=row.text,
+                          attachments=row.attachments, render=None)  # fmt: skip
     if not row.lead_id:
         marks.execute(*_update_row(row.id, values))
         return str(status)

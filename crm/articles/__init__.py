@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, request, session
+from flask import Flask, request
 
 from crm.booking.errors import InvalidToken
 from crm.nav import add_nav
@@ -29,16 +29,24 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _attribute_booking(response):
         # The booking form already carries the CTA's utm_* fields onto the lead; this adds the
-        # visitor's first and last article touches from the session, once the booking exists.
+        # visitor's first and last article touches, once the booking exists. The article pages
+        # are cached and set no cookie, so the browser keeps the touches (static/js/touches.js)
+        # and the booking form posts them.
         if (
             request.endpoint == "booking.book"
             and request.method == "POST"
             and response.status_code in (302, 303)
-            and (session.get("first_touch") or session.get("last_touch")
+            and (_touch("first_touch") or _touch("last_touch")
                  or request.form.get("utm_source") == "article")
         ):  # fmt: skip
             _record_attribution(response.headers.get("Location", ""))
         return response
+
+
+def _touch(name: str) -> str:
+    """An article touch the booking form posts ("article:<slug>"); anything else is ignored."""
+    value = request.form.get(name, "")[:140]
+    return value if value.startswith("article:") else ""
 
 
 def _attribution() -> list[dict]:
@@ -62,8 +70,8 @@ def _record_attribution(location: str) -> None:
         record_booking_attribution(
             db.session,
             booking.id,
-            first_touch=str(session.get("first_touch", "")),
-            last_touch=str(session.get("last_touch", "")),
+            first_touch=_touch("first_touch"),
+            last_touch=_touch("last_touch"),
             utm={k: request.form.get(k, "") for k in UTM_KEYS},
         )
     except InvalidToken:

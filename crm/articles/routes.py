@@ -14,7 +14,6 @@ from flask import (
     render_template,
     request,
     send_file,
-    session,
     url_for,
 )
 from flask_login import current_user
@@ -24,6 +23,7 @@ from crm.articles import feeds, images, render, services
 from crm.articles.forms import ArticleForm, DeleteForm
 from crm.articles.models import Article
 from crm.leads.services import coach_timezone
+from crm.site.caching import public, ttl_cached
 from crm.time import utcnow, zone
 from extensions import db
 
@@ -38,7 +38,13 @@ def cta_url(slug: str) -> str:
 # --- public pages ----------------------------------------------------------------------------
 
 
+def articles_version(**_view_args) -> str:
+    """The public article pages' content version, checked without a round trip (see caching)."""
+    return ttl_cached(services.VERSION_CACHE, lambda: services.content_version(db.session))
+
+
 @bp.get("/articles")
+@public(articles_version)
 def article_list():
     tag = services.slugify(request.args.get("tag", ""))[:40] or None
     page = request.args.get("page", "1")
@@ -56,6 +62,7 @@ def article_list():
 
 
 @bp.get("/articles/<slug>")
+@public(articles_version)
 def article(slug: str):
     item = services.published_article(db.session, slug)
     draft = False
@@ -66,8 +73,6 @@ def article(slug: str):
             draft = item is not None
         if item is None:
             abort(404)
-    else:
-        services.touch(session, item.slug)
     booking_url = cta_url(item.slug)
     return render_template(
         "articles/article.html",
@@ -94,6 +99,7 @@ def cover(key: str):
 
 
 @bp.get("/articles/feed.xml")
+@public(articles_version, vary_cookie=False)
 def feed():
     articles = services.all_published(db.session, limit=30)
     updated = max((max(a.updated_at, a.published_at) for a in articles), default=utcnow())
@@ -101,6 +107,7 @@ def feed():
 
 
 @bp.get("/sitemap.xml")
+@public(articles_version, vary_cookie=False)
 def sitemap():
     articles = services.all_published(db.session)
     urls = [

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,9 +24,11 @@ from crm.billing.models import Enrolment
 from crm.booking.models import Booking
 from crm.leads.models import Lead, Stage
 from crm.leads.services import coach_timezone, record_event
+from crm.site.caching import forget
 from crm.time import utcnow, zone
 
 COVER_BUCKET = "articles"
+VERSION_CACHE = "articles"  # the public pages' content version, cached per process
 PER_PAGE = 10
 LIMITS = {"title": 200, "slug": 120, "summary": 400, "body": 100_000, "tags": 400, "video_url": 300}
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -171,6 +172,7 @@ def save_article(
         if isinstance(exc, IntegrityError):  # the same slug saved concurrently
             raise ArticleError({"slug": "Another article already uses this web address."}) from exc
         raise
+    forget(VERSION_CACHE)
     if old_cover and old_cover != article.cover_key:
         images.delete_image(COVER_BUCKET, old_cover)
     return article
@@ -191,6 +193,7 @@ def delete_article(session: Session, article_id: int) -> None:
     key = article.cover_key
     session.delete(article)
     session.commit()
+    forget(VERSION_CACHE)
     images.delete_image(COVER_BUCKET, key)
 
 
@@ -199,6 +202,18 @@ def delete_article(session: Session, article_id: int) -> None:
 
 def _live(now: datetime):
     return (Article.status == ArticleStatus.PUBLISHED) & (Article.published_at <= now)
+
+
+def content_version(session: Session, now: datetime | None = None) -> str:
+    """Changes whenever a public article page, the feed or the sitemap would: how many articles
+    are live (a scheduled one going out, one deleted or unpublished), the newest edit and the
+    newest publication among them. One aggregate over the published index."""
+    count, edited, published = session.execute(
+        select(func.count(), func.max(Article.updated_at), func.max(Article.published_at)).where(
+            _live(now or utcnow())
+        )
+    ).one()
+    return f"{count}:{edited}:{published}"
 
 
 @dataclass
@@ -273,14 +288,6 @@ def related(session: Session, article: Article, limit: int = 3) -> list[Article]
 
 
 # --- attribution -----------------------------------------------------------------------------
-
-
-def touch(store: MutableMapping[str, Any], slug: str) -> None:
-    """Remember an article visit in the visitor's session: first touch once, last touch always."""
-    value = f"{TOUCH_PREFIX}{slug}"
-    store.setdefault("first_touch", value)
-    if store.get("last_touch") != value:
-        store["last_touch"] = value
 
 
 def record_booking_attribution(

@@ -18,7 +18,14 @@ from crm.booking.models import Booking, BookingStatus
 from crm.booking.slots import Rules
 from crm.time import format_when, utcnow, zone
 from tasks.outbox import queue_email
-from tasks.registry import Contact, Step, register_condition, register_preview, register_step
+from tasks.registry import (
+    Contact,
+    Step,
+    register_attachment,
+    register_condition,
+    register_preview,
+    register_step,
+)
 from tasks.services import cancel_queued
 
 MANAGE_SALT = "manage-booking"
@@ -156,9 +163,10 @@ def booking_email(
     session: Session, booking: Booking, template: str, rules: Rules, previous: Booking | None = None
 ) -> dict[str, Any]:
     """The confirmation, rescheduling or cancellation of a booking, its .ics attached: an item
-    for `queue_emails`, so a booking's emails are queued together in one batch."""
+    for `queue_emails`, so a booking's emails are queued together in one batch. The worker
+    renders it and builds the .ics when it sends (`render_later`): the request only stores the
+    context and the booking's id."""
     method = "CANCEL" if template == "booking_cancelled" else "REQUEST"
-    ics = booking_ics(session, booking, method=method)
     kind = template.removeprefix("booking_")
     return {
         "to": booking.lead.email,
@@ -167,8 +175,21 @@ def booking_email(
         "idempotency_key": f"booking:{booking.id}:{kind}",
         "lead_id": booking.lead_id,
         "category": "transactional",
-        "attachments": [("invite.ics", ics, f"text/calendar; method={method}; charset=utf-8")],
+        "render_later": True,
+        "attach": [{"builder": ICS_BUILDER, "args": {"booking_id": booking.id, "method": method}}],
     }
+
+
+ICS_BUILDER = "booking_ics"
+
+
+def _ics_attachment(session: Session, booking_id: int, method: str) -> tuple[str, bytes, str]:
+    """The invite of a booking as the worker attaches it at send time."""
+    booking = session.get(Booking, booking_id)
+    if booking is None:
+        raise LookupError(f"booking {booking_id} no longer exists")
+    ics = booking_ics(session, booking, method=method)
+    return "invite.ics", ics, f"text/calendar; method={method}; charset=utf-8"
 
 
 # --- reminders and the no-show note --------------------------------------------------------
@@ -203,6 +224,7 @@ def booking_reminders(booking: Booking) -> list[dict]:
             "lead_id": booking.lead_id,
             "due_at": due,
             "condition": f"booking_active:{booking.id}",
+            "render_later": True,
         }
         for kind, hours, due in steps
         if due > now
@@ -280,3 +302,4 @@ def init_app(app: Flask) -> None:
     for position, step in enumerate(STEPS):
         register_step(app, "lead", 10 + position, step)
     register_preview(app, _preview)
+    register_attachment(app, ICS_BUILDER, _ics_attachment)

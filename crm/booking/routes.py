@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 
 from crm import time as crm_time
 from crm.accounts.access import coach_required
@@ -41,6 +42,7 @@ from crm.booking.models import Booking, BookingStatus
 from crm.booking.services import UTM_KEYS
 from crm.booking.slots import WEEKDAYS, InvalidSlot, Slot
 from crm.forms import safe_next
+from crm.site.caching import public
 from crm.time import is_valid_timezone, utcnow, zone
 from extensions import db, limiter
 
@@ -176,8 +178,11 @@ def _apply_errors(form, errors: dict[str, str]) -> None:
 
 @bp.route("/book", methods=["GET", "POST"])
 @limiter.limit("10/minute", methods=["POST"])
+@public()
 def book():
-    form = BookingForm()
+    # The page a shared cache keeps has no CSRF token (form-token.js fetches the visitor's own):
+    # building the form with one would start a session and set a cookie.
+    form = BookingForm(meta={"csrf": False}) if request.method == "GET" else BookingForm()
     status = 200
     # A zone in the URL or in a posted form was chosen; otherwise booking.js may switch to the
     # browser's own zone on the page, without a reload.
@@ -223,6 +228,32 @@ def book():
         ),
         status,
     )
+
+
+@bp.errorhandler(CSRFError)
+def _booking_without_token(error: CSRFError):
+    """A booking posted without its token (no JavaScript, or the token fetch failed): the form
+    again with what she typed and a token of her own, so pressing the button once more books."""
+    if request.endpoint != "booking.book":  # the manage and coach forms: the usual error page
+        return render_template("errors/error.html", error=error), 400
+    form = BookingForm(meta={"csrf": False})
+    form.validate()
+    for field in form:
+        field.errors = []
+    form.form_errors = [
+        "Sorry, your browser had not yet got this form's security (CSRF) token. "
+        "Please press “Book my FREE call” again."
+    ]
+    tz, _note = _viewer_tz(request.form.get("tz"))
+    utm = {key: form[key].data for key in UTM_KEYS if form[key].data}
+    page = render_template(
+        "booking/book.html",
+        form=form,
+        utm=utm,
+        hidden_field_errors=_hidden_field_errors,
+        **_slot_page(tz, _start_day(None, tz)),
+    )
+    return page, 400, {"Cache-Control": "private, no-store"}
 
 
 def _try_booking(form: BookingForm, tz: str) -> tuple[Booking | None, int]:

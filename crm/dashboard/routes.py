@@ -1,9 +1,9 @@
 from flask import Blueprint, render_template
 
 from crm.accounts.access import coach_required
-from crm.billing.reports import revenue_summary
 from crm.booking.busy_feed import feed_status
 from crm.dashboard import services
+from crm.dashboard.counts import current_counts
 from crm.leads.services import coach_timezone
 from crm.time import utcnow
 from extensions import db
@@ -18,6 +18,7 @@ def home():
     tz_name = coach_timezone(db.session)
     today, upcoming = services.calls(db.session, tz_name, now)
     new_count, new_leads = services.new_leads_this_week(db.session, tz_name, now)
+    counts = current_counts(db.session, now)  # the funnel and revenue, kept by beat
     return render_template(
         "dashboard/home.html",
         tz_name=tz_name,
@@ -25,9 +26,10 @@ def home():
         upcoming=upcoming,
         new_count=new_count,
         new_leads=new_leads,
-        funnel=services.funnel(db.session, now),
+        funnel=counts.funnel,
+        counts_as_of=counts.as_of,
         funnel_days=services.FUNNEL_DAYS,
         attention=services.clients_needing_attention(db.session),
-        revenue=revenue_summary(db.session, now),
+        revenue=counts.revenue,
         busy_feed=feed_status(db.session, now),
     )

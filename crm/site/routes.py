@@ -18,6 +18,7 @@ from wtforms.validators import DataRequired, Length
 
 from crm.accounts.access import coach_required
 from crm.site import services
+from crm.site.caching import public
 from extensions import db
 
 bp = Blueprint("site", __name__)
@@ -60,6 +61,7 @@ def favicon():
 
 
 @bp.get("/")
+@public(lambda: services.landing_version(db.session))
 def landing():
     return render_template("site/landing.html", copy=services.cached_landing_copy(db.session))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 
 from sqlalchemy import select
@@ -64,6 +66,12 @@ def cached_landing_copy(session: Session) -> dict[str, str]:
     copy = landing_copy(session)
     _landing_cache[key] = (now + LANDING_TTL, copy)
     return dict(copy)
+
+
+def landing_version(session: Session) -> str:
+    """A hash of the landing copy this process shows (its public ETag's version)."""
+    copy = cached_landing_copy(session)
+    return hashlib.blake2b(json.dumps(copy, sort_keys=True).encode(), digest_size=8).hexdigest()
 
 
 def forget_landing_copy() -> None:

@@ -38,11 +38,31 @@ def outbox(db_session, template: str) -> list[OutboxEmail]:
     return list(db_session.scalars(select(OutboxEmail).where(OutboxEmail.template == template)))
 
 
+def sent(db_session, row: OutboxEmail) -> OutboxEmail:
+    """The row once the worker has sent it: a booking's emails are rendered, and their .ics
+    built, at send time (SMTP is off in tests: "sent" to the outbox)."""
+    from tasks.sender import send_email
+
+    if row.render is not None:
+        assert row.html == "" and row.attachments == []  # nothing rendered in the request
+        assert send_email.apply(args=[row.id]).get() == "sent"
+        db_session.refresh(row)
+        assert row.render is None
+    return row
+
+
 def ics_of(row: OutboxEmail) -> Calendar:
+    row = sent(_session_of(row), row)
     (attachment,) = row.attachments
     assert attachment["filename"].endswith(".ics")
     assert attachment["content_type"].startswith("text/calendar")
     return Calendar.from_ical(base64.b64decode(attachment["data"]))
+
+
+def _session_of(row: OutboxEmail):
+    from sqlalchemy.orm import object_session
+
+    return object_session(row)
 
 
 def test_booking_creates_the_lead_the_booking_the_stage_and_the_timeline(db_session, book):
@@ -99,6 +119,7 @@ def test_confirmation_is_queued_with_ics_and_manage_link(db_session, book):
     (row,) = outbox(db_session, "booking_confirmation")
     assert row.to_email == "maria@example.com"
     assert row.lead_id == booking.lead_id
+    row = sent(db_session, row)
     assert "/manage/" in row.text
     cal = ics_of(row)
     assert str(cal["method"]) == "REQUEST"
@@ -377,3 +398,40 @@ def test_invite_time_zone_gives_the_calls_own_offset(db_session, book):
     assert start.utcoffset() == booking.start_at.astimezone(zone("America/New_York")).utcoffset()
     # Only the years around the call, not every transition since 1970.
     assert len(vtimezone.to_ical()) < 1200
+
+
+def test_the_booking_renders_no_email_and_the_worker_renders_it_when_it_sends(db_session, book):
+    """The request stores each email's context; the worker renders the HTML (CSS inlined), the
+    text and the .ics at send time — with the coach's wording as it is then — and keeps them."""
+    from tasks.overrides import save_override
+
+    booking = book()
+    rows = {r.template: r for r in db_session.scalars(select(OutboxEmail))}
+    confirmation = rows["booking_confirmation"]
+    assert confirmation.html == confirmation.text == "" and confirmation.attachments == []
+    assert confirmation.render["context"]["booking_id"] == booking.id
+    assert confirmation.subject  # rendered in the request: the outbox list and timeline show it
+    assert "email_queued" in events(db_session, booking.lead)
+
+    save_override(db_session, "booking_confirmation", subject="", delays=None,
+                  body="See you soon, {{ first_name }}! Manage it here: {{ manage_url }}",
+                  preview_context=confirmation.render["context"])  # fmt: skip
+    row = sent(db_session, confirmation)
+    assert row.status.value == "sent" and row.render is None
+    assert "See you soon, Maria!" in row.text and "/manage/" in row.text
+    assert 'style="' in row.html and "<style" not in row.html  # CSS inlined
+    assert ics_of(row)["method"] == "REQUEST"
+    assert events(db_session, booking.lead)[-1] == "email_logged"
+
+
+def test_an_email_that_cannot_be_rendered_fails_alone(db_session, book):
+    from tasks.sender import send_emails
+
+    book()
+    rows = {r.template: r for r in db_session.scalars(select(OutboxEmail))}
+    row = rows["booking_confirmation"]
+    row.render = {**row.render, "attach": [{"builder": "no-such-builder", "args": {}}]}
+    db_session.commit()
+    assert send_emails.apply(args=[[row.id]]).get() == {"skipped": 0, "failed": 1}
+    db_session.refresh(row)
+    assert row.status.value == "failed" and "could not be rendered" in row.last_error

@@ -1,0 +1,86 @@
+"""Static files with fingerprinted names, cached for a year.
+
+Every static URL goes through Flask's `url_for("static", filename=…)` (and Bootstrap-Flask's
+`url_for("bootstrap.static", …)` for Bootstrap itself): a URL default rewrites the name to carry
+the file's content hash — `css/hero.css` becomes `css/hero.3f2a1b9c0d4e.css` — so the one URL
+helper every template already uses hands out fingerprinted URLs. A fingerprinted URL whose hash
+is the file's current one is answered with `Cache-Control: public, max-age=31536000, immutable`
+(a new release changes the name, not the content behind it); any other name, an old hash
+included, is served with a short cache. nginx (deploy/nginx.conf) serves the same names from disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from flask import Flask, current_app, send_from_directory
+
+ONE_YEAR = 31_536_000
+SHORT = 300
+_FINGERPRINTED = re.compile(r"^(?P<stem>.+)\.(?P<hash>[0-9a-f]{12})(?P<ext>\.[A-Za-z0-9]+)$")
+_ENDPOINTS = ("static", "bootstrap.static")
+
+
+def _folder(app: Flask, endpoint: str) -> str | None:
+    if endpoint == "static":
+        return app.static_folder
+    blueprint = app.blueprints.get(endpoint.split(".", 1)[0])
+    return blueprint.static_folder if blueprint is not None else None
+
+
+def file_hash(folder: str, filename: str) -> str | None:
+    """The first 12 hex digits of the file's SHA-256, once per process; None if it is missing."""
+    key = (folder, filename)
+    if key not in _hashes:
+        path = Path(folder) / filename
+        try:
+            resolved = path.resolve(strict=True)
+            resolved.relative_to(Path(folder).resolve())
+            _hashes[key] = hashlib.sha256(resolved.read_bytes()).hexdigest()[:12]
+        except (OSError, ValueError):
+            _hashes[key] = None
+    return _hashes[key]
+
+
+_hashes: dict[tuple[str, str], str | None] = {}
+
+
+def fingerprinted(folder: str, filename: str) -> str:
+    digest = file_hash(folder, filename)
+    if digest is None:
+        return filename
+    stem, dot, ext = filename.rpartition(".")
+    return f"{stem}.{digest}.{ext}" if stem and dot and "/" not in ext else filename
+
+
+def _add_fingerprint(endpoint: str, values: dict) -> None:
+    if endpoint in _ENDPOINTS and "filename" in values:
+        folder = _folder(current_app, endpoint)
+        if folder:
+            values["filename"] = fingerprinted(folder, values["filename"])
+
+
+def _serve(endpoint: str):
+    def serve(filename: str):
+        folder = _folder(current_app, endpoint)
+        match = _FINGERPRINTED.match(filename)
+        if match:
+            real = match["stem"] + match["ext"]
+            if file_hash(folder, real) == match["hash"]:
+                response = send_from_directory(folder, real, max_age=ONE_YEAR)
+                response.cache_control.public = True
+                response.cache_control.immutable = True
+                return response
+            filename = real
+        return send_from_directory(folder, filename, max_age=SHORT)
+
+    return serve
+
+
+def init_app(app: Flask) -> None:
+    app.url_defaults(_add_fingerprint)
+    for endpoint in _ENDPOINTS:
+        if endpoint in app.view_functions:
+            app.view_functions[endpoint] = _serve(endpoint)

@@ -1,0 +1,284 @@
+"""Responses a shared cache (nginx, a CDN) may keep: the public pages, for anonymous visitors.
+
+A view marked `@public(version)` answers an anonymous visitor — a request with neither the
+session cookie nor the remember-me cookie — with `Cache-Control: public, max-age=0,
+s-maxage=…, stale-while-revalidate=…`, a strong ETag and no Set-Cookie; a revalidation whose
+If-None-Match still matches gets `304 Not Modified` before the view runs. `version(**view_args)`
+names the content's version cheaply (a few per-process-cached values, see `ttl_cached`); without
+one, the ETag is the rendered body's hash (still a 304, but after the render). The deploy's
+templates and static files are part of every ETag, so a new release is a new version.
+
+Anything else is private: a signed-in visitor, or a request whose session the page changed (a
+flash, a CSRF token), gets `Cache-Control: private, no-store`. `Vary: Cookie` is sent where the
+page reads the session (the HTML pages, whose navigation differs for a signed-in visitor);
+flask-compress adds `Vary: Accept-Encoding`. The feed and the sitemap vary on nothing else.
+
+Forms on public pages carry no CSRF token in the cached HTML (one token would be shared by every
+reader): `form_csrf_token()` leaves the field empty for a cacheable request, and
+static/js/form-token.js fetches a token from `/form-token` (no-store) when the visitor starts
+the form; that response is the first to set her session cookie.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, current_app, g, jsonify, request, request_finished, session
+from flask_wtf.csrf import generate_csrf
+
+S_MAXAGE = 60  # seconds a shared cache serves a page without asking
+STALE_WHILE_REVALIDATE = 600  # …and then serves it stale while it asks in the background
+STALE_IF_ERROR = 86400  # …or while the app is down
+VERSION_TTL = 5.0  # seconds a process trusts a cached content version (see ttl_cached)
+
+# Kept in the WSGI environ, which is the request's own (tests reuse one app context, so `g`).
+_PUBLIC, _ETAG = "hero.public", "hero.etag"
+_ALGORITHMS = ("br", "gzip", "deflate", "zstd")
+_cache: dict[tuple[str, str], tuple[float, Any]] = {}
+_clock = time.monotonic
+_build: dict[str, str] = {}
+
+
+# --- what a response may be --------------------------------------------------------------------
+
+
+def is_anonymous_request() -> bool:
+    """A GET or HEAD carrying neither the session nor the remember-me cookie nor a bearer token:
+    nobody is signed in and no session state (flashes, CSRF tokens) can show in the page."""
+    if request.method not in ("GET", "HEAD") or "Authorization" in request.headers:
+        return False
+    cookies = request.cookies
+    config = current_app.config
+    return (
+        config.get("SESSION_COOKIE_NAME", "session") not in cookies
+        and config.get("REMEMBER_COOKIE_NAME", "remember_token") not in cookies
+    )
+
+
+def form_csrf_token() -> str:
+    """The CSRF token for a form on a public page: empty in a page a shared cache may keep (the
+    visitor's browser fetches her own from /form-token), else the session's token."""
+    if _PUBLIC in request.environ and is_anonymous_request():
+        return ""
+    return generate_csrf()
+
+
+# --- versions ------------------------------------------------------------------------------------
+
+
+def build_id(app: Flask | None = None) -> str:
+    """A hash of this deploy's templates and static files: part of every public ETag."""
+    app = app or current_app
+    key = app.import_name
+    if key not in _build:
+        digest = hashlib.blake2b(digest_size=8)
+        roots = [Path(app.root_path) / (app.template_folder or "templates")]
+        if app.static_folder:
+            roots.append(Path(app.static_folder))
+        for root in roots:
+            for path in sorted(p for p in root.rglob("*") if p.is_file()):
+                digest.update(str(path.relative_to(root)).encode())
+                digest.update(path.read_bytes())
+        _build[key] = digest.hexdigest()
+    return _build[key]
+
+
+def ttl_cached(name: str, compute: Callable[[], Any], ttl: float = VERSION_TTL) -> Any:
+    """`compute()`, kept by this process for `ttl` seconds (per database): a content version a
+    busy page can check on every request without a round trip. `forget()` after a write."""
+    key = (str(current_app.config.get("SQLALCHEMY_DATABASE_URI", "")), name)
+    now = _clock()
+    hit = _cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = compute()
+    _cache[key] = (now + ttl, value)
+    return value
+
+
+def forget(name: str | None = None) -> None:
+    """Drop this process's cached versions (all, or `name`'s) after a write; other processes
+    catch up within VERSION_TTL."""
+    for key in [k for k in _cache if name is None or k[1] == name]:
+        _cache.pop(key, None)
+    for shortcut in _shortcuts:
+        shortcut.forget()
+
+
+def _etag(version: str) -> str:
+    raw = f"{build_id()}:{version}".encode()
+    return hashlib.blake2b(raw, digest_size=12).hexdigest()
+
+
+def _matches(etag: str) -> bool:
+    """If-None-Match names this version, plain or as flask-compress tags its encodings."""
+    inm = request.if_none_match
+    if not inm:
+        return False
+    return inm.contains(etag) or any(inm.contains(f"{etag}:{a}") for a in _ALGORITHMS)
+
+
+# --- the decorator and the hook ------------------------------------------------------------------
+
+
+def public(
+    version: Callable[..., str | None] | None = None,
+    *,
+    vary_cookie: bool = True,
+    s_maxage: int = S_MAXAGE,
+    stale_while_revalidate: int = STALE_WHILE_REVALIDATE,
+):
+    """Mark a view's anonymous responses cacheable by shared caches (see the module docstring).
+
+    `version(**view_args)` returns a string that changes whenever the page would (None: unknown,
+    the body's hash is used); `vary_cookie=False` for responses that never read the session."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(**kwargs):
+            environ = request.environ
+            environ[_PUBLIC] = (s_maxage, stale_while_revalidate, vary_cookie)
+            if version is not None and is_anonymous_request():
+                current = version(**kwargs)
+                if current is not None:
+                    environ[_ETAG] = etag = _etag(current)
+                    if _matches(etag):
+                        return _not_modified(etag)
+            return view(**kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+class RevalidationShortcut:
+    """WSGI middleware: an anonymous revalidation of a public page whose ETag this process
+    issued less than VERSION_TTL seconds ago gets its 304 here, without entering Flask (its
+    hooks, the access log, the session) — the same answer `@public` would give, from the same
+    per-process knowledge of the version, at a fraction of the cost. Anything else goes on."""
+
+    def __init__(self, wsgi_app) -> None:
+        self.wsgi_app = wsgi_app
+        self.issued: dict[str, tuple[float, str, list[tuple[str, str]]]] = {}
+
+    def __call__(self, environ, start_response):
+        inm = environ.get("HTTP_IF_NONE_MATCH")
+        if inm and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            hit = self.issued.get(_key(environ))
+            if (
+                hit is not None
+                and hit[0] > _clock()
+                and "HTTP_AUTHORIZATION" not in environ
+                and not _SIGNED_IN_COOKIE.search(environ.get("HTTP_COOKIE", ""))
+                and _listed(inm, hit[1])
+            ):
+                start_response("304 Not Modified", hit[2])
+                return [b""]
+        return self.wsgi_app(environ, start_response)
+
+    def remember(self, response: Response) -> None:
+        etag = request.environ.get(_ETAG)
+        if etag is None:
+            return
+        vary = [v for v in response.vary if v.lower() != "accept-encoding"]
+        headers = [
+            ("Cache-Control", response.headers["Cache-Control"]),
+            ("Vary", ", ".join([*vary, "Accept-Encoding"])),  # as flask-compress adds it
+            ("ETag", f'"{etag}"'),
+        ]
+        self.issued[_key(request.environ)] = (_clock() + VERSION_TTL, etag, headers)
+
+    def forget(self) -> None:
+        self.issued.clear()
+
+
+_SIGNED_IN_COOKIE = re.compile(r"(?:^|;)\s*(?:session|remember_token)=")
+_shortcuts: list[RevalidationShortcut] = []  # every app's in this process, for forget()
+
+
+def _key(environ) -> str:
+    return f"{environ.get('PATH_INFO', '')}?{environ.get('QUERY_STRING', '')}"
+
+
+def _listed(if_none_match: str, etag: str) -> bool:
+    tags = {t.strip().removeprefix("W/").strip('"') for t in if_none_match.split(",")}
+    return etag in tags or any(f"{etag}:{a}" in tags for a in _ALGORITHMS)
+
+
+def _not_modified(etag: str) -> Response:
+    response = Response(status=304)
+    response.set_etag(etag)
+    return response
+
+
+def _cache_headers(response: Response) -> Response:
+    spec = request.environ.get(_PUBLIC)
+    if spec is None:
+        return response
+    s_maxage, swr, vary_cookie = spec
+    if vary_cookie:
+        response.vary.add("Cookie")
+    user = g.get("_login_user")  # Flask-Login's, when the page asked who is there
+    shareable = (
+        is_anonymous_request()
+        and response.status_code in (200, 304)
+        and not session.modified
+        and not (user is not None and user.is_authenticated)
+    )
+    if not shareable:
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+    cc = response.cache_control
+    cc.public = True
+    cc.max_age = 0  # browsers revalidate (a cheap 304); shared caches keep it s-maxage
+    cc.s_maxage = s_maxage
+    cc["stale-while-revalidate"] = str(swr)
+    cc["stale-if-error"] = str(STALE_IF_ERROR)
+    shortcut = current_app.extensions.get("hero_revalidation")
+    if shortcut is not None and request.environ.get(_ETAG):
+        shortcut.remember(response)
+    if response.status_code == 304:
+        return response
+    etag = request.environ.get(_ETAG)
+    if etag:
+        response.set_etag(etag)
+    elif not response.is_streamed:
+        response.add_etag()  # the body's hash (the page has no cheap version)
+    return response.make_conditional(request)
+
+
+def form_token():
+    """A CSRF token for a public page's form, fetched by the browser as the visitor starts it:
+    never cached, and the first response to set her session cookie."""
+    response = jsonify(csrf_token=generate_csrf())
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _drop_vary_cookie(sender: Flask, response: Response, **_extra) -> None:
+    # Flask adds `Vary: Cookie` whenever anything touched the session — Flask-Login's
+    # after_request does on every request — so it is taken off, once the session is saved, from
+    # the public responses that never read it (the feed, the sitemap).
+    spec = request.environ.get(_PUBLIC)
+    if spec is not None and not spec[2] and "Cookie" in response.vary:
+        kept = [v for v in response.vary if v.lower() != "cookie"]
+        response.headers["Vary"] = ", ".join(kept)
+        if not kept:
+            del response.headers["Vary"]
+
+
+def init_app(app: Flask) -> None:
+    shortcut = RevalidationShortcut(app.wsgi_app)
+    app.wsgi_app = shortcut
+    app.extensions["hero_revalidation"] = shortcut
+    _shortcuts.append(shortcut)
+    app.after_request(_cache_headers)
+    request_finished.connect(_drop_vary_cookie, app)
+    app.add_template_global(form_csrf_token)
+    app.add_url_rule("/form-token", "form_token", form_token, methods=["GET"])

@@ -1,0 +1,131 @@
+"""Each page's budget, machine-independent: how many SQL statements it runs and how many bytes of
+HTML it renders (uncompressed). Timing stays in `make bench`; these catch a page that starts to
+query or render more before anyone measures it. A budget is the page's cost when it was set,
+with a little room; raise one only with a reason in the commit."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event
+
+from crm.articles.services import save_article
+from crm.booking import availability as coach_availability
+from crm.booking import services as booking_services
+from crm.dashboard.counts import refresh_counts
+from crm.leads import services as lead_services
+from extensions import db
+from programs.intake import submit_intake
+from tests.conftest import sign_in
+from tests.security.conftest import intake
+
+# url key: (who, statements at most, bytes at most)
+BUDGETS = {
+    "landing": ("anonymous", 0, 5_000),  # the copy is kept per process (crm/site/services.py)
+    "articles": ("anonymous", 3, 6_500),
+    "article": ("anonymous", 3, 20_000),
+    "feed": ("anonymous", 1, 3_000),
+    # /book and the slots also read the coach's busy times (her calendar feed, issue 14).
+    "book": ("anonymous", 6, 31_000),
+    "slots_api": ("anonymous", 5, 4_000),
+    "lead_list": ("coach", 5, 36_000),  # 50 rows
+    "lead_detail": ("coach", 8, 24_000),
+    # The funnel and revenue read from dashboard_counts; the busy feed's status (issue 14).
+    "dashboard": ("coach", 10, 18_000),
+    "runner_today": ("runner", 4, 16_000),
+}
+
+
+def cost(client, url: str) -> tuple[int, int]:
+    count = 0
+
+    def before(*_args, **_kwargs):
+        nonlocal count
+        count += 1
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        response = client.get(url)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+    assert response.status_code == 200, url
+    return count, len(response.get_data())
+
+
+@pytest.fixture
+def world(app_ctx, db_session, make_user, make_lead):
+    coach = make_user(role="coach", email="coach@example.com", first_name="Ali")
+    runner = make_user(role="runner", first_name="Rosa")
+    submit_intake(db_session, runner.id, intake())
+    for i in range(3):
+        save_article(db_session, author_id=coach.id, title=f"Hips before knees {i}",
+                     body="Train the hips in every direction.\n\n[[cta]]\n" * 20,
+                     tags="knees, strength", status="published")  # fmt: skip
+    coach_availability.ensure_default_availability(db_session)
+    slots = coach_availability.free_slots(db_session, days=14)
+    for i, slot in enumerate(slots[:20]):
+        booking_services.book_call(db_session, name=f"Runner {i}", email=f"r{i}@example.com",
+                                   slot_start=slot.start, timezone="America/New_York")  # fmt: skip
+    for i in range(40):
+        make_lead(name=f"Lead {i}")
+    lead = make_lead(name="Nora Notes")
+    for i in range(10):
+        lead_services.add_note(db_session, lead.id, f"note {i}")
+    refresh_counts(db_session)  # as beat keeps them
+    urls = {
+        "landing": "/",
+        "articles": "/articles",
+        "article": "/articles/hips-before-knees-0",
+        "feed": "/articles/feed.xml",
+        "book": "/book?tz=America/New_York",
+        "slots_api": "/api/v1/slots?days=7&tz=America/New_York",
+        "lead_list": "/coach/leads",
+        "lead_detail": f"/coach/leads/{lead.id}",
+        "dashboard": "/coach",
+        "runner_today": "/portal",
+    }
+    return {"coach": coach, "runner": runner, "urls": urls}
+
+
+def test_every_page_keeps_its_statement_and_byte_budget(app_ctx, world):
+    clients = {who: app_ctx.test_client() for who in ("anonymous", "coach", "runner")}
+    for who in ("coach", "runner"):
+        sign_in(clients[who], world[who])
+    over = []
+    for key, (who, max_statements, max_bytes) in BUDGETS.items():
+        url = world["urls"][key]
+        cost(clients[who], url)  # warm: per-process caches, the first visit's one-off work
+        statements, size = cost(clients[who], url)
+        if statements > max_statements or size > max_bytes:
+            over.append(f"{key} ({url}): {statements} statements (budget {max_statements}), "
+                        f"{size:,} bytes (budget {max_bytes:,})")  # fmt: skip
+    assert not over, "over budget:\n" + "\n".join(over)
+
+
+def test_an_anonymous_revalidation_costs_no_statement(app_ctx, world):
+    anonymous = app_ctx.test_client()
+    for key in ("landing", "articles", "article", "feed"):
+        url = world["urls"][key]
+        etag = anonymous.get(url).headers["ETag"]
+        count = 0
+
+        def before(*_args, **_kwargs):
+            nonlocal count
+            count += 1
+
+        event.listen(db.engine, "before_cursor_execute", before)
+        try:
+            assert anonymous.get(url, headers={"If-None-Match": etag}).status_code == 304
+        finally:
+            event.remove(db.engine, "before_cursor_execute", before)
+        assert count == 0, f"{url}: {count} statements for a 304"
+
+
+def test_the_lead_list_stays_in_budget_with_more_leads_than_a_page(app_ctx, world, make_lead):
+    """The lead list renders 50 rows at most: more leads do not grow it past its budget."""
+    coach = app_ctx.test_client()
+    sign_in(coach, world["coach"])
+    before = cost(coach, "/coach/leads")[1]
+    for i in range(60):
+        make_lead(name=f"More {i}")
+    after = cost(coach, "/coach/leads")[1]
+    assert after > before and after <= BUDGETS["lead_list"][2]
