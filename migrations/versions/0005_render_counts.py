@@ -2,7 +2,7 @@
 dashboard's funnel and revenue, refreshed by beat
 
 Revision ID: 0005_render_counts
-Revises: 0005_stripe_event_order
+Revises: 0005_call_kind
 Create Date: 2026-12-05 14:00:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_render_counts"
-down_revision = "0005_stripe_event_order"
+down_revision = "0005_call_kind"
 branch_labels = None
 depends_on = None
 
