@@ -229,9 +229,7 @@ def _shake_out(day: date, level: int, budget: int, longest: int, pain_area: str)
     run = min(rung.runs[0], longest, budget)
     if run < 30:
         return None
-    runs = [run] * min(len(rung.runs), budget // run)
-    if len(runs) < len(rung.runs) and budget - sum(runs) >= 30:
-        runs.append(min(run, budget - sum(runs)))
+    runs = [run] * max(1, min(len(rung.runs), budget // run))
     walk = rung.walk or 60
     middle: list[Segment] = []
     for i, r in enumerate(runs):

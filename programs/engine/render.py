@@ -144,9 +144,10 @@ def render_text(plan: Plan, library: Library | None = None) -> str:
         training = [s for s in week.runs if not s.race]
         run_min = sum(s.run_seconds for s in training) // 60
         longest = max((s.longest_run_seconds for s in training), default=0)
+        step = "race week" if any(s.race for s in week.sessions) else level_words(week.level)
         head = (
-            f"Week {week.index + 1} from {week.start_date.isoformat()} | "
-            f"{level_words(week.level)} | running {run_min} min, longest {clock(longest)}"
+            f"Week {week.index + 1} from {week.start_date.isoformat()} | {step} | "
+            f"running {run_min} min, longest {clock(longest)}"
         )
         if week.recovery:
             head += " | lighter week"

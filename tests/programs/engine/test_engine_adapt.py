@@ -127,5 +127,5 @@ def test_step_back_near_the_race_turns_into_a_run_walk_strategy():
 def test_high_pain_on_the_first_rung_says_it_holds_rather_than_easing_back():
     from programs.engine.adapt import _eased
 
-    assert _eased(0, 0) == "held at rung 0, the gentlest step"
-    assert _eased(4, 3) == "eased back from rung 4 to 3"
+    assert _eased(0, 0) == "kept at the gentlest step (runs of 30 seconds)"
+    assert _eased(4, 3) == "eased back from runs of 2 minutes to runs of 1:30"
