@@ -14,8 +14,8 @@ from crm.time import utcnow
 from programs.engine import Exercise, Library, Plan, Segment, Session, StrengthItem, load_library
 from programs.engine.model import RUN_WALK
 from programs.engine.progression import WARMUP_SECONDS
-from programs.engine.words import short_date
 from programs.engine.strength import IMPACT, IMPACT_FREE_WEEKS
+from programs.engine.words import short_date
 from programs.errors import NoPlan, PortalError
 from programs.library import current_library
 from programs.models import PlanRecord
@@ -85,9 +85,7 @@ def swap_exercise(
     """Replace one exercise of a session by another of the same direction (starting dose)."""
     record, plan = _editable(session, user_id)
     target = _session_at(plan, day, kind)
-    options = {
-        ex.id: ex for ex in swap_options(plan, exercise_id, current_library(session), day)
-    }
+    options = {ex.id: ex for ex in swap_options(plan, exercise_id, current_library(session), day)}
     if replacement_id not in options:
         raise PortalError({"replacement": "Pick an exercise for the same direction she can do."})
     ex = options[replacement_id]

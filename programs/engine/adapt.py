@@ -151,7 +151,9 @@ def _summary(verdict: _Verdict, level: int, new_level: int) -> str:
     if verdict.rule == "missed-runs-repeat-week":
         return f"{verdict.missed} runs missed: repeating {level_words(level)} next week."
     assert lg is not None
-    return f"Pain {lg.pain_during}/10 on {when}, settled by morning: repeating {level_words(level)}."
+    return (
+        f"Pain {lg.pain_during}/10 on {when}, settled by morning: repeating {level_words(level)}."
+    )
 
 
 def _because(verdict: _Verdict, level: int, new_level: int) -> str:
@@ -301,9 +303,7 @@ def adapt(
         )
         excluded = frozenset({"impact"}) if sore else frozenset()
         because = _because(verdict, week.level, new_level)
-        plan = _rebuild(
-            plan, library, week.index, new_level, phase, logged, excluded, because
-        )
+        plan = _rebuild(plan, library, week.index, new_level, phase, logged, excluded, because)
         plan = replace(plan, changes=plan.changes + (change,), flags=flags)
     return replace(plan, reviewed_weeks=tuple(sorted(reviewed)))
 

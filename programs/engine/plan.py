@@ -41,7 +41,6 @@ from .model import RUN_WALK, STRENGTH, CoachFlag, Plan, RaceStrategy, Segment, S
 from .profile import Profile
 from .progression import (
     COOLDOWN_SECONDS,
-    FIVE_K,
     FIVE_K_METRES,
     LADDER,
     WARMUP_SECONDS,
@@ -186,6 +185,14 @@ def build_week(
     return Week(index=index, start_date=start, level=level, sessions=tuple(sessions))
 
 
+LIGHT_HIPS_WHY = "Light hip work before the race: the same moves, fewer sets, nothing new."
+
+
+def _framed(middle: Sequence[Segment]) -> tuple[Segment, ...]:
+    """A session's segments: the warm-up walk, ``middle``, the cool-down walk."""
+    return (Segment("warmup", WARMUP_SECONDS), *middle, Segment("cooldown", COOLDOWN_SECONDS))
+
+
 def rhythm_segments(run: int | None, walk: int | None, seconds: int) -> list[Segment]:
     """``seconds`` of a run/walk rhythm (``run`` None: one continuous run)."""
     if run is None or not walk:
@@ -241,7 +248,7 @@ def _shake_out(day: date, level: int, budget: int, longest: int, pain_area: str)
         kind=RUN_WALK,
         title=run_title(level, taper=True),
         why=run_why("taper", level, 0, pain_area),
-        segments=(Segment("warmup", WARMUP_SECONDS), *middle, Segment("cooldown", COOLDOWN_SECONDS)),
+        segments=_framed(middle),
     )
 
 
@@ -300,7 +307,7 @@ def _rehearsal(
         why=rehearsal_why(run, walk, race)
         + (f" {block_why(session_minutes(target.block))}" if target.block else ""),
         block=target.block,
-        segments=(Segment("warmup", WARMUP_SECONDS), *middle, Segment("cooldown", COOLDOWN_SECONDS)),
+        segments=_framed(middle),
         rehearsal=True,
     )
     return run, walk, fits, session
@@ -341,7 +348,8 @@ def _race_block(
         assert i is not None
         w = weeks[i]
         sessions = tuple(rehearsal if s.date == rehearsal.date else s for s in w.sessions)
-        weeks[i] = replace(w, sessions=sessions, note=f"Dress rehearsal on {short_date(rehearsal.date)}.")
+        note = f"Dress rehearsal on {short_date(rehearsal.date)}."
+        weeks[i] = replace(w, sessions=sessions, note=note)
     t_lo, t_hi = race - 7 * DAY, race - DAY
     everything = [*history, *weeks]
     before_taper = _running_between(everything, race - 14 * DAY, race - 8 * DAY)
@@ -350,13 +358,17 @@ def _race_block(
     )
     budget = before_taper * 7 // 10
     shake_days = [
-        s.date for w in weeks if w.index >= first_week for s in w.runs
+        s.date
+        for w in weeks
+        if w.index >= first_week
+        for s in w.runs
         if t_lo <= s.date <= race - 2 * DAY and not s.coach_edited
     ][-2:]
-    fixed = _running_between(
-        [w for w in everything if w.index < first_week], t_lo, t_hi
-    ) + sum(
-        s.run_seconds for w in weeks if w.index >= first_week for s in w.runs
+    fixed = _running_between([w for w in everything if w.index < first_week], t_lo, t_hi) + sum(
+        s.run_seconds
+        for w in weeks
+        if w.index >= first_week
+        for s in w.runs
         if t_lo <= s.date <= t_hi and s.coach_edited
     )
     budget -= fixed
@@ -397,13 +409,11 @@ def _race_block(
                     replace(
                         s,
                         title=strength_title("A", session_minutes(items)),
-                        why="Light hip work before the race: the same moves, fewer sets, nothing new.",
+                        why=LIGHT_HIPS_WHY,
                         items=items,
                     )
                 )
-        out.append(
-            replace(w, sessions=tuple(kept), recovery=True, note=taper_note(race, w.note))
-        )
+        out.append(replace(w, sessions=tuple(kept), recovery=True, note=taper_note(race, w.note)))
     race_session = Session(
         date=race,
         kind=RUN_WALK,
@@ -441,9 +451,7 @@ def build_weeks(
         index = first_week + i
         phase = first_phase if (i == 0 and first_phase) else _phase(level, prev, index, final)
         text = because if i == 0 else ""
-        weeks.append(
-            build_week(profile, library, template, index, level, phase, excluded, text)
-        )
+        weeks.append(build_week(profile, library, template, index, level, phase, excluded, text))
         prev = level
     race_week = race_week_index(profile)
     if race_week is None or profile.race_date is None or profile.race_type is None:

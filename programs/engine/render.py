@@ -79,7 +79,8 @@ def hip_grid(week: Week, library: Library) -> str:
         parts.append(f"{_SHORT_DIRECTION[d]} {marks}")
     order = ("standing", "lying", "sitting")
     return (
-        f"hip grid {len(cells)}/12: " + ", ".join(parts)
+        f"hip grid {len(cells)}/12: "
+        + ", ".join(parts)
         + f"; positions: {', '.join(p for p in order if p in positions) or 'none'}"
     )
 

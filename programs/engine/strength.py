@@ -39,7 +39,9 @@ SETUP_SECONDS = 30
 Pick = tuple[Exercise, ...]  # one exercise per direction, in DIRECTIONS order
 
 
-def eligible(library: Library, equipment: frozenset[str], excluded: frozenset[str]) -> list[Exercise]:
+def eligible(
+    library: Library, equipment: frozenset[str], excluded: frozenset[str]
+) -> list[Exercise]:
     """Exercises the runner can do with what they own, without the tags her plan leaves out."""
     return [ex for ex in library.exercises if ex.equipment in equipment and not ex.tags & excluded]
 

@@ -113,9 +113,7 @@ def run_why(
             "tendons time to catch up with your lungs."
         )
     if phase == "repeated":
-        return (
-            f"{because} Nothing is lost; this is how the plan keeps you running.".strip()
-        )
+        return f"{because} Nothing is lost; this is how the plan keeps you running.".strip()
     if phase == "eased":
         return f"{because} Easy effort today. {pain_guide(pain_area)}".strip()
     if phase == "taper":
