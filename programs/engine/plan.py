@@ -1,33 +1,41 @@
 """``generate_plan``: a runner's profile in, a dated week-by-week plan out.
 
-Invariants (checked by property tests in tests/programs/engine/test_invariants.py):
+Invariants (checked by property tests in tests/programs/engine/test_invariants.py and
+test_adapt_words.py):
 
 1. Deterministic: the same profile and ENGINE_VERSION give byte-identical ``to_json()``.
 2. Run/walk sessions are never on consecutive days (across week boundaries too); a training
    week has 2-3 of them (3-4 training days -> 2, 5-6 -> 3); every week has at least one day
    with nothing scheduled.
-3. Hip strength twice a week: own days, or for 3-day runners one own day plus a block straight
-   after a run. Each training week's exercises cover all six directions and both knee
-   positions; any two consecutive training weeks use standing, lying and sitting moves.
-4. Only equipment the runner owns; no knee-dominant or impact exercise when the pain area is
-   the knee or pain is above 3/10.
+3. The whole hip method every full week: two strength sessions (own days, or for 3-day runners
+   one own day plus a block straight after a run) that together train each of the six
+   directions with the knee straight and with it bent (twelve cells); any two consecutive
+   training weeks use standing, lying and sitting moves. Each session states its length
+   ("about 25 minutes") and takes at most 30 minutes.
+4. Only equipment the runner owns; no knee-dominant move for a sore knee or pain above 3/10;
+   no impact move (hops, jumps, bounds) in the first four weeks, nor ever for a runner with a
+   pain area, pain above 2/10 or an age above 50 (nor, after adaptation, once she logs pain
+   above 2/10).
 5. Variety: no two consecutive strength sessions are identical; each exercise slot moves to
    the harder variant or another exercise of the same direction at least every two weeks; an
    exercise's dose rises by at most one step from one week to the next.
 6. Every run/walk session starts with a 5-minute walking warm-up and ends with a 5-minute
    cool-down. Weekly running time and the longest continuous run never drop from one week to
-   the next except in a week flagged ``recovery`` (race taper) or after an adaptation; after
-   week 2, weekly running time grows by at most 25%. Without a race the last week holds a
-   30-minute continuous run (a 5K for runners who already run 5K).
-7. The starting rung respects what the runner can already do (see
-   ``progression.entry_level``): someone who runs 10 minutes does not start at week 1's
-   30-second jogs.
-8. With a race date, the 30-minute run (5K for 5K runners) falls at least 7 days before the
-   race and race week tapers (flagged ``recovery``; it holds the race and at most one easy
-   shake-out and one light strength session). If there is not time to get there safely, the
-   progression is not compressed: the plan climbs at the normal rate, sets a run/walk race
-   strategy (for runDisney, one that holds 16 min/mile, with its arithmetic), and is marked
-   ``adjusted`` with a plain-words reason.
+   the next except in a lighter (``recovery``) week, the dress rehearsal's week or after an
+   adaptation; after week 2, weekly running time grows by at most 25%. Without a race the last
+   week holds a 30-minute continuous run (a 5K for runners who already run 5K).
+7. The starting step respects what the runner can already do (see
+   ``progression.entry_level``); pain above 5/10 at intake starts at the gentlest step, flags
+   the coach, and every pain line follows the pain-monitoring model (up to 3/10 fine, 4-5
+   acceptable if settled by next morning, above 5 stop and tell the coach).
+8. With a race date (at least 14 days after the start), by the calendar whatever the weekdays:
+   the 7 days before the race hold at least 30% less running than the 7 before them, no run
+   longer than any before them and nothing the day before; a dress rehearsal 8-14 days out
+   runs the race's own rhythm for at least 80% of its expected time; race day asks at most
+   1.25 x the most running done in one training session. When time is short the race walks
+   more (Galloway ratios down to 0:30 run / 5:00 walk), the plan is ``adjusted`` with a
+   plain-words reason, and a runDisney race that then can't hold 16:00 per mile says so and
+   flags the coach when the plan is made.
 """
 
 from __future__ import annotations
