@@ -271,6 +271,13 @@ def _rehearsal(
     run day 8-14 days before the race. Returns (run, walk, fits, rehearsal session)."""
     race = profile.race_date
     assert race is not None
+    done = next((s for w in history for s in w.sessions if s.rehearsal), None)
+    if done is not None:  # already rehearsed (adapting later weeks): race what she rehearsed
+        runs = [seg.seconds for seg in done.segments if seg.kind == "run"]
+        walks = [seg.seconds for seg in done.segments if seg.kind == "walk"]
+        if walks:
+            return max(runs), walks[0], True, None
+        return None, None, True, None
     lo, hi = race - 14 * DAY, race - 8 * DAY
     days = [
         s

@@ -37,6 +37,13 @@ def test_every_adaptation_message_is_true_of_the_plan_before_and_after(case) -> 
     adapted = adapt(plan, logs)
     by_date = {lg.session_date: lg for lg in logs}
     before = {w.index: w for w in plan.weeks}
+    if plan.profile.race_date is not None:
+        # Adapting never loses the race, nor asks more of it than training allows.
+        (race,) = [s for s in adapted.sessions if s.race]
+        assert race.date == plan.profile.race_date
+        most = max(s.run_seconds for s in adapted.sessions if s.kind == "run_walk" and not s.race)
+        assert race.run_seconds * 4 <= most * 5
+        assert len([s for s in adapted.sessions if s.rehearsal]) <= 1
     for change in adapted.changes:
         judged = next(w for w in adapted.weeks if w.index == change.week)
         # The change names the step she was on, and the one she moves to.
