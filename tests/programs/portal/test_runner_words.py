@@ -90,7 +90,7 @@ def test_runner_pages_and_emails_have_no_engine_words(client, auth, db_session, 
     # The week count she reads is her plan's, and the adaptation says what happened.
     n = len(adapted.weeks)
     assert f"of your {n}-week plan" in texts["/portal"]
-    assert f"A {n}-week plan from" in texts["/portal/plan"]
+    assert f"Your plan: {n} weeks from" in texts["/portal/plan"]
     assert "Pain 6/10" in texts["/portal/plan"]
 
 
