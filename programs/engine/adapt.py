@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from .library import Library, load_library
-from .model import Change, CoachFlag, Plan, Session, Week
+from .model import Change, CoachFlag, Plan, Session, StrengthItem, Week
 from .plan import adjustment_reason, build_weeks, race_week_index, schedule_levels
 from .words import level_words, short_date
 
@@ -305,7 +305,61 @@ def adapt(
         because = _because(verdict, week.level, new_level)
         plan = _rebuild(plan, library, week.index, new_level, phase, logged, excluded, because)
         plan = replace(plan, changes=plan.changes + (change,), flags=flags)
+    plan = _no_impact_after_pain(plan, by_date, library)
     return replace(plan, reviewed_weeks=tuple(sorted(reviewed)))
+
+
+def _no_impact_after_pain(plan: Plan, logs: Mapping[date, WorkoutLog], library: Library) -> Plan:
+    """No hop, jump or bound in the 14 days after a log with pain above 2/10, even in a week
+    not judged yet: each such move gives way to a gentler one of the same direction and knee
+    position she can do. Logged and coach-edited days are left as they are."""
+    sore = sorted(d for d, lg in logs.items() if max(lg.pain_during, lg.pain_next_morning or 0) > 2)
+    if not sore:
+        return plan
+    profile = plan.profile
+
+    def at_risk(day: date) -> bool:
+        return any(d < day <= d + timedelta(days=14) for d in sore)
+
+    def gentler(item: StrengthItem, taken: set[str]) -> StrengthItem:
+        ex = library.by_id.get(item.exercise_id)
+        if ex is None or "impact" not in ex.tags:
+            return item
+        for alt in library.exercises:
+            if (
+                alt.direction == ex.direction
+                and alt.knee == ex.knee
+                and alt.equipment in profile.equipment
+                and not alt.tags & (profile.excluded_tags | {"impact"})
+                and alt.id not in taken
+            ):
+                taken.add(alt.id)
+                d = alt.dose
+                return replace(
+                    item,
+                    exercise_id=alt.id,
+                    name=alt.name,
+                    sets=d.sets,
+                    reps=d.reps,
+                    seconds=d.seconds,
+                    per_side=d.per_side,
+                    cue=alt.cue,
+                )
+        return item
+
+    weeks = []
+    for week in plan.weeks:
+        sessions = []
+        for s in week.sessions:
+            if s.coach_edited or s.date in logs or not at_risk(s.date):
+                sessions.append(s)
+                continue
+            taken = {i.exercise_id for i in s.items + s.block}
+            items = tuple(gentler(i, taken) for i in s.items)
+            block = tuple(gentler(i, taken) for i in s.block)
+            sessions.append(replace(s, items=items, block=block))
+        weeks.append(replace(week, sessions=tuple(sessions)))
+    return replace(plan, weeks=tuple(weeks))
 
 
 __all__ = ["RULES", "CoachEdit", "LogError", "WorkoutLog", "adapt", "coach_flags", "pin_days"]

@@ -1,14 +1,17 @@
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 import time_machine
 from sqlalchemy import func, select
 
+from crm.alerts.models import CoachFlag
 from programs.engine import ProfileError
+from programs.flags import sync_flags
 from programs.intake import submit_intake
 from programs.logs import record_workout
 from programs.models import PlanRecord, WorkoutLog
 from programs.plans import active_plan, load_plan, runner_profile
+from tasks.models import OutboxEmail
 from tests.factories import intake_values
 from tests.programs.conftest import START, TIMEZONE, day
 
@@ -127,12 +130,10 @@ def test_strength_day_shows_each_exercise_with_its_cue_and_a_guided_session(
 
 
 def _flags_and_alerts(db_session, user_id):
-    from crm.alerts.models import CoachFlag
-    from tasks.models import OutboxEmail
-
     db_session.expire_all()
     flags = list(db_session.scalars(select(CoachFlag).where(CoachFlag.user_id == user_id)))
-    alerts = list(db_session.scalars(select(OutboxEmail).where(OutboxEmail.template == "coach_alert")))
+    query = select(OutboxEmail).where(OutboxEmail.template == "coach_alert")
+    alerts = list(db_session.scalars(query))
     return flags, alerts
 
 
@@ -157,8 +158,6 @@ def test_intake_pain_of_five_raises_no_flag(db_session, runner, coach):
 def test_a_rundisney_race_too_close_to_hold_16_minute_miles_flags_the_coach_at_intake(
     db_session, runner, coach
 ):
-    from datetime import timedelta
-
     values = intake_values(
         timezone=TIMEZONE,
         ability="walk_only",
@@ -173,8 +172,6 @@ def test_a_rundisney_race_too_close_to_hold_16_minute_miles_flags_the_coach_at_i
     assert flag.kind == "race" and "16:00" in flag.reason
     assert any("16:00" in a.text for a in alerts)
     # It stays until the coach has looked, however often flags are synced.
-    from programs.flags import sync_flags
-
     sync_flags(db_session, runner.id, START + timedelta(days=3))
     db_session.commit()
     db_session.refresh(flag)

@@ -336,3 +336,19 @@ def test_what_the_runner_reads_has_no_engine_words(profile: Profile) -> None:
     for text in texts:
         for word in ENGINE_WORDS:
             assert word not in text.lower(), (word, text)
+
+
+@PROFILE
+@given(profiles())
+def test_each_weeks_why_is_true_of_that_week_and_the_one_before(profile: Profile) -> None:
+    plan = generate_plan(profile)
+    for prev, week in zip(plan.weeks, plan.weeks[1:], strict=False):
+        for s in week.runs:
+            if s.race or s.rehearsal or week.recovery:
+                continue
+            if s.why.startswith("Same as last week"):
+                assert week.level == prev.level
+            if s.why.startswith(("New step", "A little more running")):
+                assert week.level > prev.level
+            if s.why.startswith("This is the one you've been building to"):
+                assert prev.level < week.level == max(w.level for w in plan.weeks)

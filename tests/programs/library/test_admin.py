@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+from dataclasses import replace
 
 import pytest
 from flask import url_for
 from sqlalchemy import func, select
 
 from crm.articles import render
+from programs import library as library_module
+from programs.engine.library import Library
 from programs.intake import regenerate_plan, submit_intake
 from programs.library import (
     coach_exercise,
@@ -332,11 +335,6 @@ def test_the_library_page_warns_when_her_switched_off_exercise_breaks_the_grid(
 ):
     """With a library whose only equipment-free moves for abduction with the knee straight are
     hers, switching hers off leaves the cell short: the page says so and names it."""
-    from programs import library as library_module
-    from programs.engine.library import Library
-
-    from dataclasses import replace
-
     base = library_module.load_library()
     kept = [
         e
