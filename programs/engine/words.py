@@ -46,6 +46,8 @@ def level_words(level: int) -> str:
         return "a 5K without walking"
     if rung.continuous:
         return f"{_minutes(rung.longest)} without walking"
+    if len(set(rung.runs)) > 1:
+        return "runs of " + " and ".join(_minutes(r) for r in rung.runs)
     return f"runs of {_minutes(rung.longest)}"
 
 
@@ -120,6 +122,11 @@ def run_why(
         return "Shorter on purpose. Fresh legs on race day matter more than one more hard workout."
     if rung.continuous:
         return f"New step: {_minutes(rung.longest)} without a break. Go slow enough to chat."
+    if len(set(rung.runs)) > 1:
+        return (
+            f"New step: {level_words(level)}, a short walk between. Keep them easy enough to "
+            "talk; the walk is part of the plan, not a failure."
+        )
     return [
         f"New step: runs of {_minutes(rung.longest)}. Keep them easy enough to talk; the walks "
         "are part of the plan, not a failure.",
