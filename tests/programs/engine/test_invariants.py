@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from datetime import date, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +24,16 @@ settings.register_profile(
 settings.register_profile(
     "ci", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-PROFILE = settings.get_profile(os.environ.get("HERO_HYPOTHESIS_PROFILE", "dev"))
+_PROFILE_NAME = os.environ.get("HERO_HYPOTHESIS_PROFILE", "dev")
+_SETTINGS = settings.get_profile(_PROFILE_NAME)
+# Thousands of examples outlast the suite's per-test timeout; the ci profile gets an hour.
+_TIMEOUT = pytest.mark.timeout(3600 if _PROFILE_NAME == "ci" else 300)
+
+
+def PROFILE(test):  # noqa: N802 - used as a decorator, like the settings object it wraps
+    """The chosen hypothesis profile (and a per-test timeout to match) for ``test``."""
+    return _TIMEOUT(_SETTINGS(test))
+
 
 LIB = load_library()
 DIRECTIONS = {
