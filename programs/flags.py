@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session as DbSession
 from crm.alerts.models import CoachFlag, FlagKind
 from crm.alerts.services import notify_coach
 from crm.time import utcnow, zone
-from programs.engine import Plan, coach_flags
+from programs.engine import RULES, Plan, coach_flags
 from programs.engine.flags import compute_flags
 from programs.errors import PortalError
 from programs.models import PlanRecord
@@ -46,7 +46,8 @@ def sync_flags(session: DbSession, user_id: int, on_date: date | None = None) ->
     # Missed/silent flags whose condition has cleared (she logged after all) resolve themselves;
     # pain flags stay until the coach has looked.
     for flag in flags.values():
-        if flag.kind != FlagKind.PAIN and flag.resolved_at is None and flag.key not in current:
+        clears = flag.kind in (FlagKind.MISSED, FlagKind.SILENT)
+        if clears and flag.resolved_at is None and flag.key not in current:
             flag.resolved_at = utcnow()
     new = []
     for f in findings:
@@ -56,17 +57,19 @@ def sync_flags(session: DbSession, user_id: int, on_date: date | None = None) ->
         session.add(flag)
         flags[f.key] = flag
         new.append(flag)
-    # The engine's own flags (a step back) explain what the plan did about the pain: added to
+    # The engine's own flags: high pain at intake and a race pace at risk (raised when the plan
+    # is made), and a step back, which explains what the plan did about a logged pain: added to
     # that day's pain flag rather than raised as a second flag for the same day.
     for ef in coach_flags(plan):
         day_flags = [f for k, f in flags.items() if k.startswith(f"pain:{ef.date.isoformat()}:")]
-        if day_flags:
+        if day_flags and ef.rule in RULES:
             if ef.reason not in day_flags[0].reason:
                 day_flags[0].reason = f"{day_flags[0].reason} Plan: {ef.reason}"
             continue
         key = f"engine:{ef.rule}:{ef.date.isoformat()}"
         if key not in flags:
-            flag = CoachFlag(user_id=user_id, kind=FlagKind.PAIN, key=key, reason=ef.reason)
+            kind = FlagKind.RACE if ef.rule == "race-pace-at-risk" else FlagKind.PAIN
+            flag = CoachFlag(user_id=user_id, kind=kind, key=key, reason=ef.reason)
             session.add(flag)
             flags[key] = flag
             new.append(flag)

@@ -159,6 +159,58 @@ def library_coverage(library: Library) -> dict[str, dict[str, CoverageCell]]:
     return grid
 
 
+# The runner the grid must always work for: nothing at home and a sore knee (no knee-dominant
+# or impact moves). Two exercises per cell let her plan change moves every fortnight.
+_SAFE_EVERYWHERE = frozenset({"knee_dominant", "impact"})
+GRID_MIN_PER_CELL = 2
+
+
+@dataclass(frozen=True)
+class GridGap:
+    """A cell of the twelve-cell grid the engine can't vary for every runner."""
+
+    direction: str
+    knee: str
+    available: tuple[str, ...]  # names of the equipment-free, knee-safe exercises left
+    switched_off: tuple[str, ...]  # names of her switched-off exercises that would fill it
+
+
+def grid_gaps(library: Library, switched_off: Sequence[Exercise] = ()) -> list[GridGap]:
+    """Cells (direction x knee position) with fewer than two equipment-free moves a sore knee
+    can do: there, a runner with nothing at home can't get the whole grid with variety, and her
+    plan falls back to covering both knee positions in each session. ``switched_off`` names the
+    coach's exercises that would fill the gap if she switched them back on."""
+    gaps = []
+    for direction in DIRECTIONS:
+        for knee in KNEE_POSITIONS:
+
+            def fits(e: Exercise, d: str = direction, k: str = knee) -> bool:
+                return (
+                    e.direction == d
+                    and e.knee == k
+                    and e.equipment == "none"
+                    and not e.tags & _SAFE_EVERYWHERE
+                )
+
+            available = tuple(e.name for e in library.exercises if fits(e))
+            if len(available) < GRID_MIN_PER_CELL:
+                off = tuple(e.name for e in switched_off if fits(e))
+                gaps.append(GridGap(direction, knee, available, off))
+    return gaps
+
+
+def library_grid_gaps(session: DbSession) -> list[GridGap]:
+    """``grid_gaps`` of the library plans use now, with her switched-off exercises named."""
+    off = []
+    for row in _coach_rows(session, active_only=False):
+        if not row.active:
+            try:
+                off.append(validate_exercise(row.to_engine_dict()))
+            except LibraryError:
+                continue
+    return grid_gaps(current_library(session), off)
+
+
 def coach_exercise(session: DbSession, slug: str) -> CoachExercise | None:
     return session.scalar(select(CoachExercise).where(CoachExercise.slug == slug))
 

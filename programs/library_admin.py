@@ -42,6 +42,7 @@ from programs.library import (
     current_library,
     exercise_catalogue,
     library_coverage,
+    library_grid_gaps,
     library_message,
     save_coach_exercise,
     set_coach_exercise_active,
@@ -82,6 +83,7 @@ def exercise_list():
         entries=entries,
         filtered=any(filters.values()),
         coverage=library_coverage(library),
+        grid_gaps=library_grid_gaps(db.session),
     )
 
 

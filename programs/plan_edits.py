@@ -14,6 +14,7 @@ from crm.time import utcnow
 from programs.engine import Exercise, Library, Plan, Segment, Session, StrengthItem, load_library
 from programs.engine.model import RUN_WALK
 from programs.engine.progression import WARMUP_SECONDS
+from programs.engine.strength import IMPACT, IMPACT_FREE_WEEKS
 from programs.engine.words import short_date
 from programs.errors import NoPlan, PortalError
 from programs.library import current_library
@@ -51,22 +52,29 @@ def _editable(session: DbSession, user_id: int) -> tuple[PlanRecord, Plan]:
     return record, load_plan(record)
 
 
-def swap_options(plan: Plan, exercise_id: str, library: Library | None = None) -> list[Exercise]:
-    """Exercises of the same direction the runner can do with her equipment (and, for a sore
-    knee or real pain, no knee-dominant or impact moves). Pass ``current_library(session)``;
-    without it, the built-in library only."""
+def swap_options(
+    plan: Plan, exercise_id: str, library: Library | None = None, day: date | None = None
+) -> list[Exercise]:
+    """Exercises of the same direction the runner can do with her equipment, leaving out the
+    moves her plan never uses (``Profile.excluded_tags``: knee-dominant moves for a sore knee,
+    impact moves unless she is pain-free and young enough), and impact moves in the first four
+    weeks or when no ``day`` is given. Pass ``current_library(session)``; without it, the
+    built-in library only."""
     library = library or load_library()
     if exercise_id not in library:
         return []
     current = library[exercise_id]
-    profile = plan.profile
+    excluded = set(plan.profile.excluded_tags)
+    early = day is None or (day - plan.profile.start_date).days < 7 * IMPACT_FREE_WEEKS
+    if early:
+        excluded.add(IMPACT)
     return [
         ex
         for ex in library.exercises
         if ex.direction == current.direction
         and ex.id != exercise_id
-        and ex.equipment in profile.equipment
-        and not (profile.restricted and ex.tags & {"knee_dominant", "impact"})
+        and ex.equipment in plan.profile.equipment
+        and not ex.tags & excluded
     ]
 
 
@@ -77,7 +85,7 @@ def swap_exercise(
     """Replace one exercise of a session by another of the same direction (starting dose)."""
     record, plan = _editable(session, user_id)
     target = _session_at(plan, day, kind)
-    options = {ex.id: ex for ex in swap_options(plan, exercise_id, current_library(session))}
+    options = {ex.id: ex for ex in swap_options(plan, exercise_id, current_library(session), day)}
     if replacement_id not in options:
         raise PortalError({"replacement": "Pick an exercise for the same direction she can do."})
     ex = options[replacement_id]

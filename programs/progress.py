@@ -12,9 +12,11 @@ from sqlalchemy.orm import Session as DbSession
 from programs.community.models import Post as CommunityPost
 from programs.engine.model import RUN_WALK
 from programs.engine.progress import (
+    GoalProgress,
     PainTrend,
     WeekProgress,
     adherence,
+    goal_progress,
     pain_trend,
     weekly_progress,
 )
@@ -92,10 +94,12 @@ class Progress:
     adherence: int | None
     pain: PainTrend
     logs: list[WorkoutLog]
+    goal: GoalProgress | None = None
 
 
 def progress(session: DbSession, user_id: int, on_date: date) -> Progress:
-    """Her plan weeks so far, adherence and pain trend on ``on_date``, with her logs."""
+    """Her plan weeks so far, adherence, pain trend and distance to her goal on ``on_date``,
+    with her logs."""
     record = active_plan(session, user_id)
     logs = logs_for(session, user_id)
     done = session_logs(logs)
@@ -108,4 +112,5 @@ def progress(session: DbSession, user_id: int, on_date: date) -> Progress:
         adherence(plan, done, on_date),
         pain_trend(done, on_date),
         logs,
+        goal_progress(plan, done, on_date),
     )

@@ -16,10 +16,16 @@ class FlagKind(enum.StrEnum):
     PAIN = "pain"
     MISSED = "missed"
     SILENT = "silent"
+    RACE = "race"
 
     @property
     def label(self) -> str:
-        return {"pain": "Pain", "missed": "Missed sessions", "silent": "Silent"}[self.value]
+        return {
+            "pain": "Pain",
+            "missed": "Missed sessions",
+            "silent": "Silent",
+            "race": "Race pace at risk",
+        }[self.value]
 
 
 class CoachFlag(db.Model):

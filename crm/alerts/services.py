@@ -20,6 +20,7 @@ ALERT_KINDS = {
     "missed": "Two missed sessions in a row",
     "payment_failed": "Payment failed",
     "silent": "No log for a week",
+    "race": "Race pace at risk",
 }
 
 

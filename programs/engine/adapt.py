@@ -18,8 +18,9 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from .library import Library, load_library
-from .model import Change, CoachFlag, Plan, Session, Week
+from .model import Change, CoachFlag, Plan, Session, StrengthItem, Week
 from .plan import adjustment_reason, build_weeks, race_week_index, schedule_levels
+from .words import level_words, short_date
 
 RULES: dict[str, str] = {
     "pain-moderate-repeat": "Pain 3-5/10, settled by next morning: repeat this rung next week.",
@@ -131,14 +132,15 @@ def _judge(week: Week, logs: dict[date, WorkoutLog]) -> _Verdict:
 
 
 def _eased(level: int, new_level: int) -> str:
-    if new_level == level:  # already on the first rung: nothing lower to step back to
-        return f"held at rung {level}, the gentlest step"
-    return f"eased back from rung {level} to {new_level}"
+    if new_level == level:  # already on the first step: nothing lower to step back to
+        return f"kept at the gentlest step ({level_words(level)})"
+    return f"eased back from {level_words(level)} to {level_words(new_level)}"
 
 
 def _summary(verdict: _Verdict, level: int, new_level: int) -> str:
+    """The change as the coach reads it in the plan's history."""
     lg = verdict.log
-    when = lg.session_date.strftime("%a %d %b") if lg else ""
+    when = short_date(lg.session_date) if lg else ""
     if verdict.rule == "pain-high-step-back" and lg:
         return f"Pain {lg.pain_during}/10 on {when}: {_eased(level, new_level)}."
     if verdict.rule == "pain-worse-next-morning" and lg:
@@ -147,9 +149,40 @@ def _summary(verdict: _Verdict, level: int, new_level: int) -> str:
             f"morning ({when}): {_eased(level, new_level)}."
         )
     if verdict.rule == "missed-runs-repeat-week":
-        return f"{verdict.missed} runs missed: repeating rung {level} next week."
+        return f"{verdict.missed} runs missed: repeating {level_words(level)} next week."
     assert lg is not None
-    return f"Pain {lg.pain_during}/10 on {when}, settled by morning: repeating rung {level}."
+    return (
+        f"Pain {lg.pain_during}/10 on {when}, settled by morning: repeating {level_words(level)}."
+    )
+
+
+def _because(verdict: _Verdict, level: int, new_level: int) -> str:
+    """The first line of the adapted week's "why": what she logged, and what the plan did."""
+    lg = verdict.log
+    when = short_date(lg.session_date) if lg else ""
+    if verdict.rule == "missed-runs-repeat-week":
+        return (
+            f"You missed {verdict.missed} runs last week, so this week repeats "
+            f"{level_words(level)} rather than moving on."
+        )
+    assert lg is not None
+    if verdict.rule == "pain-moderate-repeat":
+        return (
+            f"Last week you logged pain {lg.pain_during}/10 on {when} and it had settled by next "
+            f"morning, so this week repeats {level_words(level)} rather than moving on."
+        )
+    if verdict.rule == "pain-worse-next-morning":
+        what = (
+            f"your pain went from {lg.pain_during}/10 during to {lg.pain_next_morning}/10 the "
+            f"next morning ({when})"
+        )
+    else:
+        what = f"you logged pain {lg.pain_during}/10 on {when}"
+    if new_level == level:
+        done = f"this week stays at the gentlest step ({level_words(level)})"
+    else:
+        done = f"this week steps back from {level_words(level)} to {level_words(new_level)}"
+    return f"Last week {what}, so {done}, and your coach knows."
 
 
 def _overlay(old: Sequence[Week], new: list[Week], keep: set[date]) -> list[Week]:
@@ -182,14 +215,24 @@ def pin_days(weeks: Iterable[Week], pinned: Mapping[date, Sequence[Session]]) ->
 
 
 def _rebuild(
-    plan: Plan, library: Library, after: int, level: int, phase: str, keep: set[date]
+    plan: Plan,
+    library: Library,
+    after: int,
+    level: int,
+    phase: str,
+    keep: set[date],
+    excluded: frozenset[str] = frozenset(),
+    because: str = "",
 ) -> Plan:
     profile = plan.profile
     levels, reached = schedule_levels(profile, after + 1, level)
     race_week = race_week_index(profile)
     if race_week is not None and after + 1 > race_week:
         return plan
-    new_weeks, strategy = build_weeks(profile, library, after + 1, levels, level, reached, phase)
+    history = [w for w in plan.weeks if w.index <= after]
+    new_weeks, strategy, _ = build_weeks(
+        profile, library, after + 1, levels, level, reached, phase, history, excluded, because
+    )
     old_tail = [w for w in plan.weeks if w.index > after]
     new_weeks = _overlay(old_tail, new_weeks, keep)
     weeks = tuple(w for w in plan.weeks if w.index <= after) + tuple(new_weeks)
@@ -252,9 +295,71 @@ def adapt(
             flags += (
                 CoachFlag(verdict.rule, week.index, verdict.log.session_date, change.summary),
             )
-        plan = _rebuild(plan, library, week.index, new_level, phase, logged)
+        # Pain above 2/10 logged: no hops, jumps or bounds for the rest of the plan.
+        sore = any(
+            max(lg.pain_during, lg.pain_next_morning or 0) > 2
+            for d, lg in by_date.items()
+            if d <= last_day
+        )
+        excluded = frozenset({"impact"}) if sore else frozenset()
+        because = _because(verdict, week.level, new_level)
+        plan = _rebuild(plan, library, week.index, new_level, phase, logged, excluded, because)
         plan = replace(plan, changes=plan.changes + (change,), flags=flags)
+    plan = _no_impact_after_pain(plan, by_date, library)
     return replace(plan, reviewed_weeks=tuple(sorted(reviewed)))
+
+
+def _no_impact_after_pain(plan: Plan, logs: Mapping[date, WorkoutLog], library: Library) -> Plan:
+    """No hop, jump or bound in the 14 days after a log with pain above 2/10, even in a week
+    not judged yet: each such move gives way to a gentler one of the same direction and knee
+    position she can do. Logged and coach-edited days are left as they are."""
+    sore = sorted(d for d, lg in logs.items() if max(lg.pain_during, lg.pain_next_morning or 0) > 2)
+    if not sore:
+        return plan
+    profile = plan.profile
+
+    def at_risk(day: date) -> bool:
+        return any(d < day <= d + timedelta(days=14) for d in sore)
+
+    def gentler(item: StrengthItem, taken: set[str]) -> StrengthItem:
+        ex = library.by_id.get(item.exercise_id)
+        if ex is None or "impact" not in ex.tags:
+            return item
+        for alt in library.exercises:
+            if (
+                alt.direction == ex.direction
+                and alt.knee == ex.knee
+                and alt.equipment in profile.equipment
+                and not alt.tags & (profile.excluded_tags | {"impact"})
+                and alt.id not in taken
+            ):
+                taken.add(alt.id)
+                d = alt.dose
+                return replace(
+                    item,
+                    exercise_id=alt.id,
+                    name=alt.name,
+                    sets=d.sets,
+                    reps=d.reps,
+                    seconds=d.seconds,
+                    per_side=d.per_side,
+                    cue=alt.cue,
+                )
+        return item
+
+    weeks = []
+    for week in plan.weeks:
+        sessions = []
+        for s in week.sessions:
+            if s.coach_edited or s.date in logs or not at_risk(s.date):
+                sessions.append(s)
+                continue
+            taken = {i.exercise_id for i in s.items + s.block}
+            items = tuple(gentler(i, taken) for i in s.items)
+            block = tuple(gentler(i, taken) for i in s.block)
+            sessions.append(replace(s, items=items, block=block))
+        weeks.append(replace(week, sessions=tuple(sessions)))
+    return replace(plan, weeks=tuple(weeks))
 
 
 __all__ = ["RULES", "CoachEdit", "LogError", "WorkoutLog", "adapt", "coach_flags", "pin_days"]

@@ -95,6 +95,7 @@ class Session:
     items: tuple[StrengthItem, ...] = ()
     race: bool = False
     coach_edited: bool = False
+    rehearsal: bool = False
 
     @property
     def run_seconds(self) -> int:
@@ -118,6 +119,8 @@ class Session:
             d["items"] = [i.to_dict() for i in self.items]
         if self.race:
             d["race"] = True
+        if self.rehearsal:
+            d["rehearsal"] = True
         if self.coach_edited:
             d["coach_edited"] = True
         return d
@@ -134,6 +137,7 @@ class Session:
             items=tuple(StrengthItem.from_dict(i) for i in d.get("items", ())),
             race=d.get("race", False),
             coach_edited=d.get("coach_edited", False),
+            rehearsal=d.get("rehearsal", False),
         )
 
 

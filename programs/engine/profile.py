@@ -16,6 +16,12 @@ WEEKDAY_NAMES: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun
 # A plan is a few months of coaching, not a year-round schedule; further races get a plan
 # later, when they are closer.
 MAX_RACE_LEAD = timedelta(days=366)
+# Two weeks is the least a plan needs to rehearse race day 8-14 days out and then taper.
+MIN_RACE_LEAD = timedelta(days=14)
+# Pain above this at intake: the coach hears at once and the plan starts at its gentlest step.
+HIGH_PAIN = 5
+# Impact moves (hops, jumps, bounds) only for pain-free runners up to this age.
+IMPACT_MAX_AGE = 50
 
 
 class ProfileError(ValueError):
@@ -96,6 +102,11 @@ class Profile:
             elif isinstance(self.start_date, date):
                 if self.race_date <= self.start_date:
                     e["race_date"] = "The race must be after your start date."
+                elif self.race_date - self.start_date < MIN_RACE_LEAD:
+                    e["race_date"] = (
+                        "The race must be at least two weeks after your start date, so there "
+                        "is time to rehearse it and rest before it."
+                    )
                 elif self.race_date - self.start_date > MAX_RACE_LEAD:
                     e["race_date"] = "That race is over a year away; plan it closer to the day."
         if self.race_type is not None and self.race_type not in RACE_TYPES:
@@ -110,6 +121,31 @@ class Profile:
     def restricted(self) -> bool:
         """Knee-dominant and impact moves are left out for a sore knee or real pain."""
         return self.pain_area == "knee" or self.pain_level > 3
+
+    @property
+    def impact_ok(self) -> bool:
+        """Hops, jumps and bounds (after the first four weeks) only for a runner with no pain
+        area, pain 2/10 or less, and an age up to ``IMPACT_MAX_AGE`` (or not given)."""
+        return (
+            self.pain_area == "none"
+            and self.pain_level <= 2
+            and (self.age is None or self.age <= IMPACT_MAX_AGE)
+        )
+
+    @property
+    def excluded_tags(self) -> frozenset[str]:
+        """Exercise tags her plan never uses: knee-dominant moves for a sore knee or pain
+        above 3/10, impact moves unless ``impact_ok``."""
+        tags = set()
+        if self.restricted:
+            tags.add("knee_dominant")
+        if self.restricted or not self.impact_ok:
+            tags.add("impact")
+        return frozenset(tags)
+
+    @property
+    def high_pain(self) -> bool:
+        return self.pain_level > HIGH_PAIN
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Profile:

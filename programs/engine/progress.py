@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from .model import RUN_WALK, Plan
+from .race import clock
+from .words import short_date
 
 DONE, PARTIAL, SKIPPED = "done", "partial", "skipped"
 
@@ -138,3 +140,84 @@ def weekly_progress(plan: Plan, logs: Iterable[SessionLog], on_date: date) -> li
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class GoalProgress:
+    """How far she is from her goal: her best so far against the target, in seconds.
+
+    Without a race the goal is the plan's last step (30 minutes without walking, or a 5K) and
+    ``best`` her longest continuous run; with a race, the running race day asks and ``best``
+    the most running she has done in one session. ``expected`` is what the plan had her doing
+    a week ago (a week's grace before she counts as behind)."""
+
+    goal: str
+    measure: str  # what ``best`` and ``target`` count, in her words
+    best: int
+    target: int
+    expected: int
+    weeks_to_go: int
+    goal_date: date
+
+    @property
+    def on_track(self) -> bool:
+        return self.best >= self.expected
+
+    @property
+    def percent(self) -> int:
+        return min(100, 100 * self.best // self.target) if self.target else 100
+
+    @property
+    def expected_percent(self) -> int:
+        return min(100, 100 * self.expected // self.target) if self.target else 100
+
+    @property
+    def summary(self) -> str:
+        """The picture in words (its text alternative, and the line under it)."""
+        weeks = f"{self.weeks_to_go} week" + ("" if self.weeks_to_go == 1 else "s")
+        track = (
+            "You're on track."
+            if self.on_track
+            else "You're a little behind the plan; that's fine, it adapts to you."
+        )
+        if self.goal == "race day":
+            goal = f"Race day asks for {clock(self.target)} of running."
+        else:
+            goal = f"Your goal: {self.goal}."
+        return (
+            f"{self.measure.capitalize()} so far: {clock(self.best)}. {goal} {weeks} to go, to "
+            f"{short_date(self.goal_date)}. {track}"
+        )
+
+
+def goal_progress(plan: Plan, logs: Iterable[SessionLog], on_date: date) -> GoalProgress:
+    """Her best so far (sessions logged done; partly done counts for nothing here) against
+    the goal, the weeks to go, and whether she is on track."""
+    done = {lg.session_date for lg in logs if lg.kind == RUN_WALK and lg.status == DONE}
+    runs = [s for s in plan.sessions if s.kind == RUN_WALK and not s.race]
+    race = next((s for s in plan.sessions if s.race), None)
+    if race is not None:
+        assert plan.profile.race_date is not None
+
+        def measure_of(s) -> int:
+            return s.run_seconds
+
+        goal = "race day"
+        measure = "most running in one session"
+        target = race.run_seconds
+        goal_date = plan.profile.race_date
+    else:
+
+        def measure_of(s) -> int:
+            return s.longest_run_seconds
+
+        target = max((s.longest_run_seconds for s in runs), default=0)
+        five_k = plan.profile.ability == "run_5k"
+        goal = "a full 5K without walking" if five_k else "30 minutes without walking"
+        measure = "longest run without walking"
+        goal_date = max((s.date for s in plan.sessions), default=on_date)
+    best = max((measure_of(s) for s in runs if s.date in done and s.date <= on_date), default=0)
+    grace = on_date - timedelta(days=7)
+    expected = max((measure_of(s) for s in runs if s.date < grace), default=0)
+    weeks_to_go = max(0, -(-(goal_date - on_date).days // 7))
+    return GoalProgress(goal, measure, best, target, min(expected, target), weeks_to_go, goal_date)

@@ -76,8 +76,11 @@ def entry_level(ability: str, run_minutes: int | None, pain_level: int) -> int:
     """Where the runner enters the ladder.
 
     We start at the highest rung whose longest run is within three quarters of what they can
-    run today (room to finish feeling good), and one rung lower when pain is 4 or more.
+    run today (room to finish feeling good), one rung lower when pain is 4 or more, and at the
+    gentlest rung when pain is above 5.
     """
+    if pain_level > 5:
+        return 0
     if ability == "walk_only":
         level = 0
     elif ability == "run_5k":

@@ -12,7 +12,6 @@ from datetime import date
 from fractions import Fraction
 
 from .model import RaceStrategy
-from .progression import LADDER
 
 RUN_PACE = 780  # s/mile, easy jog
 WALK_PACE = 1050  # s/mile, brisk walk
@@ -38,39 +37,113 @@ def _round(x: Fraction) -> int:
     return int(x + Fraction(1, 2))
 
 
-def race_strategy(race_type: str, race_date: date, level: int, reached_goal: bool) -> RaceStrategy:
-    """Strategy for the race given the last rung trained (``level``).
+# Run/walk rhythms a beginner can hold (Jeff Galloway's ratios), from most running to least.
+# When training time is short the race walks more, never the other way round.
+RHYTHMS: tuple[tuple[int, int], ...] = (
+    (900, 60),
+    (600, 60),
+    (540, 60),
+    (480, 60),
+    (450, 60),
+    (360, 60),
+    (300, 60),
+    (240, 60),
+    (180, 60),
+    (150, 60),
+    (120, 60),
+    (90, 60),
+    (60, 60),
+    (30, 30),
+    (30, 60),
+    (30, 90),
+    (30, 120),
+    (30, 180),
+    (30, 240),
+    (30, 300),
+)
+# The dress rehearsal covers at least this share of the race's expected time, in its rhythm.
+REHEARSAL_SHARE = Fraction(4, 5)
+# Race-day running is at most this multiple of the most running done in one session.
+RACE_RUN_MULTIPLE = Fraction(5, 4)
 
-    A runner who reached 30 non-stop minutes runs it continuously. Otherwise they race with the
-    run/walk rhythm they have practised, shortening the walks only as far as runDisney's pace
-    limit requires.
-    """
+
+def finish_seconds(run: int | None, walk: int | None) -> int:
+    """Expected 5K time for a rhythm (``run`` None: running all the way)."""
+    pace = Fraction(RUN_PACE) if run is None else pace_for(run, walk or 0)
+    return _round(pace * FIVE_K_MILES)
+
+
+def rhythm_running(run: int | None, walk: int | None, seconds: int) -> int:
+    """Seconds of running in the first ``seconds`` of a rhythm."""
+    if run is None or not walk:
+        return seconds
+    cycles, rest = divmod(seconds, run + walk)
+    return cycles * run + min(rest, run)
+
+
+def rehearsal_seconds(run: int | None, walk: int | None) -> int:
+    """Length of the dress rehearsal: at least ``REHEARSAL_SHARE`` of the race's time, and long
+    enough that race day holds at most ``RACE_RUN_MULTIPLE`` times its running."""
+    finish = finish_seconds(run, walk)
+    race_running = rhythm_running(run, walk, finish)
+    seconds = -(-finish * REHEARSAL_SHARE.numerator // REHEARSAL_SHARE.denominator)
+    while rhythm_running(run, walk, seconds) * RACE_RUN_MULTIPLE < race_running:
+        seconds += 15
+    if run is not None and walk:
+        # Stop at the end of a run or a whole walk, never a few seconds into one.
+        cycle = run + walk
+        if seconds % cycle > run:
+            seconds += cycle - seconds % cycle
+    return seconds
+
+
+def choose_rhythm(
+    longest_done: int, running_cap: int, trained: tuple[int, int] | None
+) -> tuple[int | None, int | None, bool]:
+    """The race rhythm with the most running whose rehearsal fits what training allows: no run
+    interval longer than she has run (a continuous race only if its rehearsal lengthens her
+    longest run by a quarter at most), and rehearsal running within ``running_cap``.
+
+    Returns (run, walk, fits); ``run`` None means running all the way. ``fits`` is False only
+    when even the most walking rhythm asks for more than ``running_cap`` (then that rhythm)."""
+    options: list[tuple[int | None, int | None]] = [(None, None)]
+    rhythms = set(RHYTHMS) | ({trained} if trained else set())
+    options += sorted(rhythms, key=lambda rw: (-Fraction(rw[0], rw[0] + rw[1]), -rw[0]))
+    for run, walk in options:
+        seconds = rehearsal_seconds(run, walk)
+        if run is None:
+            if seconds * 4 > longest_done * 5:
+                continue
+        elif run > longest_done:
+            continue
+        if rhythm_running(run, walk, seconds) <= running_cap:
+            return run, walk, True
+    run, walk = RHYTHMS[-1]
+    return run, walk, False
+
+
+def race_strategy(
+    race_type: str, race_date: date, run: int | None, walk: int | None
+) -> RaceStrategy:
+    """The race at the rhythm ``choose_rhythm`` picked, with its pace arithmetic and, for
+    runDisney, whether it holds 16:00 per mile said in plain words."""
     disney = race_type == "rundisney"
-    limit_note = ""
-    if reached_goal:
+    finish = finish_seconds(run, walk)
+    if run is None:
         pace = Fraction(RUN_PACE)
-        finish = _round(pace * FIVE_K_MILES)
         summary = (
-            "Run it without walking at an easy, chatty pace. If you need a breather, a one-minute "
-            "walk is fine and still well on pace."
+            "Run it without walking at an easy, chatty pace: you ran most of this distance at "
+            "your dress rehearsal. If you need a breather, a one-minute walk is fine."
         )
         arithmetic = (
             f"At an easy jog of about {clock(RUN_PACE)} per mile, 3.1 miles takes about "
             f"{clock(finish)}."
         )
-        run, walk = None, None
     else:
-        rung = LADDER[level]
-        run = rung.runs[0]
-        walk = rung.walk or 60
-        if disney:
-            # Shorten walks in 15-second steps until the rhythm holds our target pace.
-            while walk > 15 and pace_for(run, walk) > RUNDISNEY_TARGET:
-                walk -= 15
+        walk = walk or 0
         pace = pace_for(run, walk)
-        finish = _round(pace * FIVE_K_MILES)
         summary = (
-            f"Race with the rhythm you trained: run {clock(run)}, walk {clock(walk)}, from the "
+            f"Race with the rhythm you rehearsed: run {clock(run)}, walk {clock(walk)}, from the "
             "very first minute, even when the crowd pulls you along. Walk breaks taken early "
             "are what keep you strong at the end."
         )
@@ -79,9 +152,8 @@ def race_strategy(race_type: str, race_date: date, level: int, reached_goal: boo
             f"{clock(WALK_PACE)} per mile, run {clock(run)} / walk {clock(walk)} averages about "
             f"{clock(_round(pace))} per mile, so 3.1 miles takes about {clock(finish)}."
         )
-        if walk < (rung.walk or 60):
-            summary += " The walks are a little shorter than in training to stay on pace."
     holds = None
+    limit_note = ""
     if disney:
         holds = _round(pace) <= RUNDISNEY_LIMIT
         limit = _round(RUNDISNEY_LIMIT * FIVE_K_MILES)
@@ -92,13 +164,14 @@ def race_strategy(race_type: str, race_date: date, level: int, reached_goal: boo
             )
         else:
             limit_note = (
-                " That is slower than runDisney's 16:00 per mile; your coach will talk through "
-                "options with you."
+                f" That is slower than runDisney's 16:00 per mile ({clock(limit)} for the 5K): "
+                "there isn't enough training time before this race to run more of it safely. "
+                "Your coach knows and will talk through options with you, such as a later race."
             )
     return RaceStrategy(
         race_type=race_type,
         race_date=race_date,
-        continuous=reached_goal,
+        continuous=run is None,
         run_seconds=run,
         walk_seconds=walk,
         assumed_run_pace=RUN_PACE,

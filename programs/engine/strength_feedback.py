@@ -114,7 +114,11 @@ class _Rewriter:
         profile = plan.profile
         self.allowed = {
             ex.id
-            for ex in eligible(library, frozenset(profile.equipment) | {"none"}, profile.restricted)
+            for ex in eligible(
+                library,
+                frozenset(profile.equipment) | {"none"},
+                profile.excluded_tags | {"impact"},
+            )
         }
         self._substitutes: dict[str, list[Exercise]] = {}
 

@@ -38,6 +38,19 @@ def _minutes(seconds: int) -> str:
     return clock(seconds)
 
 
+def level_words(level: int) -> str:
+    """A step of the plan as the runner knows it: "runs of 2 minutes", "30 minutes without
+    walking"."""
+    rung = LADDER[level]
+    if level == FIVE_K:
+        return "a 5K without walking"
+    if rung.continuous:
+        return f"{_minutes(rung.longest)} without walking"
+    if len(set(rung.runs)) > 1:
+        return "runs of " + " and ".join(_minutes(r) for r in rung.runs)
+    return f"runs of {_minutes(rung.longest)}"
+
+
 def run_title(level: int, taper: bool = False) -> str:
     rung = LADDER[level]
     if taper:
@@ -51,17 +64,36 @@ def run_title(level: int, taper: bool = False) -> str:
     return "Run/walk: " + " + ".join(_minutes(r) for r in rung.runs) + " running"
 
 
-def run_why(phase: str, level: int, week: int, pain_area: str) -> str:
-    """``phase`` is first | new | repeat | hold | goal | taper | eased | repeated."""
+def pain_guide(pain_area: str) -> str:
+    """The pain-monitoring model in her words: the same whatever pain she starts with."""
+    sore = PAIN_WORDS.get(pain_area)
+    where = f"in your {sore} " if sore else ""
+    return (
+        f"Pain {where}up to 3 out of 10 is fine; 4 or 5 is acceptable if it has settled by "
+        "next morning; above 5, stop, walk home and tell your coach."
+    )
+
+
+def run_why(
+    phase: str, level: int, week: int, pain_area: str, pain_level: int = 0, because: str = ""
+) -> str:
+    """``phase`` is first | new | repeat | hold | goal | taper | eased | repeated; for the
+    last two, ``because`` says what she logged that led here (see ``adapt``)."""
     rung = LADDER[level]
     sore = PAIN_WORDS.get(pain_area)
     if phase == "first":
-        line = (
-            "We start where you are today, not at square one. Finish feeling you could have "
-            "done a little more: that is exactly the right spot."
-        )
-        if sore:
-            line += f" If your {sore} goes above 3 out of 10, walk the rest and log it."
+        if pain_level > 5:
+            line = (
+                "We start at the gentlest step because of the pain you told us about, and your "
+                "coach will check in with you. Finish feeling you could have done more."
+            )
+        else:
+            line = (
+                "We start where you are today, not at square one. Finish feeling you could "
+                "have done a little more: that is exactly the right spot."
+            )
+        if sore or pain_level:
+            line += " " + pain_guide(pain_area)
         return line
     if phase == "goal":
         if level == FIVE_K:
@@ -83,19 +115,18 @@ def run_why(phase: str, level: int, week: int, pain_area: str) -> str:
             "tendons time to catch up with your lungs."
         )
     if phase == "repeated":
-        return (
-            "We're repeating last week's step, based on what you logged. Nothing is lost; "
-            "this is how the plan keeps you running."
-        )
+        return f"{because} Nothing is lost; this is how the plan keeps you running.".strip()
     if phase == "eased":
-        return (
-            "We've eased back one step after the pain you logged, and your coach knows. "
-            "Easy effort today; pain should stay at 2 out of 10 or lower."
-        )
+        return f"{because} Easy effort today. {pain_guide(pain_area)}".strip()
     if phase == "taper":
         return "Shorter on purpose. Fresh legs on race day matter more than one more hard workout."
     if rung.continuous:
         return f"New step: {_minutes(rung.longest)} without a break. Go slow enough to chat."
+    if len(set(rung.runs)) > 1:
+        return (
+            f"New step: {level_words(level)}, a short walk between. Keep them easy enough to "
+            "talk; the walk is part of the plan, not a failure."
+        )
     return [
         f"New step: runs of {_minutes(rung.longest)}. Keep them easy enough to talk; the walks "
         "are part of the plan, not a failure.",
@@ -114,8 +145,9 @@ RACE_WHY = (
 )
 
 
-def strength_title(which: str, block: bool = False) -> str:
-    return "Hip strength after your run" if block else f"Hip strength {which}"
+def strength_title(which: str, minutes: int | None = None) -> str:
+    title = f"Hip strength {which}"
+    return f"{title} (about {minutes} minutes)" if minutes else title
 
 
 def strength_why(which: str, week: int, pain_area: str) -> str:
@@ -143,7 +175,31 @@ def strength_why(which: str, week: int, pain_area: str) -> str:
     ][(week + (which == "B")) % 2]
 
 
-BLOCK_WHY = "Afterwards, while you're warm: hip work in every direction, about 15 minutes."
+def block_why(minutes: int) -> str:
+    return (
+        "Afterwards, while you're warm: hip work in every direction, knee straight and bent, "
+        f"about {minutes} minutes."
+    )
+
+
+def rehearsal_title(seconds: int) -> str:
+    return f"Dress rehearsal: your race rhythm for {round(seconds / 60)} minutes"
+
+
+def rehearsal_why(run: int | None, walk: int | None, race: date) -> str:
+    rhythm = "running all the way" if run is None else f"run {clock(run)}, walk {clock(walk or 0)}"
+    return (
+        f"Race day, rehearsed: {rhythm}, just as you will on {short_date(race)}, for most of the "
+        "race's length. Easy pace; on race day this will feel familiar."
+    )
+
+
+def taper_note(race: date, note: str | None = None) -> str:
+    line = (
+        f"Lighter on purpose: your race is on {short_date(race)}, so this week holds less "
+        "running and the day before it stays free."
+    )
+    return f"{note} {line}" if note else line
 
 
 def short_date(d: date) -> str:

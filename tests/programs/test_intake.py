@@ -1,14 +1,17 @@
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 import time_machine
 from sqlalchemy import func, select
 
+from crm.alerts.models import CoachFlag
 from programs.engine import ProfileError
+from programs.flags import sync_flags
 from programs.intake import submit_intake
 from programs.logs import record_workout
 from programs.models import PlanRecord, WorkoutLog
 from programs.plans import active_plan, load_plan, runner_profile
+from tasks.models import OutboxEmail
 from tests.factories import intake_values
 from tests.programs.conftest import START, TIMEZONE, day
 
@@ -124,3 +127,52 @@ def test_strength_day_shows_each_exercise_with_its_cue_and_a_guided_session(
     assert "data-strength-items" in html  # the guided session (static/js/strength.js)
     assert all(f'data-exercise="{item.exercise_id}"' in html for item in first.items)
     assert all(item.cue.replace("'", "&#39;") in html for item in first.items)
+
+
+def _flags_and_alerts(db_session, user_id):
+    db_session.expire_all()
+    flags = list(db_session.scalars(select(CoachFlag).where(CoachFlag.user_id == user_id)))
+    query = select(OutboxEmail).where(OutboxEmail.template == "coach_alert")
+    alerts = list(db_session.scalars(query))
+    return flags, alerts
+
+
+def test_intake_pain_above_five_flags_the_coach_at_once_and_starts_gentlest(
+    db_session, runner, coach
+):
+    values = intake_values(timezone=TIMEZONE, pain_area="foot", pain_level=7, run_minutes=10)
+    plan = load_plan(submit_intake(db_session, runner.id, values))
+    assert plan.weeks[0].level == 0
+    flags, alerts = _flags_and_alerts(db_session, runner.id)
+    (flag,) = [f for f in flags if f.key.startswith("engine:intake-pain-high")]
+    assert flag.kind == "pain" and "foot 7/10" in flag.reason and flag.resolved_at is None
+    assert any("foot 7/10" in a.text for a in alerts)
+
+
+def test_intake_pain_of_five_raises_no_flag(db_session, runner, coach):
+    submit_intake(db_session, runner.id, intake_values(timezone=TIMEZONE, pain_level=5))
+    flags, _ = _flags_and_alerts(db_session, runner.id)
+    assert not [f for f in flags if f.key.startswith("engine:")]
+
+
+def test_a_rundisney_race_too_close_to_hold_16_minute_miles_flags_the_coach_at_intake(
+    db_session, runner, coach
+):
+    values = intake_values(
+        timezone=TIMEZONE,
+        ability="walk_only",
+        run_minutes=None,
+        race_date=START + timedelta(weeks=3),
+        race_type="rundisney",
+    )
+    plan = load_plan(submit_intake(db_session, runner.id, values))
+    assert plan.race_strategy.holds_16_min_mile is False
+    flags, alerts = _flags_and_alerts(db_session, runner.id)
+    (flag,) = [f for f in flags if f.key.startswith("engine:race-pace-at-risk")]
+    assert flag.kind == "race" and "16:00" in flag.reason
+    assert any("16:00" in a.text for a in alerts)
+    # It stays until the coach has looked, however often flags are synced.
+    sync_flags(db_session, runner.id, START + timedelta(days=3))
+    db_session.commit()
+    db_session.refresh(flag)
+    assert flag.resolved_at is None

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from programs.engine import CoachEdit, Plan, Profile, WorkoutLog, adapt, coach_flags, generate_plan
+from programs.engine import (
+    CoachEdit,
+    Plan,
+    Profile,
+    WorkoutLog,
+    adapt,
+    coach_flags,
+    generate_plan,
+    load_library,
+)
 from programs.engine.model import Session
 
 PROFILE = Profile(
@@ -127,5 +136,50 @@ def test_step_back_near_the_race_turns_into_a_run_walk_strategy():
 def test_high_pain_on_the_first_rung_says_it_holds_rather_than_easing_back():
     from programs.engine.adapt import _eased
 
-    assert _eased(0, 0) == "held at rung 0, the gentlest step"
-    assert _eased(4, 3) == "eased back from rung 4 to 3"
+    assert _eased(0, 0) == "kept at the gentlest step (runs of 30 seconds)"
+    assert _eased(4, 3) == "eased back from runs of 2 minutes to runs of 1:30"
+
+
+def test_pain_above_two_logged_takes_impact_moves_out_of_the_rest_of_the_plan():
+    profile = Profile(ability="walk_only", days=(0, 2, 4, 6), start_date=date(2025, 3, 3))
+    plan = generate_plan(profile)
+    hops = [s.date for s in plan.sessions if any(i.exercise_id == "skater-hop" for i in s.items)]
+    assert hops and all(d >= profile.start_date + timedelta(weeks=4) for d in hops)
+    logs = [WorkoutLog(s.date, "done", pain_during=3, pain_next_morning=1)
+            for s in plan.weeks[0].sessions]  # fmt: skip
+    adapted = adapt(plan, logs)
+    assert adapted.changes[-1].rule == "pain-moderate-repeat"
+    assert not [
+        i for s in adapted.sessions for i in s.items + s.block if i.exercise_id == "skater-hop"
+    ]
+
+
+def test_adapted_weeks_say_what_was_logged_and_what_changed():
+    plan = _plan()
+    adapted = adapt(plan, _log_week(plan, 0, pain_during=4, pain_next_morning=1))
+    why = adapted.weeks[1].runs[0].why
+    assert why.startswith("Last week you logged pain 4/10 on Mon 3 Mar")
+    assert "settled by next morning, so this week repeats" in why
+    assert "We're repeating last week's step" not in why
+
+
+def test_pain_above_two_mid_week_takes_the_hop_out_of_the_days_that_follow():
+    profile = Profile(ability="walk_only", days=(0, 2, 4, 6), start_date=date(2025, 3, 3))
+    plan = generate_plan(profile)
+    hop_day = next(
+        s.date for s in plan.sessions if any(i.exercise_id == "skater-hop" for i in s.items)
+    )
+    logs = [
+        WorkoutLog(s.date, "done", pain_during=0)
+        for s in plan.sessions
+        if s.date < hop_day - timedelta(days=1)
+    ]
+    logs.append(WorkoutLog(hop_day - timedelta(days=1), "done", pain_during=3))
+    adapted = adapt(plan, logs)
+    (session,) = [s for s in adapted.sessions if s.date == hop_day and s.kind == "strength"]
+    ids = [i.exercise_id for i in session.items]
+    assert "skater-hop" not in ids and len(set(ids)) == len(ids)
+    lib = load_library()
+    cells = {(lib[i].direction, lib[i].knee) for i in ids}
+    before = next(s for s in plan.sessions if s.date == hop_day and s.kind == "strength")
+    assert cells == {(lib[i.exercise_id].direction, lib[i.exercise_id].knee) for i in before.items}

@@ -77,3 +77,11 @@ def test_race_date_alone_means_a_5k():
         ability="walk_only", days=(0, 2, 4), start_date=date(2025, 1, 6), race_date=date(2025, 4, 6)
     )
     assert p.race_type == "5k"
+
+
+def test_a_race_needs_two_weeks_to_rehearse_and_taper():
+    start = date(2025, 3, 3)
+    with pytest.raises(ProfileError) as caught:
+        Profile(ability="walk_only", days=(0, 2, 4), start_date=start, race_date=date(2025, 3, 16))
+    assert "at least two weeks" in caught.value.messages["race_date"]
+    Profile(ability="walk_only", days=(0, 2, 4), start_date=start, race_date=date(2025, 3, 17))

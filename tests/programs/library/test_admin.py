@@ -5,14 +5,23 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+from dataclasses import replace
 
 import pytest
 from flask import url_for
 from sqlalchemy import func, select
 
 from crm.articles import render
+from programs import library as library_module
+from programs.engine.library import Library
 from programs.intake import regenerate_plan, submit_intake
-from programs.library import coach_exercise, current_library, library_coverage, save_coach_exercise
+from programs.library import (
+    coach_exercise,
+    current_library,
+    grid_gaps,
+    library_coverage,
+    save_coach_exercise,
+)
 from programs.models import CoachExercise
 from programs.plan_edits import swap_options
 from programs.plans import active_plan, load_plan
@@ -310,3 +319,50 @@ def test_runners_are_refused_and_visitors_sent_to_log_in(
     assert r.status_code == 403
     assert _count(db_session) == 1
     assert db_session.scalar(select(CoachExercise.active))
+
+
+def test_the_library_page_shows_the_twelve_cell_grid_and_no_gap_warning_when_whole(
+    client, db_session, coach_in
+):
+    html = client.get("/coach/exercises").text
+    assert "twelve-cell hip grid" in html
+    assert 'id="grid-gaps"' not in html
+    assert grid_gaps(current_library(db_session)) == []
+
+
+def test_the_library_page_warns_when_her_switched_off_exercise_breaks_the_grid(
+    client, db_session, coach_in, monkeypatch
+):
+    """With a library whose only equipment-free moves for abduction with the knee straight are
+    hers, switching hers off leaves the cell short: the page says so and names it."""
+    base = library_module.load_library()
+    kept = [
+        e
+        for e in base.exercises
+        if not (e.direction == "abduction" and e.knee == "straight" and e.equipment == "none")
+    ]
+    ids = {e.id for e in kept}
+    thin = Library(
+        tuple(
+            replace(
+                e,
+                easier=e.easier if e.easier in ids else None,
+                harder=e.harder if e.harder in ids else None,
+            )
+            for e in kept
+        )
+    )
+    monkeypatch.setattr(library_module, "load_library", lambda *a, **k: thin)
+    library_module._library_for.cache_clear()
+    try:
+        assert client.post("/coach/exercises/new", data=form_data()).status_code == 302
+        second = form_data(slug="wall-side-raise-hold", name="Wall side-raise hold")
+        assert client.post("/coach/exercises/new", data=second).status_code == 302
+        assert 'id="grid-gaps"' not in client.get("/coach/exercises").text
+        assert client.post("/coach/exercises/wall-side-raise-hold/deactivate").status_code == 302
+        html = client.get("/coach/exercises").text
+        warning = html[html.index('id="grid-gaps"') :].split("</div>")[0]
+        assert "knee straight: only Wall-lean side raise" in warning
+        assert "Switched off here: Wall side-raise hold" in warning
+    finally:
+        library_module._library_for.cache_clear()

@@ -207,7 +207,10 @@ def test_feedback_keeps_to_her_equipment_history_and_the_coach_pins(case) -> Non
     adapted = apply_feedback(plan, feedback, LIB, pinned=pinned, logged=logged)
     profile = plan.profile
     allowed = {
-        e.id for e in eligible(LIB, frozenset(profile.equipment) | {"none"}, profile.restricted)
+        e.id
+        for e in eligible(
+            LIB, frozenset(profile.equipment) | {"none"}, profile.excluded_tags | {"impact"}
+        )
     }
     first_day = min((f.session_date for f in feedback), default=None)
     hurt_since: dict[str, date] = {}
