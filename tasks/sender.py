@@ -70,6 +70,7 @@ _CLAIMED_COLUMNS = (
     OutboxEmail.headers,
     OutboxEmail.attachments,
     OutboxEmail.condition,
+    OutboxEmail.idempotency_key,
 )
 
 
@@ -90,6 +91,7 @@ class Claimed:
     headers: dict
     attachments: list
     condition: str
+    idempotency_key: str
 
     @property
     def is_marketing(self) -> bool:
@@ -213,7 +215,7 @@ def _send_claimed(rows: list[Claimed]) -> dict[int, tuple[str, float | None]]:
 
 
 def _send_one(marks: Connection, row: Claimed, server: SmtpServer) -> tuple[str, float | None]:
-    row.message_id = row.message_id or message_id_for(row.id)
+    row.message_id = row.message_id or message_id_for(row.idempotency_key)
     try:
         _deliver(build_message(row), server)
     except smtplib.SMTPRecipientsRefused as exc:
@@ -243,7 +245,7 @@ def _finish(
     values: dict[str, Any] = {"status": status, "last_error": error}
     if status == EmailStatus.SENT:
         values.update(sent_at=utcnow(), delivery=delivery,
-                      message_id=row.message_id or message_id_for(row.id))  # fmt: skip
+                      message_id=row.message_id or message_id_for(row.idempotency_key))  # fmt: skip
     if not row.lead_id:
         marks.execute(*_update_row(row.id, values))
         return str(status)
@@ -324,7 +326,7 @@ def build_message(row: OutboxEmail | Claimed) -> Message:
     msg["From"] = formataddr(parseaddr(cfg["MAIL_FROM"]))  # a non-ASCII name gets encoded
     msg["To"] = row.to_email
     msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = row.message_id or message_id_for(row.id)
+    msg["Message-ID"] = row.message_id or message_id_for(row.idempotency_key)
     msg["X-Hero-Outbox-Id"] = str(row.id)
     for name, value in (row.headers or {}).items():
         _header(msg, name, value)

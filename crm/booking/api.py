@@ -31,9 +31,7 @@ class SlotsQuery(Schema):
     class Meta:
         unknown = RAISE
 
-    start = ApiDate(
-        load_default=None, metadata={"description": "First day (YYYY-MM-DD) in `tz`"}
-    )
+    start = ApiDate(load_default=None, metadata={"description": "First day (YYYY-MM-DD) in `tz`"})
     days = fields.Integer(load_default=7, validate=validate.Range(1, 62))
     tz = fields.String(load_default=None, validate=[validate.Length(max=64), _zone_name])
 
@@ -50,9 +48,7 @@ class BookingIn(Schema):
     name = fields.String(required=True, validate=validate.Length(1, FIELD_LIMITS["name"]))
     email = fields.Email(required=True, validate=validate.Length(max=FIELD_LIMITS["email"]))
     phone = fields.String(load_default="", validate=validate.Length(max=FIELD_LIMITS["phone"]))
-    slot_start = ApiAwareDateTime(
-        required=True, metadata={"description": "ISO-8601 with offset"}
-    )
+    slot_start = ApiAwareDateTime(required=True, metadata={"description": "ISO-8601 with offset"})
     timezone = fields.String(required=True, validate=[validate.Length(max=64), _zone_name])
     goal_race = fields.String(
         load_default="", validate=validate.Length(max=FIELD_LIMITS["goal_race"])

@@ -181,6 +181,7 @@ class Walker:
     def send(self, role: str, method: str, url: str, what: str, **kw):
         Recording.looked_up = set()
         import time as _t
+
         t0 = _t.perf_counter()
         response = self.client(role).open(url, method=method, **kw)
         key = (role, method, re.sub(r"/[^/]*\d[^/]*", "/N", url.split("?")[0])[:60])
