@@ -158,9 +158,6 @@ def plausible(kind: str, attrs: dict[str, str]) -> str:
     }.get(kind, "Walk test")
 
 
-TIMES = {}
-
-
 class Walker:
     def __init__(self, app: Flask, world: World) -> None:
         self.app = app
@@ -180,12 +177,7 @@ class Walker:
 
     def send(self, role: str, method: str, url: str, what: str, **kw):
         Recording.looked_up = set()
-        import time as _t
-
-        t0 = _t.perf_counter()
         response = self.client(role).open(url, method=method, **kw)
-        key = (role, method, re.sub(r"/[^/]*\d[^/]*", "/N", url.split("?")[0])[:60])
-        TIMES[key] = TIMES.get(key, 0) + _t.perf_counter() - t0
         self.requests += 1
         if response.status_code >= 500:
             shown = url if len(url) < 200 else url[:200] + "…"
@@ -321,9 +313,7 @@ def walker(app_ctx, world):
 def test_no_route_answers_5xx_to_extreme_urls_and_bodies(walker, role):
     for rule in walkable_rules(walker.app):
         walker.walk_rule(rule, role)
-    for k, v in sorted(TIMES.items(), key=lambda kv: -kv[1])[:25]:
-        print(round(v, 2), k)
-    print("requests", walker.requests, sum(TIMES.values()))
+    assert walker.requests > 500
     assert not walker.problems, "\n".join(sorted(set(walker.problems)))
 
 
@@ -332,7 +322,4 @@ def test_no_form_answers_5xx_to_one_extreme_field(walker):
     assert len(forms) >= 15, [f.action for f in forms]
     for form in forms:
         walker.walk_form(form)
-    for k, v in sorted(TIMES.items(), key=lambda kv: -kv[1])[:25]:
-        print(round(v, 2), k)
-    print("requests", walker.requests, sum(TIMES.values()))
     assert not walker.problems, "\n".join(sorted(set(walker.problems)))
