@@ -84,7 +84,7 @@ def in_date_range(day: date) -> bool:
 def parse_day(raw: str | None) -> date | None:
     """An ISO date (YYYY-MM-DD) from a query string within Hero's date range, else None."""
     try:
-        day = date.fromisoformat((raw or "").strip()[:10])
+        day = date.fromisoformat((raw or "").strip())
     except ValueError:
         return None
     return day if in_date_range(day) else None
@@ -100,25 +100,25 @@ class DateField(wtforms.DateField):
             raise ValueError(DATE_RANGE_MESSAGE)
 
 
+def _bounded(kwargs: dict[str, Any], low: Any, high: Any) -> dict[str, Any]:
+    """A marshmallow field's keywords with the date range put first among its validators."""
+    given = kwargs.pop("validate", None)
+    extra = [given] if callable(given) else list(given or [])
+    bounds = ma_validate.Range(min=low, max=high, error=DATE_RANGE_MESSAGE)
+    return {**kwargs, "validate": [bounds, *extra]}
+
+
 class ApiDate(ma_fields.Date):
     """marshmallow's Date, refusing dates outside DATE_MIN..DATE_MAX with a field error."""
 
     def __init__(self, **kwargs: Any) -> None:
-        bounds = ma_validate.Range(min=DATE_MIN, max=DATE_MAX, error=DATE_RANGE_MESSAGE)
-        given = kwargs.pop("validate", None)
-        extra = [given] if callable(given) else list(given or [])
-        super().__init__(validate=[bounds, *extra], **kwargs)
+        super().__init__(**_bounded(kwargs, DATE_MIN, DATE_MAX))
 
 
 class ApiAwareDateTime(ma_fields.AwareDateTime):
     """marshmallow's AwareDateTime, refusing moments outside Hero's date range."""
 
     def __init__(self, **kwargs: Any) -> None:
-        bounds = ma_validate.Range(
-            min=datetime.combine(DATE_MIN, time(), tzinfo=UTC),
-            max=datetime.combine(DATE_MAX, time(), tzinfo=UTC),
-            error=DATE_RANGE_MESSAGE,
-        )
-        given = kwargs.pop("validate", None)
-        extra = [given] if callable(given) else list(given or [])
-        super().__init__(validate=[bounds, *extra], **kwargs)
+        first = datetime.combine(DATE_MIN, time(), tzinfo=UTC)
+        last = datetime.combine(DATE_MAX, time(), tzinfo=UTC)
+        super().__init__(**_bounded(kwargs, first, last))
