@@ -141,10 +141,9 @@ def today():
 @bp.get("/day/<date:day>")
 @runner_required
 def day(day: date):
-    on_date = day
-    if on_date == _today():
+    if day == _today():
         return redirect(url_for("portal.today"))
-    return _day_page(on_date)
+    return _day_page(day)
 
 
 def _day_page(
