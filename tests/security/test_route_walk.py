@@ -29,7 +29,9 @@ from flask import Flask, Request, g
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import Rule
 
-from extensions import api, limiter
+from crm.accounts.models import User
+from extensions import api, db, limiter
+from tests.conftest import sign_in
 from tests.security.conftest import World, methods_of, walkable_rules
 
 # Each value is a str; "\ud800" (a lone surrogate) is sent as the bytes a careless client would
@@ -167,14 +169,13 @@ class Walker:
         self.users = {"anonymous": None, "runner": world.runner_a.id, "coach": world.coach.id}
         self.problems: list[str] = []
         self.requests = 0
+        self.inside = 0  # coach and runner pages whose door opened (the sign-in worked)
 
     def client(self, role: str):
         g.pop("_login_user", None)
         client = self.app.test_client()
-        if self.users[role] is not None:
-            with client.session_transaction() as session:
-                session["_user_id"] = str(self.users[role])
-                session["_fresh"] = True
+        if self.users[role] is not None:  # a sign-in of its own: a walked /logout ends only it
+            sign_in(client, db.session.get(User, self.users[role]))
         return client
 
     def send(self, role: str, method: str, url: str, what: str, **kw):
@@ -214,6 +215,7 @@ class Walker:
                 "Location", ""
             ):
                 continue  # the door is shut: nothing past it reads the request
+            self.inside += rule.rule.startswith(("/coach", "/portal"))
             for name in rule.arguments:  # each path parameter in turn
                 for kind, value in PATH_EXTREMES.items():
                     wrong = self.fill(rule, {**valid, name: _q(value)})
@@ -316,6 +318,7 @@ def test_no_route_answers_5xx_to_extreme_urls_and_bodies(walker, role):
     for rule in walkable_rules(walker.app):
         walker.walk_rule(rule, role)
     assert walker.requests > 500
+    assert walker.inside > {"anonymous": 0, "runner": 10, "coach": 50}[role], walker.inside
     assert not walker.problems, "\n".join(sorted(set(walker.problems)))
 
 
