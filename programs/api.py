@@ -13,6 +13,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import RAISE, Schema, fields, validate
 
 from crm.accounts.access import coach_required, runner_required
+from crm.forms import ApiDate
 from extensions import db
 from programs.engine import Profile, ProfileError, generate_plan
 from programs.errors import PortalError
@@ -47,8 +48,8 @@ class ProfileIn(Schema):
     )
     pain_area = fields.String(load_default="none")
     pain_level = fields.Integer(load_default=0)
-    start_date = fields.Date(required=True)
-    race_date = fields.Date(load_default=None, allow_none=True)
+    start_date = ApiDate(required=True)
+    race_date = ApiDate(load_default=None, allow_none=True)
     race_type = fields.String(
         load_default=None, allow_none=True, metadata={"description": "5k or rundisney"}
     )
@@ -81,7 +82,7 @@ class LogIn(Schema):
     class Meta:
         unknown = RAISE
 
-    session_date = fields.Date(required=True)
+    session_date = ApiDate(required=True)
     kind = fields.String(
         load_default=None,
         allow_none=True,

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from crm.accounts.access import coach_required
+from crm.forms import parse_day
 from crm.time import utcnow, zone
 from extensions import db
 from programs.client_list import add_note as add_client_note
@@ -112,10 +113,10 @@ def _detail(user_id: int, status: int = 200, **forms):
 
 
 def _parse_day(value: str | None) -> date:
-    try:
-        return date.fromisoformat(value or "")
-    except ValueError:
+    day = parse_day(value)
+    if day is None:
         abort(400)
+    return day
 
 
 def _edit(user_id: int, form, action) -> object:

@@ -20,6 +20,7 @@ from flask import (
 from flask_login import current_user
 
 from crm.accounts.access import runner_required
+from crm.forms import parse_day
 from extensions import db
 from programs.calendar import calendar_feed, calendar_secret, regenerate_calendar_secret
 from programs.coaching.clients import set_coaching_emails
@@ -137,16 +138,12 @@ def today():
     return _day_page(today, today=today)
 
 
-@bp.get("/day/<day>")
+@bp.get("/day/<date:day>")
 @runner_required
-def day(day: str):
-    try:
-        on_date = date.fromisoformat(day)
-    except ValueError:
-        abort(404)
-    if on_date == _today():
+def day(day: date):
+    if day == _today():
         return redirect(url_for("portal.today"))
-    return _day_page(on_date)
+    return _day_page(day)
 
 
 def _day_page(
@@ -249,9 +246,8 @@ def _attach_errors(form, messages: dict[str, str]) -> None:
 @runner_required
 def log():
     form = LogForm()
-    try:
-        on_date = date.fromisoformat(form.session_date.data or "")
-    except ValueError:
+    on_date = parse_day(form.session_date.data)
+    if on_date is None:
         abort(400)
     if form.validate_on_submit():
         # A strength session's log carries her word on each exercise as well.

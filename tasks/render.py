@@ -4,6 +4,7 @@ the signed unsubscribe link every email carries, and its Message-ID."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 from functools import lru_cache
 from typing import Any
@@ -155,6 +156,10 @@ def render_email(
 _INLINER = css_inline.CSSInliner(load_remote_stylesheets=False)
 
 
-def message_id_for(row_id: int) -> str:
+def message_id_for(idempotency_key: str) -> str:
+    """The email's Message-ID, derived from its idempotency key: every send of one outbox row
+    (the one repeat a crash between the server's OK and the "sent" mark can cause included)
+    carries the same id, so mail clients show a repeat as the same message."""
     host = urlsplit(current_app.config["BASE_URL"]).hostname or "hero.local"
-    return f"<outbox.{row_id}@{host}>"
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+    return f"<{digest}.outbox@{host}>"

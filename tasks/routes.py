@@ -15,7 +15,7 @@ from flask import (
 from flask_login import current_user
 
 from crm.accounts.access import coach_required
-from crm.forms import choices, safe_next
+from crm.forms import bounded_id, choices, safe_next
 from extensions import csrf, db
 from tasks import editor, services
 from tasks.consent import suppress_address, suppression_for
@@ -46,7 +46,7 @@ def index():
     status = request.args.get("status") or None
     if status and status not in {s.value for s in EmailStatus}:
         status = None
-    before = request.args.get("before", type=int)
+    before = request.args.get("before", type=bounded_id)
     emails = services.list_emails(db.session, status=status, before_id=before)
     return render_template(
         "outbox/index.html",

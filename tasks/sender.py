@@ -71,6 +71,7 @@ _CLAIMED_COLUMNS = (
     OutboxEmail.headers,
     OutboxEmail.attachments,
     OutboxEmail.condition,
+    OutboxEmail.idempotency_key,
     OutboxEmail.render,
 )
 
@@ -92,6 +93,7 @@ class Claimed:
     headers: dict
     attachments: list
     condition: str
+    idempotency_key: str
     render: dict | None = None  # the data of an email the worker renders now (render_later)
     rendered_now: bool = False
 
@@ -246,7 +248,7 @@ def _render_now(session, rows: list[Claimed]) -> dict[int, str]:
 
 
 def _send_one(marks: Connection, row: Claimed, server: SmtpServer) -> tuple[str, float | None]:
-    row.message_id = row.message_id or message_id_for(row.id)
+    row.message_id = row.message_id or message_id_for(row.idempotency_key)
     try:
         _deliver(build_message(row), server)
     except smtplib.SMTPRecipientsRefused as exc:
@@ -276,7 +278,7 @@ def _finish(
     values: dict[str, Any] = {"status": status, "last_error": error}
     if status == EmailStatus.SENT:
         values.update(sent_at=utcnow(), delivery=delivery,
-                      message_id=row.message_id or message_id_for(row.id))  # fmt: skip
+                      message_id=row.message_id or message_id_for(row.idempotency_key))  # fmt: skip
         if row.rendered_now:  # what went out stays readable in the outbox
             values.update(subject=row.subject, html=row.html, text=row.text,
                           attachments=row.attachments, render=None)  # fmt: skip
@@ -360,7 +362,7 @@ def build_message(row: OutboxEmail | Claimed) -> Message:
     msg["From"] = formataddr(parseaddr(cfg["MAIL_FROM"]))  # a non-ASCII name gets encoded
     msg["To"] = row.to_email
     msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = row.message_id or message_id_for(row.id)
+    msg["Message-ID"] = row.message_id or message_id_for(row.idempotency_key)
     msg["X-Hero-Outbox-Id"] = str(row.id)
     for name, value in (row.headers or {}).items():
         _header(msg, name, value)

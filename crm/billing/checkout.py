@@ -165,6 +165,8 @@ def _retrieve_session(session: Session, stripe_session_id: str) -> dict:
         if attempt is None or attempt.offline_session is None:
             raise BillingError("No such checkout session.")
         return dict(attempt.offline_session)
+    if gateway.is_offline():  # no Stripe to ask: any other id is not one of ours
+        raise BillingError("No such checkout session.")
     return gateway.retrieve_checkout_session(stripe_session_id)
 
 

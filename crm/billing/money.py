@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+# Larger than any price or refund the coach could mean, and well inside an `integer` of cents.
+MAX_AMOUNT = Decimal("1000000")
 _SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "cad": "CA$", "aud": "A$"}
 
 
@@ -23,6 +25,8 @@ def parse_cents(text: str) -> int:
         value = Decimal(cleaned)
     except InvalidOperation as exc:
         raise ValueError(f"not an amount: {text!r}") from exc
+    if not value.is_finite() or abs(value) > MAX_AMOUNT:
+        raise ValueError(f"not an amount Hero takes: {text!r}")
     if value.as_tuple().exponent < -2:
         raise ValueError("at most two decimals")
     return int((value * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))

@@ -43,7 +43,7 @@ from crm.billing.forms import (
 )
 from crm.billing.models import CheckoutAttempt, Enrolment, Payment, PaymentStatus, Price, Programme
 from crm.billing.money import format_money
-from crm.forms import choices
+from crm.forms import bounded_id, choices, parse_day
 from crm.leads.models import Lead
 from crm.leads.services import spreadsheet_cells
 from crm.time import zone
@@ -253,13 +253,11 @@ def send_offer(lead_id: int):
 
 
 def _parse_day(value: str | None) -> datetime | None:
-    if not value:
+    day = parse_day(value)
+    if day is None:
         return None
-    try:
-        day = datetime.strptime(value, "%Y-%m-%d")
-    except ValueError:
-        return None
-    return day.replace(tzinfo=zone(current_app.config["COACH_TIMEZONE"]))
+    midnight = datetime.min.time()
+    return datetime.combine(day, midnight, tzinfo=zone(current_app.config["COACH_TIMEZONE"]))
 
 
 def _ledger_filters():
@@ -275,7 +273,7 @@ def _ledger_filters():
 @coach_required
 def payments():
     status, start, end = _ledger_filters()
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = max(request.args.get("page", 1, type=bounded_id) or 1, 1)
     stmt = reports.payments_query(status=status, start=start, end=end)
     rows = db.paginate(stmt, page=page, per_page=50, error_out=False)
     summary = reports.revenue_summary(db.session)

@@ -13,6 +13,7 @@ from crm.booking import services
 from crm.booking.errors import BookingInvalid, SlotTaken
 from crm.booking.services import FIELD_LIMITS
 from crm.booking.slots import InvalidSlot, Slot
+from crm.forms import ApiAwareDateTime, ApiDate
 from crm.time import is_valid_timezone, zone
 from extensions import db, limiter
 
@@ -30,9 +31,7 @@ class SlotsQuery(Schema):
     class Meta:
         unknown = RAISE
 
-    start = fields.Date(
-        load_default=None, metadata={"description": "First day (YYYY-MM-DD) in `tz`"}
-    )
+    start = ApiDate(load_default=None, metadata={"description": "First day (YYYY-MM-DD) in `tz`"})
     days = fields.Integer(load_default=7, validate=validate.Range(1, 62))
     tz = fields.String(load_default=None, validate=[validate.Length(max=64), _zone_name])
 
@@ -49,14 +48,12 @@ class BookingIn(Schema):
     name = fields.String(required=True, validate=validate.Length(1, FIELD_LIMITS["name"]))
     email = fields.Email(required=True, validate=validate.Length(max=FIELD_LIMITS["email"]))
     phone = fields.String(load_default="", validate=validate.Length(max=FIELD_LIMITS["phone"]))
-    slot_start = fields.AwareDateTime(
-        required=True, metadata={"description": "ISO-8601 with offset"}
-    )
+    slot_start = ApiAwareDateTime(required=True, metadata={"description": "ISO-8601 with offset"})
     timezone = fields.String(required=True, validate=[validate.Length(max=64), _zone_name])
     goal_race = fields.String(
         load_default="", validate=validate.Length(max=FIELD_LIMITS["goal_race"])
     )
-    goal_date = fields.Date(load_default=None, allow_none=True)
+    goal_date = ApiDate(load_default=None, allow_none=True)
     pain_level = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(0, 10))
     pain_notes = fields.String(
         load_default="", validate=validate.Length(max=FIELD_LIMITS["pain_notes"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
     FieldList,
     Form,
     FormField,
@@ -24,6 +23,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Numbe
 from crm.booking.availability import SETTING_BOUNDS
 from crm.booking.services import FIELD_LIMITS
 from crm.booking.slots import WEEKDAYS
+from crm.forms import DateField
 
 COMMON_ZONES = (
     "America/Los_Angeles",

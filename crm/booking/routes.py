@@ -41,7 +41,7 @@ from crm.booking.forms import (
 from crm.booking.models import Booking, BookingStatus
 from crm.booking.services import UTM_KEYS
 from crm.booking.slots import WEEKDAYS, InvalidSlot, Slot
-from crm.forms import safe_next
+from crm.forms import in_date_range, parse_day, safe_next
 from crm.site.caching import public
 from crm.time import is_valid_timezone, utcnow, zone
 from extensions import db, limiter
@@ -66,11 +66,7 @@ def _viewer_tz(raw: str | None) -> tuple[str, str | None]:
 
 def _start_day(raw: str | None, tz: str) -> date:
     today = utcnow().astimezone(zone(tz)).date()
-    try:
-        day = date.fromisoformat(raw) if raw else today
-    except ValueError:
-        return today
-    return max(day, today)
+    return max(parse_day(raw) or today, today)
 
 
 def _parse_slot(raw: str | None) -> datetime | None:
@@ -78,7 +74,7 @@ def _parse_slot(raw: str | None) -> datetime | None:
         value = datetime.fromisoformat((raw or "").strip())
     except ValueError:
         return None
-    return value if value.tzinfo is not None else None
+    return value if value.tzinfo is not None and in_date_range(value.date()) else None
 
 
 def _group_by_day(slots: list[Slot], tz: str) -> list[tuple[date, list[dict[str, Any]]]]:

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import RAISE, Schema, fields, validate
 
 from crm.accounts.access import coach_required
+from crm.forms import ApiDate
 from crm.leads import services
 from crm.leads.models import Lead, Stage
 from extensions import api, csrf, db
@@ -31,8 +32,8 @@ class LeadListArgs(Schema):
                       "email and phone (case-insensitive substring)."})  # fmt: skip
     stage = fields.Enum(Stage, by_value=True)
     source = fields.String(validate=validate.Length(max=120))
-    created_from = fields.Date(metadata={"description": "First day, in the coach's time zone."})
-    created_to = fields.Date(metadata={"description": "Last day, in the coach's time zone."})
+    created_from = ApiDate(metadata={"description": "First day, in the coach's time zone."})
+    created_to = ApiDate(metadata={"description": "Last day, in the coach's time zone."})
     sort = fields.String(validate=validate.OneOf(services.SORTS), load_default="newest")
     cursor = fields.String(
         validate=validate.Length(max=500),
@@ -54,7 +55,7 @@ class LeadSchema(Schema):
     source = fields.String()
     utm = fields.Dict()
     goal_race = fields.String()
-    goal_date = fields.Date(allow_none=True)
+    goal_date = ApiDate(allow_none=True)
     pain_level = fields.Integer(allow_none=True)
     pain_notes = fields.String()
     heard_from = fields.String()

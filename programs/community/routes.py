@@ -24,7 +24,7 @@ from flask_login import current_user
 
 from crm.accounts.access import coach_required, private_page
 from crm.articles import images
-from crm.forms import safe_next
+from crm.forms import bounded_id, safe_next
 from extensions import db, limiter, login_manager
 from programs.community.feed import feed as member_feed
 from programs.community.feed import post_view, visible_photo
@@ -97,8 +97,7 @@ def _flash_error(exc: CommunityError) -> None:
 def feed():
     if needs_display_name(db.session, current_user.id):
         return redirect(url_for("community.profile", next=url_for("community.feed")))
-    before = request.args.get("before", "")
-    return _feed_page(PostForm(), before=int(before) if before.isdigit() else None)
+    return _feed_page(PostForm(), before=request.args.get("before", type=bounded_id))
 
 
 def _feed_page(form: PostForm, before: int | None = None, status: int = 200):

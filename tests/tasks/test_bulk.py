@@ -14,6 +14,7 @@ from crm.time import utcnow
 from extensions import db
 from tasks.models import EmailStatus, OutboxEmail, Suppression, SuppressionReason
 from tasks.outbox import SEND_BATCH, queue_email, queue_emails
+from tasks.render import message_id_for
 from tasks.sender import send_emails
 from tasks.smtp_pool import pool
 from tests.peers import wait_until
@@ -165,7 +166,7 @@ def test_batch_task_sends_each_email_once_over_one_connection(
     db_session.expire_all()
     rows = db_session.scalars(select(OutboxEmail)).all()
     assert {(r.status, r.attempts) for r in rows} == {(EmailStatus.SENT, 1)}
-    assert all(r.message_id == f"<outbox.{r.id}@localhost>" for r in rows)
+    assert all(r.message_id == message_id_for(r.idempotency_key) for r in rows)
     pool.close_all()
 
 
@@ -214,14 +215,15 @@ def test_message_is_multipart_alternative_with_encoded_non_ascii(app_ctx, monkey
         7, "ines@example.com", "weekly_checkin", "Comment ça va, Inès ?", "<p>Bonjour Inès</p>\n",
         "Bonjour Inès — " + "x" * 1200 + "\n", None, Category.MARKETING, 1, "", {"X-Tag": "é"},
         [{"filename": "a.ics", "content_type": "text/calendar; method=REQUEST",
-          "data": "QkVHSU46VkNBTEVOREFS"}], "",
+          "data": "QkVHSU46VkNBTEVOREFS"}], "", "checkin:ines:2030-W10",
     )  # fmt: skip
     raw = build_message(row).as_bytes()
     assert raw.isascii() and max(len(line) for line in raw.splitlines()) <= 998
     msg = message_from_bytes(raw, policy=policy.default)
     assert msg["Subject"] == "Comment ça va, Inès ?" and msg["X-Tag"] == "é"
     assert msg["From"].addresses[0].display_name == "Coach Inès"
-    assert msg["Message-ID"] == "<outbox.7@localhost>" and msg["To"] == "ines@example.com"
+    assert msg["Message-ID"] == message_id_for("checkin:ines:2030-W10")
+    assert msg["To"] == "ines@example.com"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert msg.get_body(("plain",)).get_content().startswith("Bonjour Inès — xxx")
     assert msg.get_body(("html",)).get_content() == "<p>Bonjour Inès</p>\n"

@@ -13,6 +13,7 @@ from crm.time import utcnow
 from extensions import db
 from tasks.models import Delivery, EmailStatus, OutboxEmail, Suppression, SuppressionReason
 from tasks.outbox import queue_email
+from tasks.render import message_id_for
 from tests.peers import wait_until
 
 ICS = (
@@ -71,7 +72,7 @@ def test_confirmation_arrives_once_with_headers_and_ics(outbox_peers, db_session
     row = _wait_status(row.id, EmailStatus.SENT)
     assert message["To"] == "ana@example.com"
     assert message["Subject"] == "Your free call is booked: Sunday 12 May 2030, 9:00 AM"
-    assert message["Message-ID"] == f"<outbox.{row.id}@localhost>" == row.message_id
+    assert message["Message-ID"] == message_id_for("booking:1:confirmation") == row.message_id
     assert message["List-Unsubscribe"] is None  # transactional
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
