@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from flask import current_app
+from flask import current_app, g, has_app_context
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -27,8 +27,16 @@ SETTING_BOUNDS = {
 
 
 def coach_settings(session: Session) -> CoachSettings:
-    """The settings row; an unsaved default one (coach's configured zone) when there is none yet."""
+    """The settings row; an unsaved default one (coach's configured zone) when there is none yet.
+
+    The row is read once per app context (a request, a task) while it stays in `session`: a page
+    asks for the zone, the call kind and the rules, and each ask would otherwise cost a query."""
+    cached = g.get("_coach_settings") if has_app_context() else None
+    if cached is not None and cached in session:
+        return cached
     settings = session.scalar(select(CoachSettings).order_by(CoachSettings.id).limit(1))
+    if settings is not None and has_app_context():
+        g._coach_settings = settings
     if settings is None:
         settings = CoachSettings(
             timezone=current_app.config.get("COACH_TIMEZONE", "America/Los_Angeles"),
