@@ -72,7 +72,8 @@ def test_reconciliation_repairs_what_webhooks_missed_and_the_totals_equal_stripe
 
     auth.login(coach)
     page = client.get("/coach/payments").get_data(as_text=True)
-    assert f"{format_money(paid)} / {format_money(refunded)}" in page
+    money = '<span class="money">{}</span>'
+    assert f"{money.format(format_money(paid))} / {money.format(format_money(refunded))}" in page
     assert refund_c["id"] in page and dispute["id"] not in page.split("open dispute")[0]
     assert "1 open dispute" in page
 
