@@ -13,7 +13,7 @@ export PORT
 FLASK := $(BIN)/flask --app app
 CELERY := $(BIN)/celery -A tasks.worker
 
-.PHONY: install install-dev run test test-fast lint bench serve-prod clean chromium ffmpeg audit
+.PHONY: install install-dev run test test-fast lint bench serve-prod clean chromium ffmpeg lighthouse audit
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,14 @@ ffmpeg:
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; }
 
+# Google's Lighthouse CLI for tests/e2e/test_lighthouse.py, installed with npm into .tools/.
+# Pinned: Lighthouse 13 wants Node 22; 12.2.3 runs on Node 20.
+LIGHTHOUSE_VERSION := 12.2.3
+lighthouse:
+	@test -x .tools/node_modules/.bin/lighthouse || { \
+	  echo "Installing Lighthouse $(LIGHTHOUSE_VERSION) into .tools/ for the browser tests"; \
+	  npm install --no-audit --no-fund --silent --prefix .tools -E lighthouse@$(LIGHTHOUSE_VERSION); }
+
 run: $(STAMP) ffmpeg
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
@@ -55,7 +63,7 @@ run: $(STAMP) ffmpeg
 	  $(FLASK) run --port $(PORT) & \
 	  wait
 
-test: $(DEV_STAMP) chromium ffmpeg
+test: $(DEV_STAMP) chromium lighthouse ffmpeg
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest
