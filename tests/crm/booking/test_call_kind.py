@@ -12,12 +12,21 @@ from crm.booking import calls
 from crm.booking.errors import AvailabilityError, BookingInvalid
 from crm.booking.models import Booking
 from tasks.models import OutboxEmail
+from tasks.render import render_deferred
 
 
 def _emails(db_session, booking: Booking) -> list[OutboxEmail]:
-    return list(
+    """The booking's emails as the worker sends them: those queued with their data are rendered
+    here as the sender renders them (the booking request only queues them)."""
+    rows = list(
         db_session.scalars(select(OutboxEmail).where(OutboxEmail.lead_id == booking.lead_id))
     )
+    for row in rows:
+        if row.render is not None:
+            row.subject, row.html, row.text, row.attachments = render_deferred(
+                db_session, row.template, row.to_email, row.category, row.render
+            )
+    return rows
 
 
 def _location(row: OutboxEmail) -> str:
