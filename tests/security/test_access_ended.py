@@ -103,7 +103,13 @@ def request_as(app: Flask, user, method: str, url: str):
 @pytest.fixture
 def enrolled(world):
     enrolment = enrol(world.runner_a)
-    save_settings(db.session, world.runner_a.id, display_name="Annie A.")
+    save_settings(
+        db.session,
+        world.runner_a.id,
+        display_name="Annie A.",
+        notify_replies=True,
+        weekly_digest=True,
+    )  # she ticks both (opt-in)
     return enrolment
 
 
