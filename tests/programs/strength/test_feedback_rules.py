@@ -224,7 +224,9 @@ def test_feedback_keeps_to_her_equipment_history_and_the_coach_pins(case) -> Non
         new_ids = [i.exercise_id for i in _items(b)]
         assert len(set(new_ids)) == len(new_ids)  # never the same exercise twice in a session
         for old, new in zip(_items(a), _items(b), strict=True):
-            assert new.exercise_id in allowed
+            # Feedback never brings in a move she can't do or an impact move; what the engine
+            # itself planned (e.g. a hop after week 4 for a pain-free runner) may stay.
+            assert new.exercise_id in allowed or new.exercise_id == old.exercise_id
             if old.exercise_id in pinned:
                 assert new == old
             assert new.sets >= 1 and (new.reps or new.seconds)
