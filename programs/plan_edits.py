@@ -14,7 +14,7 @@ from crm.time import utcnow
 from programs.engine import Exercise, Library, Plan, Segment, Session, StrengthItem, load_library
 from programs.engine.model import RUN_WALK
 from programs.engine.progression import WARMUP_SECONDS
-from programs.engine.strength import IMPACT, IMPACT_FREE_WEEKS
+from programs.engine.strength import IMPACT, IMPACT_FREE_WEEKS, in_slot
 from programs.engine.words import short_date
 from programs.errors import NoPlan, PortalError
 from programs.library import current_library
@@ -92,19 +92,7 @@ def swap_exercise(
 
     def swapped(items: tuple[StrengthItem, ...]) -> tuple[StrengthItem, ...]:
         return tuple(
-            StrengthItem(
-                exercise_id=ex.id,
-                name=ex.name,
-                direction=ex.direction,
-                sets=ex.dose.sets,
-                reps=ex.dose.reps,
-                seconds=ex.dose.seconds,
-                per_side=ex.dose.per_side,
-                rest_seconds=item.rest_seconds,
-                cue=ex.cue,
-            )
-            if item.exercise_id == exercise_id
-            else item
+            in_slot(ex, item, sets=ex.dose.sets) if item.exercise_id == exercise_id else item
             for item in items
         )
 

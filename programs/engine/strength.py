@@ -189,6 +189,22 @@ def _dosed(ex: Exercise, step: int) -> StrengthItem:
     )
 
 
+def in_slot(ex: Exercise, like: StrengthItem, *, sets: int | None = None) -> StrengthItem:
+    """``ex`` in place of ``like``: its own reps or hold and cue, the slot's rest; ``sets`` from
+    the caller (the slot's own when not given)."""
+    return StrengthItem(
+        exercise_id=ex.id,
+        name=ex.name,
+        direction=ex.direction,
+        sets=like.sets if sets is None else sets,
+        reps=ex.dose.reps,
+        seconds=ex.dose.seconds,
+        per_side=ex.dose.per_side,
+        rest_seconds=like.rest_seconds,
+        cue=ex.cue,
+    )
+
+
 def week_sessions(
     library: Library, equipment: frozenset[str], excluded: frozenset[str], week: int
 ) -> tuple[tuple[StrengthItem, ...], tuple[StrengthItem, ...]]:

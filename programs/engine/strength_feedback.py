@@ -25,7 +25,7 @@ from datetime import date, timedelta
 
 from .library import Exercise, Library
 from .model import Change, CoachFlag, Plan, StrengthItem
-from .strength import eligible
+from .strength import eligible, in_slot
 
 RULES: dict[str, str] = {
     "strength-pain-swap": (
@@ -84,21 +84,6 @@ def _dose_step(item: StrengthItem, up: bool) -> StrengthItem | None:
     if 1 <= sets <= MAX_SETS:
         return replace(item, sets=sets)
     return None
-
-
-def _as_item(ex: Exercise, like: StrengthItem) -> StrengthItem:
-    """``ex`` in place of ``like``: its own reps or hold, the slot's sets and rest."""
-    return StrengthItem(
-        exercise_id=ex.id,
-        name=ex.name,
-        direction=ex.direction,
-        sets=like.sets,
-        reps=ex.dose.reps,
-        seconds=ex.dose.seconds,
-        per_side=ex.dose.per_side,
-        rest_seconds=like.rest_seconds,
-        cue=ex.cue,
-    )
 
 
 class _Rewriter:
@@ -233,7 +218,7 @@ def apply_feedback(
             def swap(item: StrengthItem, ids: set[str], ex=ex, chosen=chosen):
                 for other in rw.substitutes(ex, hurt | ids):
                     chosen.append(other.name)
-                    return _as_item(other, item)
+                    return in_slot(other, item)
                 return _dose_step(item, up=False)
 
             rw.rewrite(fb.session_date, fb.exercise_id, swap)
@@ -264,7 +249,7 @@ def apply_feedback(
         if other is not None:
 
             def to_variant(item: StrengthItem, ids: set[str], other=other):
-                return None if other.id in ids else _as_item(other, item)
+                return None if other.id in ids else in_slot(other, item)
 
             if rw.rewrite(fb.session_date, ex.id, to_variant):
                 feel = "easy" if up else "hard"
