@@ -524,17 +524,24 @@ def main() -> None:
         # request rendered), revalidated (If-None-Match: a 304), and through nginx's cache.
         article = f"/articles/{slug}"
         book = "/book?tz=America/New_York"
+        fresh = {"Cache-Control": "no-cache"}  # a hard reload: the app renders the page
         for target in (
             Target("Landing page", "/"),
+            Target("Landing page, rendered (no-cache)", "/", headers=fresh),
             Target("Landing page, revalidated (304)", "/", headers={"If-None-Match": etag_of("/")}),
             Target("Articles list", "/articles"),
+            Target("Articles list, rendered (no-cache)", "/articles", headers=fresh),
             Target("Articles list, revalidated (304)", "/articles",
                    headers={"If-None-Match": etag_of("/articles")}),
             Target("An article", article),
+            Target("An article, rendered (no-cache)", article, headers=fresh),
             Target("An article, revalidated (304)", article,
                    headers={"If-None-Match": etag_of(article)}),
             Target("Public slots page", book),
+            Target("Public slots page, rendered (no-cache)", book, headers=fresh),
             Target("Slots API (7 days)", "/api/v1/slots?days=7&tz=America/New_York"),
+            Target("Slots API (7 days), computed (no-cache)",
+                   "/api/v1/slots?days=7&tz=America/New_York", headers=fresh),
         ):  # fmt: skip
             results.append(load(target))
         with Nginx():

@@ -17,6 +17,7 @@ from flask import g, request_started
 
 from app import create_app
 from config import Config, embedded_broker_url
+from crm.site import caching
 from extensions import db, limiter
 
 pytest_plugins = ["tests.peers", "tests.stripe_server", "tests.s3_server"]
@@ -148,6 +149,7 @@ def app_ctx(app) -> Iterator:
         db.session.remove()
         _empty_tables()
     limiter.reset()
+    caching.forget()  # what this process kept of the pages and versions of the emptied tables
 
 
 @pytest.fixture

@@ -21,6 +21,10 @@ from extensions import db, login_manager
 
 # Flask-Login asks `user.new_login_id()` for the id it keeps in the cookies: see sessions.py.
 login_manager.id_attribute = "new_login_id"
+# Sign-ins live on the server (login_sessions) and end there; nothing asks for a "fresh" login,
+# which is all Flask-Login's IP/user-agent check would change: it is off, and with it a SHA-512
+# of every request's address and browser.
+login_manager.session_protection = None
 # How stale `last_used_at` may get before a bearer request writes it again (one write an hour,
 # not one per request).
 TOKEN_TOUCH_EVERY = timedelta(hours=1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
@@ -77,8 +77,10 @@ def sanitise(html: str) -> str:
     )
 
 
+@lru_cache(maxsize=256)
 def markdown_to_html(text: str) -> str:
-    """Markdown rendered and sanitised (no directives)."""
+    """Markdown rendered and sanitised (no directives). A pure function of the text, so the
+    process keeps the last few hundred results: a read article is not parsed again."""
     # Heading levels start at 2 on the page: the article title is the only h1.
     html = _markdown().render(text or "")
     html = re.sub(r"<(/?)h1>", r"<\1h2>", html)
@@ -111,7 +113,7 @@ def without_closing_cta(text: str) -> str:
 
 def render_body(text: str, *, booking_url: str, preview: bool = False) -> Markup:
     """The article body as safe HTML, with CTA blocks and embedded exercises in place."""
-    library = load_library()
+    library = None  # read when the body embeds an exercise
     text = normalise_newlines(text)
     parts: list[str] = []
     position = 0
@@ -121,6 +123,7 @@ def render_body(text: str, *, booking_url: str, preview: bool = False) -> Markup
         if match.group(1) == "cta":
             parts.append(render_template("articles/_cta.html", booking_url=booking_url))
         else:
+            library = library or load_library()
             exercise = library.by_id.get(match.group(2))
             parts.append(
                 render_template(

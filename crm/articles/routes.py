@@ -43,16 +43,22 @@ def articles_version(**_view_args) -> str:
     return ttl_cached(services.VERSION_CACHE, lambda: services.content_version(db.session))
 
 
+def live_articles() -> tuple[services.LiveArticle, ...]:
+    """The live articles, kept by this process while their version stands."""
+    return services.live_articles(db.session, articles_version())
+
+
 @bp.get("/articles")
 @public(articles_version)
 def article_list():
     tag = services.slugify(request.args.get("tag", ""))[:40] or None
     page = request.args.get("page", "1")
-    listing = services.list_published(db.session, tag=tag, page=int(page) if page.isdigit() else 1)
+    articles = live_articles()
+    listing = services.list_published(articles, tag=tag, page=int(page) if page.isdigit() else 1)
     return render_template(
         "articles/list.html",
         listing=listing,
-        tags=services.tag_counts(db.session),
+        tags=services.tag_counts(articles),
         canonical=feeds.absolute(
             "articles.article_list",
             **({"tag": tag} if tag else {}),
@@ -64,7 +70,8 @@ def article_list():
 @bp.get("/articles/<slug>")
 @public(articles_version)
 def article(slug: str):
-    item = services.published_article(db.session, slug)
+    articles = live_articles()
+    item = services.published_article(articles, slug)
     draft = False
     if item is None:
         # The coach may look at her own draft or scheduled article before it goes out.
@@ -85,7 +92,7 @@ def article(slug: str):
         minutes=render.reading_minutes(item.body),
         canonical=feeds.absolute("articles.article", slug=item.slug),
         cover_url=feeds.absolute("articles.cover", key=item.cover_key) if item.cover_key else "",
-        related=services.related(db.session, item),
+        related=services.related(articles, item),
     )
 
 
@@ -101,7 +108,7 @@ def cover(key: str):
 @bp.get("/articles/feed.xml")
 @public(articles_version, vary_cookie=False)
 def feed():
-    articles = services.all_published(db.session, limit=30)
+    articles = live_articles()[:30]
     updated = max((max(a.updated_at, a.published_at) for a in articles), default=utcnow())
     return Response(feeds.atom_feed(articles, updated), mimetype="application/atom+xml")
 
@@ -109,7 +116,7 @@ def feed():
 @bp.get("/sitemap.xml")
 @public(articles_version, vary_cookie=False)
 def sitemap():
-    articles = services.all_published(db.session)
+    articles = live_articles()
     urls = [
         (feeds.absolute("site.landing"), None),
         (feeds.absolute("booking.book"), None),

@@ -216,9 +216,57 @@ def content_version(session: Session, now: datetime | None = None) -> str:
     return f"{count}:{edited}:{published}"
 
 
+@dataclass(frozen=True)
+class LiveArticle:
+    """A published article as the public pages show it: a plain copy, not a database row, so
+    a process can keep it between requests (see `live_articles`)."""
+
+    id: int
+    slug: str
+    title: str
+    summary: str
+    body: str
+    tags: tuple[str, ...]
+    published_at: datetime
+    updated_at: datetime
+    video_url: str
+    cover_key: str
+    status: ArticleStatus = ArticleStatus.PUBLISHED
+
+    @classmethod
+    def of(cls, article: Article) -> LiveArticle:
+        return cls(
+            id=article.id, slug=article.slug, title=article.title, summary=article.summary,
+            body=article.body, tags=tuple(article.tags), published_at=article.published_at,
+            updated_at=article.updated_at, video_url=article.video_url,
+            cover_key=article.cover_key,
+        )  # fmt: skip
+
+
+_kept: dict[str, tuple[str, tuple[LiveArticle, ...]]] = {}  # database URL: (version, articles)
+
+
+def live_articles(
+    session: Session, version: str | None = None, now: datetime | None = None
+) -> tuple[LiveArticle, ...]:
+    """Every live article, newest first, in one query. With `version` (the caller's
+    `content_version`), the process keeps them until the version changes: the public pages then
+    read them without a query."""
+    key = str(session.get_bind().url)
+    kept = _kept.get(key)
+    if version is not None and kept is not None and kept[0] == version:
+        return kept[1]
+    query = select(Article).where(_live(now or utcnow()))
+    rows = session.scalars(query.order_by(Article.published_at.desc(), Article.id.desc()))
+    articles = tuple(LiveArticle.of(a) for a in rows)
+    if version is not None:
+        _kept[key] = (version, articles)
+    return articles
+
+
 @dataclass
 class ArticlePage:
-    items: list[Article]
+    items: list[LiveArticle]
     page: int
     pages: int
     total: int
@@ -226,32 +274,22 @@ class ArticlePage:
 
 
 def list_published(
-    session: Session,
+    articles: tuple[LiveArticle, ...],
     *,
     tag: str | None = None,
     page: int = 1,
     per_page: int = PER_PAGE,
-    now: datetime | None = None,
 ) -> ArticlePage:
-    """Published articles, newest first, optionally with a tag; page numbers start at 1."""
-    now = now or utcnow()
-    query = select(Article).where(_live(now))
-    if tag:
-        query = query.where(Article.tags_text.contains(f",{tag},", autoescape=True))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    """One page of `articles` (live_articles), optionally those with a tag; pages start at 1."""
+    chosen = [a for a in articles if tag in a.tags] if tag else list(articles)
+    total = len(chosen)
     pages = max(1, math.ceil(total / per_page))
     page = min(max(1, page), pages)
-    items = session.scalars(
-        query.order_by(Article.published_at.desc(), Article.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return ArticlePage(list(items), page, pages, total, tag)
+    return ArticlePage(chosen[(page - 1) * per_page : page * per_page], page, pages, total, tag)
 
 
-def published_article(session: Session, slug: str, now: datetime | None = None) -> Article | None:
-    now = now or utcnow()
-    return session.scalar(select(Article).where(Article.slug == slug, _live(now)))
+def published_article(articles: tuple[LiveArticle, ...], slug: str) -> LiveArticle | None:
+    return next((a for a in articles if a.slug == slug), None)
 
 
 def article_by_slug(session: Session, slug: str) -> Article | None:
@@ -259,17 +297,9 @@ def article_by_slug(session: Session, slug: str) -> Article | None:
     return session.scalar(select(Article).where(Article.slug == slug))
 
 
-def all_published(session: Session, now: datetime | None = None, limit: int | None = None):
-    query = select(Article).where(_live(now or utcnow()))
-    query = query.order_by(Article.published_at.desc(), Article.id.desc())
-    if limit:
-        query = query.limit(limit)
-    return list(session.scalars(query))
-
-
-def tag_counts(session: Session, now: datetime | None = None) -> list[tuple[str, int]]:
+def tag_counts(articles: tuple[LiveArticle, ...]) -> list[tuple[str, int]]:
     counts: dict[str, int] = {}
-    for article in all_published(session, now):
+    for article in articles:
         for tag in article.tags:
             counts[tag] = counts.get(tag, 0) + 1
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -279,9 +309,9 @@ def coach_articles(session: Session) -> list[Article]:
     return list(session.scalars(select(Article).order_by(Article.updated_at.desc(), Article.id)))
 
 
-def related(session: Session, article: Article, limit: int = 3) -> list[Article]:
-    """Other published articles, those sharing a tag first."""
-    others = [a for a in all_published(session) if a.id != article.id]
+def related(articles: tuple[LiveArticle, ...], article, limit: int = 3) -> list[LiveArticle]:
+    """Other live articles, those sharing a tag first."""
+    others = [a for a in articles if a.id != article.id]
     shared = set(article.tags)
     others.sort(key=lambda a: -len(shared & set(a.tags)))
     return others[:limit]

@@ -14,6 +14,7 @@ from crm.booking.errors import BookingInvalid, SlotTaken
 from crm.booking.services import FIELD_LIMITS
 from crm.booking.slots import InvalidSlot, Slot
 from crm.forms import ApiAwareDateTime, ApiDate
+from crm.site.caching import public
 from crm.time import is_valid_timezone, zone
 from extensions import db, limiter
 
@@ -88,6 +89,7 @@ def _slot_json(slot: Slot, tz: str) -> dict[str, str]:
 
 
 @bp.get("/slots")
+@public(vary_cookie=False)  # the same for every anonymous caller: a shared cache may keep it
 @bp.arguments(SlotsQuery, location="query", as_kwargs=True, unknown=RAISE)
 @bp.response(200, SlotOut(many=True))
 def list_slots(start=None, days: int = 7, tz: str | None = None):

@@ -15,7 +15,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from flask import Flask, current_app, send_from_directory
+from flask import Flask, current_app, has_request_context, request, send_from_directory, url_for
 
 ONE_YEAR = 31_536_000
 SHORT = 300
@@ -79,8 +79,32 @@ def _serve(endpoint: str):
     return serve
 
 
+_MEMO_LIMIT = 2048
+_memo: dict[tuple, str] = {}
+
+
+def template_url_for(endpoint: str, **values) -> str:
+    """Templates' `url_for`: a link with no arguments but a static file's name (the navigation,
+    the stylesheets and scripts of every page) is built once per process and path prefix, not
+    on every render; anything else is Flask's url_for."""
+    if (
+        not has_request_context()
+        or endpoint.startswith(".")
+        or (values and (len(values) > 1 or "filename" not in values))
+    ):
+        return url_for(endpoint, **values)
+    key = (current_app.name, request.script_root, endpoint, values.get("filename"))
+    url = _memo.get(key)
+    if url is None:
+        url = url_for(endpoint, **values)
+        if len(_memo) < _MEMO_LIMIT:
+            _memo[key] = url
+    return url
+
+
 def init_app(app: Flask) -> None:
     app.url_defaults(_add_fingerprint)
+    app.jinja_env.globals["url_for"] = template_url_for
     for endpoint in _ENDPOINTS:
         if endpoint in app.view_functions:
             app.view_functions[endpoint] = _serve(endpoint)

@@ -8,6 +8,10 @@ names the content's version cheaply (a few per-process-cached values, see `ttl_c
 one, the ETag is the rendered body's hash (still a 304, but after the render). The deploy's
 templates and static files are part of every ETag, so a new release is a new version.
 
+Each process also keeps, for VERSION_TTL seconds, what it last sent an anonymous visitor for a
+public URL: the next anonymous visitor gets the same 200 (or a 304) from memory, before Flask
+(`RevalidationShortcut`). A crowd on one article costs one render per process every few seconds.
+
 Anything else is private: a signed-in visitor, or a request whose session the page changed (a
 flash, a CSRF token), gets `Cache-Control: private, no-store`. `Vary: Cookie` is sent where the
 page reads the session (the HTML pages, whose navigation differs for a signed-in visitor);
@@ -38,7 +42,7 @@ STALE_IF_ERROR = 86400  # …or while the app is down
 VERSION_TTL = 5.0  # seconds a process trusts a cached content version (see ttl_cached)
 
 # Kept in the WSGI environ, which is the request's own (tests reuse one app context, so `g`).
-_PUBLIC, _ETAG = "hero.public", "hero.etag"
+_PUBLIC, _ETAG, _COPY = "hero.public", "hero.etag", "hero.copy"
 _ALGORITHMS = ("br", "gzip", "deflate", "zstd")
 _cache: dict[tuple[str, str], tuple[float, Any]] = {}
 _clock = time.monotonic
@@ -158,32 +162,93 @@ def public(
 
 
 class RevalidationShortcut:
-    """WSGI middleware: an anonymous revalidation of a public page whose ETag this process
-    issued less than VERSION_TTL seconds ago gets its 304 here, without entering Flask (its
-    hooks, the access log, the session) — the same answer `@public` would give, from the same
-    per-process knowledge of the version, at a fraction of the cost. Anything else goes on."""
+    """WSGI middleware in front of Flask for anonymous GETs of the public pages. For VERSION_TTL
+    seconds after the app rendered a page, this process answers the same URL itself, without
+    entering Flask (its hooks, the access log, the session):
+
+    - a revalidation whose If-None-Match names the page's ETag gets its `304 Not Modified`;
+    - any other request gets the 200 the app rendered (the same bytes: the same encoding, chosen
+      by the same Accept-Encoding header, and the same headers but the request id). A visitor
+      who asks for a fresh copy (`Cache-Control: no-cache`, a hard reload) gets a new render.
+
+    It is the answer `@public` would give, from the same per-process knowledge: the page's
+    content version is itself trusted for VERSION_TTL (see `ttl_cached`), and a shared cache in
+    front keeps the page for S_MAXAGE anyway. A write handled by this process (any successful
+    request that is not a GET or HEAD) and `forget()` drop what it keeps; another process's write
+    shows here within VERSION_TTL. Both tables are bounded (query strings are the visitor's)."""
+
+    MAX_PAGES = 1024  # URLs with a known ETag
+    MAX_COPIES = 256  # rendered bodies (a URL per Accept-Encoding header)
+    MAX_BODY = 512 * 1024
 
     def __init__(self, wsgi_app) -> None:
         self.wsgi_app = wsgi_app
         self.issued: dict[str, tuple[float, str, list[tuple[str, str]]]] = {}
+        self.copies: dict[tuple[str, str], tuple[float, str, list[tuple[str, str]], bytes]] = {}
 
     def __call__(self, environ, start_response):
-        inm = environ.get("HTTP_IF_NONE_MATCH")
-        if inm and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
-            hit = self.issued.get(_key(environ))
-            if (
-                hit is not None
-                and hit[0] > _clock()
-                and "HTTP_AUTHORIZATION" not in environ
-                and not _SIGNED_IN_COOKIE.search(environ.get("HTTP_COOKIE", ""))
-                and _listed(inm, hit[1])
-            ):
+        method = environ.get("REQUEST_METHOD")
+        if method not in ("GET", "HEAD"):
+            return self._write(environ, start_response)
+        if "HTTP_AUTHORIZATION" in environ or _SIGNED_IN_COOKIE.search(
+            environ.get("HTTP_COOKIE", "")
+        ):
+            return self.wsgi_app(environ, start_response)
+        key, now = _key(environ), _clock()
+        hit = self.issued.get(key)
+        if hit is not None and hit[0] > now:
+            inm = environ.get("HTTP_IF_NONE_MATCH")
+            if inm and _listed(inm, hit[1]):
                 start_response("304 Not Modified", hit[2])
                 return [b""]
-        return self.wsgi_app(environ, start_response)
+        if _wants_fresh(environ):
+            return self.wsgi_app(environ, start_response)
+        copy_key = (key, environ.get("HTTP_ACCEPT_ENCODING", ""))
+        copy = self.copies.get(copy_key)
+        if copy is not None and copy[0] > now:
+            start_response(copy[1], copy[2])
+            return [copy[3] if method == "GET" else b""]
+        if method == "HEAD":
+            return self.wsgi_app(environ, start_response)
+        return self._render(environ, start_response, copy_key)
+
+    def _render(self, environ, start_response, copy_key):
+        seen: list = []
+
+        def capture(status, headers, exc_info=None):
+            seen[:] = [status, headers]
+            return start_response(status, headers, exc_info)
+
+        result = self.wsgi_app(environ, capture)
+        if not environ.get(_COPY) or not seen or not seen[0].startswith("200"):
+            return result
+        try:
+            body = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        if len(body) <= self.MAX_BODY:
+            headers = [(k, v) for k, v in seen[1] if k.lower() not in _NOT_KEPT]
+            _bounded_put(
+                self.copies, copy_key, (_clock() + VERSION_TTL, seen[0], headers, body),
+                self.MAX_COPIES,
+            )  # fmt: skip
+        return [body]
+
+    def _write(self, environ, start_response):
+        seen: list = []
+
+        def capture(status, headers, exc_info=None):
+            seen[:] = [status]
+            return start_response(status, headers, exc_info)
+
+        result = self.wsgi_app(environ, capture)
+        if environ.get("REQUEST_METHOD") != "OPTIONS" and seen and seen[0][:1] in "23":
+            self.forget()  # this process's copies may show what the write changed
+        return result
 
     def remember(self, response: Response) -> None:
-        etag = request.environ.get(_ETAG)
+        etag = response.get_etag()[0]
         if etag is None:
             return
         vary = [v for v in response.vary if v.lower() != "accept-encoding"]
@@ -192,14 +257,35 @@ class RevalidationShortcut:
             ("Vary", ", ".join([*vary, "Accept-Encoding"])),  # as flask-compress adds it
             ("ETag", f'"{etag}"'),
         ]
-        self.issued[_key(request.environ)] = (_clock() + VERSION_TTL, etag, headers)
+        entry = (_clock() + VERSION_TTL, etag, headers)
+        _bounded_put(self.issued, _key(request.environ), entry, self.MAX_PAGES)
+        if response.status_code == 200 and request.method == "GET":
+            request.environ[_COPY] = True
 
     def forget(self) -> None:
         self.issued.clear()
+        self.copies.clear()
 
 
 _SIGNED_IN_COOKIE = re.compile(r"(?:^|;)\s*(?:session|remember_token)=")
+_NO_CACHE = re.compile(r"no-cache|no-store|max-age=0(?!\d)", re.I)
+_NOT_KEPT = frozenset({"x-request-id", "set-cookie", "date"})
 _shortcuts: list[RevalidationShortcut] = []  # every app's in this process, for forget()
+
+
+def _wants_fresh(environ) -> bool:
+    """A hard reload (or any client asking the origin for a fresh copy)."""
+    return bool(
+        _NO_CACHE.search(environ.get("HTTP_CACHE_CONTROL", ""))
+        or "no-cache" in environ.get("HTTP_PRAGMA", "")
+    )
+
+
+def _bounded_put(table: dict, key, value, limit: int) -> None:
+    table.pop(key, None)
+    while len(table) >= limit:
+        table.pop(next(iter(table)))  # the oldest
+    table[key] = value
 
 
 def _key(environ) -> str:
@@ -240,17 +326,17 @@ def _cache_headers(response: Response) -> Response:
     cc.s_maxage = s_maxage
     cc["stale-while-revalidate"] = str(swr)
     cc["stale-if-error"] = str(STALE_IF_ERROR)
+    if response.status_code != 304:
+        etag = request.environ.get(_ETAG)
+        if etag:
+            response.set_etag(etag)
+        elif not response.is_streamed:
+            response.add_etag()  # the body's hash (the page has no cheap version)
+        response = response.make_conditional(request)
     shortcut = current_app.extensions.get("hero_revalidation")
-    if shortcut is not None and request.environ.get(_ETAG):
+    if shortcut is not None:
         shortcut.remember(response)
-    if response.status_code == 304:
-        return response
-    etag = request.environ.get(_ETAG)
-    if etag:
-        response.set_etag(etag)
-    elif not response.is_streamed:
-        response.add_etag()  # the body's hash (the page has no cheap version)
-    return response.make_conditional(request)
+    return response
 
 
 def form_token():

@@ -4,6 +4,7 @@ CSRF protection holds with a token fetched when the visitor starts the form."""
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -198,3 +199,70 @@ def test_a_revalidation_within_the_version_ttl_is_answered_before_flask(app_ctx,
     sign_in(signed_in, coach)
     mine = signed_in.get("/articles", headers={"If-None-Match": first.headers["ETag"]})
     assert mine.status_code == 200 and mine.cache_control.no_store
+
+
+def test_the_next_anonymous_visitor_gets_the_rendered_copy_before_flask(app_ctx, anonymous,
+                                                                      article, coach):  # fmt: skip
+    first = anonymous.get("/articles/hips-before-knees")
+    assert "X-Request-ID" in first.headers  # rendered by the app
+    statements, again = counted(lambda: anonymous.get("/articles/hips-before-knees"))
+    assert again.status_code == 200 and "X-Request-ID" not in again.headers
+    assert statements == 0
+    assert again.get_data() == first.get_data()
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert again.cache_control.public and "Set-Cookie" not in again.headers
+    # A hard reload asks for a fresh copy: the app renders it.
+    fresh = anonymous.get("/articles/hips-before-knees", headers={"Cache-Control": "no-cache"})
+    assert "X-Request-ID" in fresh.headers and fresh.get_data() == first.get_data()
+    # Each Accept-Encoding gets its own copy, in its own encoding.
+    br = anonymous.get("/articles/hips-before-knees", headers={"Accept-Encoding": "br"})
+    assert br.headers["Content-Encoding"] == "br" and "X-Request-ID" in br.headers
+    br_again = anonymous.get("/articles/hips-before-knees", headers={"Accept-Encoding": "br"})
+    assert br_again.get_data() == br.get_data() and "X-Request-ID" not in br_again.headers
+    # A signed-in visitor never gets the anonymous copy.
+    signed_in = app_ctx.test_client()
+    sign_in(signed_in, coach)
+    mine = signed_in.get("/articles/hips-before-knees")
+    assert "X-Request-ID" in mine.headers and mine.cache_control.no_store
+
+
+def test_a_write_in_this_process_drops_the_copies(app_ctx, anonymous, article):
+    """A booking made here shows on the next visitor's /book at once (another process's within
+    caching.VERSION_TTL)."""
+    page = anonymous.get("/book?tz=UTC").get_data(as_text=True)
+    slot = re.search(r'name="slot" id="[^"]+" value="([^"]+)"', page)[1]
+    assert "X-Request-ID" not in anonymous.get("/book?tz=UTC").headers  # the copy
+    booked = anonymous.post("/book", data={"slot": slot, "tz": "UTC", "name": "Ana Lima",
+                                           "email": "ana@example.com"})  # fmt: skip
+    assert booked.status_code == 302
+    after = anonymous.get("/book?tz=UTC")
+    assert "X-Request-ID" in after.headers  # rendered again
+    assert f'value="{slot}"' in page and f'value="{slot}"' not in after.get_data(as_text=True)
+
+
+def test_what_a_process_keeps_is_bounded(app_ctx, anonymous, article, monkeypatch):
+    from crm.site.caching import RevalidationShortcut
+
+    monkeypatch.setattr(RevalidationShortcut, "MAX_COPIES", 3)
+    monkeypatch.setattr(RevalidationShortcut, "MAX_PAGES", 4)
+    for i in range(10):
+        anonymous.get(f"/articles?page={i}")
+    shortcut = app_ctx.extensions["hero_revalidation"]
+    assert len(shortcut.copies) == 3 and len(shortcut.issued) == 4
+    assert ("/articles?page=9", "") in shortcut.copies  # the newest are kept
+
+
+def counted(call):
+    from extensions import db
+
+    seen = []
+
+    def count(*_args, **_kwargs):
+        seen.append(1)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        result = call()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    return len(seen), result
