@@ -92,7 +92,7 @@ audit: $(DEV_STAMP)
 # Seeds a scaled-down PostgreSQL database, serves the app with gunicorn (and the public pages
 # also through Debian's nginx with deploy/hero-locations.conf), loads it with wrk, and writes
 # the tables in BENCHMARKS.md (see bench/http.py; BENCH_SCALE=1 for the full 100k leads).
-bench: $(DEV_STAMP)
+bench: $(DEV_STAMP) ffmpeg
 	@for tool in wrk:wrk nginx:nginx-light; do \
 	  command -v $${tool%%:*} >/dev/null 2>&1 || test -x /usr/sbin/$${tool%%:*} || { \
 	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -461,6 +461,17 @@ def run_script(name: str, *args: str) -> str | None:
     return out.stdout.strip()
 
 
+def run_module(name: str) -> str:
+    log(f"running {name}")
+    out = subprocess.run(
+        [sys.executable, "-m", name], cwd=ROOT, env=app_env(), capture_output=True, text=True,
+        timeout=900,
+    )  # fmt: skip
+    if out.returncode:
+        return f"({name} failed with exit {out.returncode}:\n\n```\n{out.stderr[-1500:]}\n```)"
+    return out.stdout.strip()
+
+
 def machine() -> dict:
     mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())[1])
     cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
@@ -599,9 +610,10 @@ def main() -> None:
 
     plans = run_script("bench_plans.py")
     emails = run_script("bench_email.py", "--count", EMAIL_COUNT)
+    transcode = run_module("bench.transcode") if shutil.which("ffmpeg") else None
     total = time.perf_counter() - started
     write_report(info, data, plan, facts, hello_before, hello_after, results, plans, emails,
-                 int(bookings_made), total, profile)  # fmt: skip
+                 int(bookings_made), total, profile, transcode)  # fmt: skip
     log(f"done in {total / 60:.1f} min; wrote {OUT.relative_to(ROOT)}")
     try:
         import redis

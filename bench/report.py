@@ -82,6 +82,18 @@ PROFILED = {  # the in-process profile of each loaded page, to show where a miss
 }  # fmt: skip
 
 
+TRANSCODE_INTRO = (
+    "Worker time per second of uploaded video: phone-like clips (H.264/AAC, 30 fps, 12 Mbit/s, "
+    "a moving noisy test pattern) through the worker's own `transcode_file` (ffprobe, then "
+    "H.264 `veryfast` CRF 26 + AAC 96k, at most 720p, faststart, poster frame), Debian's "
+    "ffmpeg. CPU time is the figure to plan with; wall time includes the machine's other load."
+)
+TRANSCODE_OUTRO = (
+    "A clip costs about its own length in one worker core's CPU time, once per upload (the "
+    "coach's library, not per runner)."
+)
+
+
 def ms(us: float) -> str:
     return f"{us / 1000:.1f}"
 
@@ -112,7 +124,7 @@ def missed_goals(missed: list[str], profile: list) -> list[str]:
 
 
 def write_report(info, data, plan, facts, hello_before, hello_after, results, plans, emails,
-                 bookings_made, total, profile) -> None:  # fmt: skip
+                 bookings_made, total, profile, transcode=None) -> None:  # fmt: skip
     hello_rps = (hello_before["rps"] + hello_after["rps"]) / 2
     lines = [
         "# Hero benchmarks",
@@ -241,6 +253,9 @@ def write_report(info, data, plan, facts, hello_before, hello_after, results, pl
     lines += [plans] if plans else ["bench/bench_plans.py was not found in this run."]
     lines += ["", f"## Email fan-out ({EMAIL_COUNT} weekly check-ins, bench/bench_email.py)", ""]
     lines += [emails] if emails else ["bench/bench_email.py was not present in this run."]
+    lines += ["", "## Exercise video transcoding (bench/transcode.py)", ""]
+    lines += [TRANSCODE_INTRO, "", transcode or "bench/transcode.py did not run (no ffmpeg?).", ""]
+    lines += [TRANSCODE_OUTRO]
     lines += [
         "",
         "## Reproduce",

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from crm.accounts.models import ApiToken, LoginSession, PasswordResetToken, User
@@ -73,23 +73,35 @@ def user_for_login(
     the user as `access_state`."""
     if not secret or len(secret) > 200:
         return None
-    now = utcnow()
-    columns = [User, state()] if state is not None else [User]
     row = session.execute(
-        select(*columns)
-        .join(LoginSession, LoginSession.user_id == User.id)
-        .where(
-            LoginSession.token_hash == hash_secret(secret),
-            LoginSession.revoked_at.is_(None),
-            LoginSession.expires_at > now,
-            User.active.is_(True),
-        )
+        _login_query(state), {"token_hash": hash_secret(secret), "now": utcnow()}
     ).first()
     if row is None:
         return None
     user = row[0]
     user.access_state = row[1] if state is not None else None
     return user
+
+
+_login_queries: dict[Callable | None, Select] = {}
+
+
+def _login_query(state: Callable[[], ColumnElement] | None) -> Select:
+    """The sign-in look-up, built once per process (it runs on every signed-in request)."""
+    query = _login_queries.get(state)
+    if query is None:
+        columns = [User, state()] if state is not None else [User]
+        query = _login_queries[state] = (
+            select(*columns)
+            .join(LoginSession, LoginSession.user_id == User.id)
+            .where(
+                LoginSession.token_hash == bindparam("token_hash"),
+                LoginSession.revoked_at.is_(None),
+                LoginSession.expires_at > bindparam("now"),
+                User.active.is_(True),
+            )
+        )
+    return query
 
 
 def end_login_session(session: Session, secret: str | None) -> None:
