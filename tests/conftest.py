@@ -59,6 +59,19 @@ def _postgres_unreachable() -> str | None:
     return None
 
 
+# Under pytest-xdist ("gw0", "gw1", ...) each worker has its own Redis database for the broker,
+# so one worker's Celery worker never takes another's tasks (bench/ uses 13 and 14).
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+REDIS_DBS = (15, 12, 11, 10, 9, 8, 7, 6)
+
+
+def worker_broker(url: str | None) -> str | None:
+    if not url or not XDIST_WORKER.startswith("gw") or not url.startswith("redis"):
+        return url
+    index = int(XDIST_WORKER[2:]) % len(REDIS_DBS)
+    return url.rsplit("/", 1)[0] + f"/{REDIS_DBS[index]}"
+
+
 class SuiteConfig(Config):
     """The app's own settings (config.Config) with the test peers and nothing outside: the given
     database, the embedded broker in `tmp_dir` unless TEST_CELERY_BROKER_URL names Redis or
@@ -74,7 +87,9 @@ class SuiteConfig(Config):
         self.SERVER_NAME = None
         self.BASE_URL = "http://localhost"
         self.RATELIMIT_STORAGE_URI = "memory://"
-        broker = os.environ.get("TEST_CELERY_BROKER_URL") or embedded_broker_url(tmp_dir)
+        broker = worker_broker(os.environ.get("TEST_CELERY_BROKER_URL")) or embedded_broker_url(
+            tmp_dir
+        )
         self.CELERY = {**self.CELERY, "broker_url": broker}
         self.STRIPE_SECRET_KEY = ""
         self.SMTP_HOST = ""
@@ -232,6 +247,20 @@ def make_lead(db_session):
     from tests.factories import create_lead
 
     return lambda **kw: create_lead(db_session, **kw)
+
+
+def pytest_sessionfinish(session) -> None:
+    # Under pytest-xdist each worker reports which backends it ran to the controller.
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["hero_backends"] = dict(_backend_report)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    for name, state in getattr(node, "workeroutput", {}).get("hero_backends", {}).items():
+        if _backend_report.get(name) != "ran":
+            _backend_report[name] = state
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -133,7 +133,7 @@ WORKER_SETTINGS = {
     "SMTP_TIMEOUT": "10",
     # Its own queue: send tasks that other tests publish (to "celery") are never run by this
     # worker, so it cannot race their table cleanup.
-    "OUTBOX_QUEUE": "hero-test-outbox",
+    "OUTBOX_QUEUE": f"hero-test-outbox{os.environ.get('PYTEST_XDIST_WORKER', '')}",
 }
 
 

@@ -30,6 +30,7 @@ from crm.billing.tasks import process_stripe_event
 from crm.leads.models import LeadEvent
 from extensions import db
 from tasks.models import OutboxEmail
+from tests.conftest import XDIST_WORKER
 from tests.crm.billing.helpers import (
     charge_of,
     deliver,
@@ -459,7 +460,7 @@ def test_a_kept_event_survives_a_worker_restart_and_is_applied_by_the_next_worke
     refund_in_stripe(checkout, 7500)
     refunded = event("charge.refunded", charge_of(checkout))
     completed = event("checkout.session.completed", checkout)
-    queue = f"hero-test-billing-{app_ctx.config['SQLALCHEMY_DATABASE_URI'][:6]}"
+    queue = f"hero-test-billing-{app_ctx.config['SQLALCHEMY_DATABASE_URI'][:6]}{XDIST_WORKER}"
     purge_queue(app_ctx, queue)
     worker = BillingWorker(app_ctx, smtp_server, stripe_live, queue)
     worker.stripe_base = UNREACHABLE

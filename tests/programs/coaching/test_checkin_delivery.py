@@ -4,6 +4,7 @@ opened in the app."""
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -25,7 +26,8 @@ LA_18H = datetime(2030, 11, 4, 2, 0, tzinfo=UTC)
 DENVER_18H = datetime(2030, 11, 4, 1, 0, tzinfo=UTC)
 WEEK = "2030-W44"
 PLAN_START = SUNDAY_EVENING.date() - timedelta(days=14)
-QUEUE = "hero-test-checkins"  # its own: the suite's worker (real clock) never takes these tasks
+# Its own (per pytest-xdist worker): the suite's worker (real clock) never takes these tasks.
+QUEUE = f"hero-test-checkins{os.environ.get('PYTEST_XDIST_WORKER', '')}"
 LINK = re.compile(r"http://localhost(/checkin/[\w.-]+)")
 
 
