@@ -11,29 +11,41 @@ NGINX = (
     "60 s s-maxage is over, serving the stale copy meanwhile): no Python at all; wrk and "
     "nginx share the 2 cores"
 )
+COPY = (
+    "a new visitor's full 200, answered before Flask from what this process rendered less "
+    "than 5 s ago (crm/site/caching.py): a dict look-up and the bytes; one render per process "
+    "and URL every 5 s, or after a write; gunicorn's sync worker and the loopback, as for hello"
+)
 LIMITS = {
     "hello (baseline)": "gunicorn's sync workers and the loopback; wrk shares the 2 cores",
-    "Landing page": "no query (the copy is kept per process): Jinja rendering base.html and the "
-    "page, Flask's request handling and its hooks (request id, NUL check, security headers, the "
-    "JSON access-log line, Flask-Login's remember-cookie check, the cache headers), gunicorn",
-    "Landing page, revalidated (304)": "answered before Flask by the revalidation shortcut "
-    "(crm/site/caching.py): a dict look-up and the If-None-Match compare; gunicorn's sync "
-    "worker and the loopback, as for hello",
-    "Articles list": "3 statements (the page's articles, their count, every published "
-    "article's tags) and rendering the cards and the topic bar",
+    "Landing page": COPY,
+    "Landing page, rendered (no-cache)": "a hard reload: no query (the copy is kept per "
+    "process); Jinja rendering base.html and the page, Flask's request handling and its hooks "
+    "(request id, NUL check, security headers, the JSON access-log line, the cache headers), "
+    "gunicorn",
+    "Landing page, revalidated (304)": "answered before Flask (crm/site/caching.py): a dict "
+    "look-up and the If-None-Match compare; gunicorn's sync worker and the loopback, as for "
+    "hello",
+    "Articles list": COPY,
+    "Articles list, rendered (no-cache)": "no query while the articles' version stands (the "
+    "live articles are kept per process); rendering the cards and the topic bar, Flask's hooks",
     "Articles list, revalidated (304)": "as the landing page's 304: before Flask",
-    "An article": "3 statements (the article, the others for 'keep reading') and the "
-    "Markdown rendered and sanitised on every render (markdown-it, nh3)",
+    "An article": COPY,
+    "An article, rendered (no-cache)": "one query (the coach's exercises: this article embeds "
+    "one) and rendering; the Markdown is converted once per process (memoised)",
     "An article, revalidated (304)": "as the landing page's 304: before Flask",
-    "Public slots page": "5 statements (the coach's settings, windows, days off, the week's "
-    "bookings) and rendering a radio per free slot of the week and the form (plain field "
-    "macro); the ETag is the body's hash, so a 304 still renders",
+    "Public slots page": COPY,
+    "Public slots page, rendered (no-cache)": "5 statements (the coach's settings, windows, "
+    "days off, the week's bookings, her calendar feed) and rendering a radio per free slot "
+    "of the week and the form's fields",
+    "Slots API (7 days)": COPY,
+    "Slots API (7 days), computed (no-cache)": "5 statements (settings, windows, days off, the "
+    "week's bookings, her calendar feed) and flask-smorest's serialisation; the slots "
+    "themselves take <1 ms",
     "Landing page, nginx cache": NGINX,
     "Articles list, nginx cache": NGINX,
     "An article, nginx cache": NGINX,
     "Public slots page, nginx cache": NGINX,
-    "Slots API (7 days)": "4 queries (settings, windows, days off, the week's bookings) and "
-    "flask-smorest's serialisation; the slots themselves take <1 ms",
     "Booking POST (API)": "15 statements in one transaction (the lead, the booking, the "
     "timeline, the three emails in one INSERT); no email is rendered in the request any more "
     "(the worker renders them and builds the .ics at send time); PostgreSQL's commit (fsync) "
