@@ -36,7 +36,7 @@ from programs.plans import active_plan, load_plan, logs_for, runner_profile
 from programs.progress import Progress, milestone_shared, run_milestone
 from programs.progress import progress as runner_progress
 from programs.strength import feedback_from_form, record_strength_session, strength_day
-from programs.today import local_today
+from programs.today import TodayView, local_today
 from programs.today import today as runner_today
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
@@ -134,25 +134,22 @@ def _today() -> date:
 @bp.get("")
 @runner_required
 def today():
-    today = _today()
-    return _day_page(today, today=today)
+    return _day_page(runner_today(db.session, current_user.id))
 
 
 @bp.get("/day/<date:day>")
 @runner_required
 def day(day: date):
-    if day == _today():
+    view = runner_today(db.session, current_user.id, day)
+    if day == view.today:
         return redirect(url_for("portal.today"))
-    return _day_page(day)
+    return _day_page(view)
 
 
-def _day_page(
-    on_date: date, log_form: LogForm | None = None, status: int = 200, today: date | None = None
-):
-    today = today or _today()  # her date, looked up once per page
-    view = runner_today(db.session, current_user.id, on_date)
+def _day_page(view: TodayView, log_form: LogForm | None = None, status: int = 200):
     if view.record is None:
         return render_template("portal/start.html")
+    on_date, today = view.on_date, view.today
     forms = {}
     for s in view.sessions:
         existing = view.logs.get(s.kind)
@@ -170,7 +167,7 @@ def _day_page(
         form.kind.data = s.kind
         forms[s.kind] = form
     mornings = []
-    milestone = _milestone(view.on_date, today) if "run_walk" in view.logs else None
+    milestone = _milestone(on_date, today) if "run_walk" in view.logs else None
     for lg in view.morning_prompts:
         mform = MorningPainForm(formdata=None)
         mform.log_id.data = str(lg.id)
@@ -281,10 +278,10 @@ def log():
             _attach_errors(form, {k or "status": v for k, v in exc.messages.items()})
         else:
             flash(_thanks(form.status.data), "success")
-            target = "portal.today" if on_date == _today() else "portal.day"
-            kwargs = {} if on_date == _today() else {"day": on_date.isoformat()}
-            return redirect(url_for(target, **kwargs) + "#log")
-    return _day_page(on_date, form, 422)
+            if on_date == _today():
+                return redirect(url_for("portal.today") + "#log")
+            return redirect(url_for("portal.day", day=on_date.isoformat()) + "#log")
+    return _day_page(runner_today(db.session, current_user.id, on_date), form, 422)
 
 
 def _thanks(status: str) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session as DbSession
 from crm.accounts.models import User
 from crm.time import utcnow, zone
 from programs.engine import Plan, Session
-from programs.models import LogStatus, PlanRecord, WorkoutLog
+from programs.models import LogStatus, PlanRecord, RunnerProfile, WorkoutLog
 from programs.plans import (
     PLAN_TEXT,
     logs_for,
@@ -34,8 +34,12 @@ def runner_timezone(session: DbSession, user_id: int) -> str:
 
 def local_today(session: DbSession, user_id: int, now: datetime | None = None) -> date:
     """The runner's calendar date in her time zone."""
+    return _local_date(runner_timezone(session, user_id), now)
+
+
+def _local_date(tz_name: str, now: datetime | None = None) -> date:
     try:
-        tz = zone(runner_timezone(session, user_id))
+        tz = zone(tz_name)
     except ValueError:
         tz = zone("UTC")
     return (now or utcnow()).astimezone(tz).date()
@@ -44,6 +48,7 @@ def local_today(session: DbSession, user_id: int, now: datetime | None = None) -
 @dataclass
 class TodayView:
     on_date: date
+    today: date  # her calendar date now, in her time zone
     record: PlanRecord | None = None
     plan: Plan | None = None
     sessions: list[Session] = field(default_factory=list)
@@ -57,19 +62,27 @@ class TodayView:
         return self.plan is not None and self.plan.profile.start_date > self.on_date
 
 
-def today(session: DbSession, user_id: int, on_date: date) -> TodayView:
-    """What the runner should do on ``on_date``: the day's sessions and their logs, the next
-    session when it is a rest day, and logs still waiting for next-morning pain."""
-    view = TodayView(on_date=on_date)
+def today(
+    session: DbSession, user_id: int, on_date: date | None = None, now: datetime | None = None
+) -> TodayView:
+    """What the runner should do on ``on_date`` (her today when None): the day's sessions and
+    their logs, the next session when it is a rest day, and logs still waiting for next-morning
+    pain. Her time zone comes with the plan, in the same statement."""
     row = session.execute(
-        select(PlanRecord, PLAN_TEXT)
+        select(PlanRecord, PLAN_TEXT, RunnerProfile.timezone)
+        .outerjoin(RunnerProfile, RunnerProfile.user_id == PlanRecord.user_id)
         .where(PlanRecord.user_id == user_id, PlanRecord.active.is_(True))
         .options(*without_plan_json())
     ).first()
     if row is None:
-        return view
-    record, plan = row[0], parsed_plan(row[1])
-    view.record, view.plan = record, plan
+        local = local_today(session, user_id, now)
+        return TodayView(on_date=on_date or local, today=local)
+    record, plan_text, tz_name = row
+    # No profile (not a state intake leaves): the account's zone, as local_today reads it.
+    local = _local_date(tz_name if tz_name is not None else runner_timezone(session, user_id), now)
+    on_date = on_date or local
+    plan = parsed_plan(plan_text)
+    view = TodayView(on_date=on_date, today=local, record=record, plan=plan)
     view.sessions = sessions_on(plan, on_date)
     view.next_session = next((s for s in plan.sessions if s.date > on_date), None)
     for week in plan.weeks:
