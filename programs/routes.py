@@ -22,6 +22,7 @@ from flask_login import current_user
 from crm.accounts.access import runner_required
 from crm.forms import parse_day
 from extensions import db
+from programs import markup
 from programs.calendar import calendar_feed, calendar_secret, regenerate_calendar_secret
 from programs.coaching.clients import set_coaching_emails
 from programs.community.forms import MilestoneForm
@@ -40,6 +41,15 @@ from programs.today import TodayView, local_today
 from programs.today import today as runner_today
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
+
+# Pieces of the portal's pages built in Python (programs/markup.py).
+bp.add_app_template_global(markup.radio_buttons)
+bp.add_app_template_global(markup.STATUS_BUTTONS, "status_buttons")
+bp.add_app_template_global(markup.RATING_BUTTONS, "rating_buttons")
+bp.add_app_template_global(markup.FEEDBACK_PAIN_BUTTONS, "feedback_pain_buttons")
+bp.add_app_template_filter(markup.clock, "clock")
+bp.add_app_template_filter(markup.segment_label, "segment_label")
+bp.add_app_template_filter(markup.dose, "dose")
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 

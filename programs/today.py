@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session as DbSession
 
 from crm.accounts.models import User
@@ -14,7 +14,6 @@ from programs.engine import Plan, Session
 from programs.models import LogStatus, PlanRecord, RunnerProfile, WorkoutLog
 from programs.plans import (
     PLAN_TEXT,
-    logs_for,
     parsed_plan,
     runner_profile,
     sessions_on,
@@ -67,17 +66,30 @@ def today(
 ) -> TodayView:
     """What the runner should do on ``on_date`` (her today when None): the day's sessions and
     their logs, the next session when it is a rest day, and logs still waiting for next-morning
-    pain. Her time zone comes with the plan, in the same statement."""
-    row = session.execute(
-        select(PlanRecord, PLAN_TEXT, RunnerProfile.timezone)
+    pain. One statement reads her plan, her time zone and the logs around the day."""
+    now = now or utcnow()
+    if on_date is not None:
+        low, high = on_date - timedelta(days=2), on_date
+    else:  # her date is within a day of UTC's; the exact window is cut below
+        utc_date = now.astimezone(UTC).date()
+        low, high = utc_date - timedelta(days=3), utc_date + timedelta(days=1)
+    rows = session.execute(
+        select(PlanRecord, PLAN_TEXT, RunnerProfile.timezone, WorkoutLog)
         .outerjoin(RunnerProfile, RunnerProfile.user_id == PlanRecord.user_id)
+        .outerjoin(
+            WorkoutLog,
+            and_(
+                WorkoutLog.user_id == PlanRecord.user_id, WorkoutLog.session_date.between(low, high)
+            ),
+        )
         .where(PlanRecord.user_id == user_id, PlanRecord.active.is_(True))
         .options(*without_plan_json())
-    ).first()
-    if row is None:
+        .order_by(WorkoutLog.session_date, WorkoutLog.kind)
+    ).all()
+    if not rows:
         local = local_today(session, user_id, now)
         return TodayView(on_date=on_date or local, today=local)
-    record, plan_text, tz_name = row
+    record, plan_text, tz_name, _ = rows[0]
     # No profile (not a state intake leaves): the account's zone, as local_today reads it.
     local = _local_date(tz_name if tz_name is not None else runner_timezone(session, user_id), now)
     on_date = on_date or local
@@ -88,7 +100,8 @@ def today(
     for week in plan.weeks:
         if week.start_date <= on_date < week.start_date + timedelta(days=7):
             view.week_index = week.index
-    recent = logs_for(session, user_id, since=on_date - timedelta(days=2))
+    since = on_date - timedelta(days=2)
+    recent = [lg for *_, lg in rows if lg is not None and since <= lg.session_date <= on_date]
     view.logs = {lg.kind: lg for lg in recent if lg.session_date == on_date}
     view.morning_prompts = [
         lg
