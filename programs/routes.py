@@ -157,7 +157,7 @@ def day(day: date):
 
 
 def _day_page(view: TodayView, log_form: LogForm | None = None, status: int = 200):
-    if view.record is None:
+    if view.plan is None:
         return render_template("portal/start.html")
     on_date, today = view.on_date, view.today
     forms = {}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, bindparam, case, func, select
 from sqlalchemy.orm import Session as DbSession
 
 from crm.accounts.models import User
@@ -17,7 +18,6 @@ from programs.plans import (
     parsed_plan,
     runner_profile,
     sessions_on,
-    without_plan_json,
 )
 
 DEFAULT_TIMEZONE = "America/Los_Angeles"
@@ -48,7 +48,6 @@ def _local_date(tz_name: str, now: datetime | None = None) -> date:
 class TodayView:
     on_date: date
     today: date  # her calendar date now, in her time zone
-    record: PlanRecord | None = None
     plan: Plan | None = None
     sessions: list[Session] = field(default_factory=list)
     logs: dict[str, WorkoutLog] = field(default_factory=dict)
@@ -59,6 +58,28 @@ class TodayView:
     @property
     def starts_later(self) -> bool:
         return self.plan is not None and self.plan.profile.start_date > self.on_date
+
+
+@cache
+def _day_statement() -> Select:
+    """Her active plan's text, her time zone and her logs between :low and :high, one row per log
+    (one row with no log when there is none). The plan's ~35 KB of text comes on the first row
+    only. Built once: building it costs more than running it; the values are bound per call."""
+    first_row = func.row_number().over(order_by=(WorkoutLog.session_date, WorkoutLog.kind)) == 1
+    return (
+        select(case((first_row, PLAN_TEXT)), RunnerProfile.timezone, WorkoutLog)
+        .select_from(PlanRecord)
+        .outerjoin(RunnerProfile, RunnerProfile.user_id == PlanRecord.user_id)
+        .outerjoin(
+            WorkoutLog,
+            and_(
+                WorkoutLog.user_id == PlanRecord.user_id,
+                WorkoutLog.session_date.between(bindparam("low"), bindparam("high")),
+            ),
+        )
+        .where(PlanRecord.user_id == bindparam("user_id"), PlanRecord.active.is_(True))
+        .order_by(WorkoutLog.session_date, WorkoutLog.kind)
+    )
 
 
 def today(
@@ -73,28 +94,17 @@ def today(
     else:  # her date is within a day of UTC's; the exact window is cut below
         utc_date = now.astimezone(UTC).date()
         low, high = utc_date - timedelta(days=3), utc_date + timedelta(days=1)
-    rows = session.execute(
-        select(PlanRecord, PLAN_TEXT, RunnerProfile.timezone, WorkoutLog)
-        .outerjoin(RunnerProfile, RunnerProfile.user_id == PlanRecord.user_id)
-        .outerjoin(
-            WorkoutLog,
-            and_(
-                WorkoutLog.user_id == PlanRecord.user_id, WorkoutLog.session_date.between(low, high)
-            ),
-        )
-        .where(PlanRecord.user_id == user_id, PlanRecord.active.is_(True))
-        .options(*without_plan_json())
-        .order_by(WorkoutLog.session_date, WorkoutLog.kind)
-    ).all()
+    rows = session.execute(_day_statement(), {"user_id": user_id, "low": low, "high": high}).all()
     if not rows:
         local = local_today(session, user_id, now)
         return TodayView(on_date=on_date or local, today=local)
-    record, plan_text, tz_name, _ = rows[0]
+    plan_text = next(text for text, *_ in rows if text is not None)
+    tz_name = rows[0][1]
     # No profile (not a state intake leaves): the account's zone, as local_today reads it.
     local = _local_date(tz_name if tz_name is not None else runner_timezone(session, user_id), now)
     on_date = on_date or local
     plan = parsed_plan(plan_text)
-    view = TodayView(on_date=on_date, today=local, record=record, plan=plan)
+    view = TodayView(on_date=on_date, today=local, plan=plan)
     view.sessions = sessions_on(plan, on_date)
     view.next_session = next((s for s in plan.sessions if s.date > on_date), None)
     for week in plan.weeks:
