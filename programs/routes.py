@@ -176,12 +176,10 @@ def _day_page(view: TodayView, log_form: LogForm | None = None, status: int = 20
         form.session_date.data = on_date.isoformat()
         form.kind.data = s.kind
         forms[s.kind] = form
-    mornings = []
     milestone = _milestone(on_date, today) if "run_walk" in view.logs else None
-    for lg in view.morning_prompts:
-        mform = MorningPainForm(formdata=None)
-        mform.log_id.data = str(lg.id)
-        mornings.append((lg, mform))
+    # One blank form serves every prompt: the page writes each prompt's log id itself.
+    mform = MorningPainForm(formdata=None) if view.morning_prompts else None
+    mornings = [(lg, mform) for lg in view.morning_prompts]
     return (
         render_template(
             "portal/today.html",
