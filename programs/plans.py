@@ -15,7 +15,6 @@ from datetime import date
 
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session as DbSession
-from sqlalchemy.orm import defer
 
 from programs.engine import CoachEdit, Plan, Session, adapt
 from programs.engine import WorkoutLog as EngineLog
@@ -48,14 +47,8 @@ def load_plan(record: PlanRecord) -> Plan:
 PLAN_CACHE_SIZE = 128
 _plans: OrderedDict[str, Plan] = OrderedDict()
 # The plan as the text the database holds (JSON is stored as text by both backends): no JSON
-# decoding by the driver, and the base plan next to it is not fetched at all.
+# decoding by the driver, and the parse cache above is keyed by it.
 PLAN_TEXT = cast(PlanRecord.plan, Text)
-
-
-def without_plan_json() -> tuple:
-    """Loader options leaving both plan JSON columns unloaded. Built per call: building them at
-    import would configure every mapper before the other packages' models are imported."""
-    return defer(PlanRecord.plan), defer(PlanRecord.base_plan)
 
 
 def parsed_plan(plan_json: str) -> Plan:

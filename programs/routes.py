@@ -22,6 +22,7 @@ from flask_login import current_user
 from crm.accounts.access import runner_required
 from crm.forms import parse_day
 from extensions import db
+from programs import markup
 from programs.calendar import calendar_feed, calendar_secret, regenerate_calendar_secret
 from programs.coaching.clients import set_coaching_emails
 from programs.community.forms import MilestoneForm
@@ -36,10 +37,19 @@ from programs.plans import active_plan, load_plan, logs_for, runner_profile
 from programs.progress import Progress, milestone_shared, run_milestone
 from programs.progress import progress as runner_progress
 from programs.strength import feedback_from_form, record_strength_session, strength_day
-from programs.today import local_today
+from programs.today import TodayView, local_today
 from programs.today import today as runner_today
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
+
+# Pieces of the portal's pages built in Python (programs/markup.py).
+bp.add_app_template_global(markup.radio_buttons)
+bp.add_app_template_global(markup.STATUS_BUTTONS, "status_buttons")
+bp.add_app_template_global(markup.RATING_BUTTONS, "rating_buttons")
+bp.add_app_template_global(markup.FEEDBACK_PAIN_BUTTONS, "feedback_pain_buttons")
+bp.add_app_template_filter(markup.clock, "clock")
+bp.add_app_template_filter(markup.segment_label, "segment_label")
+bp.add_app_template_filter(markup.dose, "dose")
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -134,25 +144,22 @@ def _today() -> date:
 @bp.get("")
 @runner_required
 def today():
-    today = _today()
-    return _day_page(today, today=today)
+    return _day_page(runner_today(db.session, current_user.id))
 
 
 @bp.get("/day/<date:day>")
 @runner_required
 def day(day: date):
-    if day == _today():
+    view = runner_today(db.session, current_user.id, day)
+    if day == view.today:
         return redirect(url_for("portal.today"))
-    return _day_page(day)
+    return _day_page(view)
 
 
-def _day_page(
-    on_date: date, log_form: LogForm | None = None, status: int = 200, today: date | None = None
-):
-    today = today or _today()  # her date, looked up once per page
-    view = runner_today(db.session, current_user.id, on_date)
-    if view.record is None:
+def _day_page(view: TodayView, log_form: LogForm | None = None, status: int = 200):
+    if view.plan is None:
         return render_template("portal/start.html")
+    on_date, today = view.on_date, view.today
     forms = {}
     for s in view.sessions:
         existing = view.logs.get(s.kind)
@@ -169,12 +176,10 @@ def _day_page(
         form.session_date.data = on_date.isoformat()
         form.kind.data = s.kind
         forms[s.kind] = form
-    mornings = []
-    milestone = _milestone(view.on_date, today) if "run_walk" in view.logs else None
-    for lg in view.morning_prompts:
-        mform = MorningPainForm(formdata=None)
-        mform.log_id.data = str(lg.id)
-        mornings.append((lg, mform))
+    milestone = _milestone(on_date, today) if "run_walk" in view.logs else None
+    # One blank form serves every prompt: the page writes each prompt's log id itself.
+    mform = MorningPainForm(formdata=None) if view.morning_prompts else None
+    mornings = [(lg, mform) for lg in view.morning_prompts]
     return (
         render_template(
             "portal/today.html",
@@ -281,10 +286,10 @@ def log():
             _attach_errors(form, {k or "status": v for k, v in exc.messages.items()})
         else:
             flash(_thanks(form.status.data), "success")
-            target = "portal.today" if on_date == _today() else "portal.day"
-            kwargs = {} if on_date == _today() else {"day": on_date.isoformat()}
-            return redirect(url_for(target, **kwargs) + "#log")
-    return _day_page(on_date, form, 422)
+            if on_date == _today():
+                return redirect(url_for("portal.today") + "#log")
+            return redirect(url_for("portal.day", day=on_date.isoformat()) + "#log")
+    return _day_page(runner_today(db.session, current_user.id, on_date), form, 422)
 
 
 def _thanks(status: str) -> str:

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, bindparam, case, func, select
 from sqlalchemy.orm import Session as DbSession
 
 from crm.accounts.models import User
 from crm.time import utcnow, zone
 from programs.engine import Plan, Session
-from programs.models import LogStatus, PlanRecord, WorkoutLog
+from programs.models import LogStatus, PlanRecord, RunnerProfile, WorkoutLog
 from programs.plans import (
     PLAN_TEXT,
-    logs_for,
     parsed_plan,
     runner_profile,
     sessions_on,
-    without_plan_json,
 )
 
 DEFAULT_TIMEZONE = "America/Los_Angeles"
@@ -34,8 +33,12 @@ def runner_timezone(session: DbSession, user_id: int) -> str:
 
 def local_today(session: DbSession, user_id: int, now: datetime | None = None) -> date:
     """The runner's calendar date in her time zone."""
+    return _local_date(runner_timezone(session, user_id), now)
+
+
+def _local_date(tz_name: str, now: datetime | None = None) -> date:
     try:
-        tz = zone(runner_timezone(session, user_id))
+        tz = zone(tz_name)
     except ValueError:
         tz = zone("UTC")
     return (now or utcnow()).astimezone(tz).date()
@@ -44,7 +47,7 @@ def local_today(session: DbSession, user_id: int, now: datetime | None = None) -
 @dataclass
 class TodayView:
     on_date: date
-    record: PlanRecord | None = None
+    today: date  # her calendar date now, in her time zone
     plan: Plan | None = None
     sessions: list[Session] = field(default_factory=list)
     logs: dict[str, WorkoutLog] = field(default_factory=dict)
@@ -57,25 +60,58 @@ class TodayView:
         return self.plan is not None and self.plan.profile.start_date > self.on_date
 
 
-def today(session: DbSession, user_id: int, on_date: date) -> TodayView:
-    """What the runner should do on ``on_date``: the day's sessions and their logs, the next
-    session when it is a rest day, and logs still waiting for next-morning pain."""
-    view = TodayView(on_date=on_date)
-    row = session.execute(
-        select(PlanRecord, PLAN_TEXT)
-        .where(PlanRecord.user_id == user_id, PlanRecord.active.is_(True))
-        .options(*without_plan_json())
-    ).first()
-    if row is None:
-        return view
-    record, plan = row[0], parsed_plan(row[1])
-    view.record, view.plan = record, plan
+@cache
+def _day_statement() -> Select:
+    """Her active plan's text, her time zone and her logs between :low and :high, one row per log
+    (one row with no log when there is none). The plan's ~35 KB of text comes on the first row
+    only. Built once: building it costs more than running it; the values are bound per call."""
+    first_row = func.row_number().over(order_by=(WorkoutLog.session_date, WorkoutLog.kind)) == 1
+    return (
+        select(case((first_row, PLAN_TEXT)), RunnerProfile.timezone, WorkoutLog)
+        .select_from(PlanRecord)
+        .outerjoin(RunnerProfile, RunnerProfile.user_id == PlanRecord.user_id)
+        .outerjoin(
+            WorkoutLog,
+            and_(
+                WorkoutLog.user_id == PlanRecord.user_id,
+                WorkoutLog.session_date.between(bindparam("low"), bindparam("high")),
+            ),
+        )
+        .where(PlanRecord.user_id == bindparam("user_id"), PlanRecord.active.is_(True))
+        .order_by(WorkoutLog.session_date, WorkoutLog.kind)
+    )
+
+
+def today(
+    session: DbSession, user_id: int, on_date: date | None = None, now: datetime | None = None
+) -> TodayView:
+    """What the runner should do on ``on_date`` (her today when None): the day's sessions and
+    their logs, the next session when it is a rest day, and logs still waiting for next-morning
+    pain. One statement reads her plan, her time zone and the logs around the day."""
+    now = now or utcnow()
+    if on_date is not None:
+        low, high = on_date - timedelta(days=2), on_date
+    else:  # her date is within a day of UTC's; the exact window is cut below
+        utc_date = now.astimezone(UTC).date()
+        low, high = utc_date - timedelta(days=3), utc_date + timedelta(days=1)
+    rows = session.execute(_day_statement(), {"user_id": user_id, "low": low, "high": high}).all()
+    if not rows:
+        local = local_today(session, user_id, now)
+        return TodayView(on_date=on_date or local, today=local)
+    plan_text = next(text for text, *_ in rows if text is not None)
+    tz_name = rows[0][1]
+    # No profile (not a state intake leaves): the account's zone, as local_today reads it.
+    local = _local_date(tz_name if tz_name is not None else runner_timezone(session, user_id), now)
+    on_date = on_date or local
+    plan = parsed_plan(plan_text)
+    view = TodayView(on_date=on_date, today=local, plan=plan)
     view.sessions = sessions_on(plan, on_date)
     view.next_session = next((s for s in plan.sessions if s.date > on_date), None)
     for week in plan.weeks:
         if week.start_date <= on_date < week.start_date + timedelta(days=7):
             view.week_index = week.index
-    recent = logs_for(session, user_id, since=on_date - timedelta(days=2))
+    since = on_date - timedelta(days=2)
+    recent = [lg for *_, lg in rows if lg is not None and since <= lg.session_date <= on_date]
     view.logs = {lg.kind: lg for lg in recent if lg.session_date == on_date}
     view.morning_prompts = [
         lg

@@ -68,9 +68,11 @@ def load_rules(session: Session) -> Rules:
     )
 
 
-def _busy(session: Session, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+def _busy(
+    session: Session, start: datetime, end: datetime, *, feed: bool = True
+) -> list[tuple[datetime, datetime]]:
     """Intervals held by bookings that still have their slot, and by the coach's own calendar
-    (its last good copy), near [start, end)."""
+    (its last good copy; `feed=False`: the caller knows she has none), near [start, end)."""
     margin = timedelta(hours=4)  # wide enough for any buffer/call length the bounds allow
     rows = session.execute(
         select(Booking.start_at, Booking.end_at).where(
@@ -79,7 +81,8 @@ def _busy(session: Session, start: datetime, end: datetime) -> list[tuple[dateti
             Booking.end_at > start - margin,
         )
     )
-    return [(s, e) for s, e in rows] + busy_feed.feed_busy(session, start, end)
+    booked = [(s, e) for s, e in rows]
+    return booked + busy_feed.feed_busy(session, start, end) if feed else booked
 
 
 def free_slots(
@@ -111,11 +114,11 @@ def free_slots(
     )
 
 
-def _check_free(session: Session, rules: Rules, slot: Slot) -> None:
+def _check_free(session: Session, rules: Rules, slot: Slot, *, feed: bool = True) -> None:
     buffer = timedelta(minutes=rules.buffer_minutes)
     if any(
         slot.start < b_end + buffer and b_start < slot.end + buffer
-        for b_start, b_end in _busy(session, slot.start, slot.end)
+        for b_start, b_end in _busy(session, slot.start, slot.end, feed=feed)
     ):
         raise SlotTaken()
 

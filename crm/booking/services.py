@@ -141,8 +141,10 @@ def book_call(
     rules = load_rules(session)
     slot = slot_rules.validate_slot(rules, slot_start, now=now)
     # Her own calendar again, now (a few seconds at most; when down, the last good copy counts).
-    busy_feed.refresh_busy_feed(session, timeout=busy_feed.BOOKING_TIMEOUT, now=now)
-    _check_free(session, rules, slot)
+    # None: she has no calendar feed (a feed without an address is deleted, never kept), so
+    # there is no copy to read again.
+    fed = busy_feed.refresh_busy_feed(session, timeout=busy_feed.BOOKING_TIMEOUT, now=now)
+    _check_free(session, rules, slot, feed=fed is not None)
 
     fields: dict[str, Any] = {
         "phone": phone,

@@ -173,6 +173,25 @@ def free_slots(
     return result
 
 
+def _grid_slot(rules: Rules, day: date, start: datetime) -> Slot | None:
+    """The slot of coach-local `day` starting at `start` (UTC), or None: what looking for it in
+    `slots_on(rules, day)` finds, without building every slot of the day (a booking checks one)."""
+    offset = _fixed_offset(day, rules.tz)
+    if offset is None or day in rules.days_off:  # a clock change that day: slot by slot
+        return next((s for s in slots_on(rules, day) if s.start == start), None)
+    wall = start.replace(tzinfo=None) + offset
+    call, step = rules.call, rules.step
+    for window in rules.windows:
+        first = datetime.combine(day, window.start)
+        if (
+            window.weekday == day.weekday()
+            and first <= wall <= datetime.combine(day, window.end) - call
+            and (wall - first) % step == timedelta()
+        ):
+            return Slot(start, start + call)
+    return None
+
+
 def validate_slot(rules: Rules, start: datetime, *, now: datetime) -> Slot:
     """The slot starting at `start`, or InvalidSlot saying why it cannot be booked.
 
@@ -200,9 +219,9 @@ def validate_slot(rules: Rules, start: datetime, *, now: datetime) -> Slot:
     day = local.date()
     if day in rules.days_off:
         raise InvalidSlot("day_off", "The coach is away that day. Please pick another day.")
-    for slot in slots_on(rules, day):
-        if slot.start == start:
-            return slot
+    slot = _grid_slot(rules, day, start)
+    if slot is not None:
+        return slot
     wall = local.time().replace(tzinfo=None)
     for window in rules.windows:
         if window.weekday == day.weekday() and window.start <= wall < window.end:

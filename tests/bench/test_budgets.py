@@ -31,7 +31,7 @@ BUDGETS = {
     "lead_detail": ("coach", 8, 24_000),
     # The funnel and revenue read from dashboard_counts; the busy feed's status (issue 14).
     "dashboard": ("coach", 10, 18_000),
-    "runner_today": ("runner", 4, 16_000),
+    "runner_today": ("runner", 2, 16_000),  # the user; plan, time zone and logs in one
 }
 
 
