@@ -63,13 +63,17 @@ run: $(STAMP) ffmpeg
 	  $(FLASK) run --port $(PORT) & \
 	  wait
 
+# Three pytest-xdist workers on two cores: much of the suite waits on PostgreSQL, Celery workers,
+# SMTP and Chromium. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 3
+
 test: $(DEV_STAMP) chromium lighthouse ffmpeg
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 test-fast: $(DEV_STAMP) ffmpeg
-	$(BIN)/pytest -m "not e2e" -x -q
+	$(BIN)/pytest -n $(TEST_WORKERS) -m "not e2e" -x -q
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
