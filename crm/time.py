@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -95,6 +96,9 @@ def zone_label(local: datetime) -> str:
     return abbreviation
 
 
+Moment = datetime | date | None
+
+
 def _clock(local: datetime) -> str:
     return local.strftime("%I:%M %p").lstrip("0")
 
@@ -102,6 +106,20 @@ def _clock(local: datetime) -> str:
 def _day(local: datetime | date, today: date) -> str:
     text = f"{local:%a} {local.day} {local:%b}"
     return text if local.year == today.year else f"{text} {local.year}"
+
+
+def day_formatter(coach_tz: str, now: datetime | None = None) -> Callable[[Moment], str]:
+    """`coach_when(moment, coach_tz, date_only=True)` for many moments (a table's column): the
+    zone and today are looked up once."""
+    coach = safe_zone(coach_tz)
+    today = (now or utcnow()).astimezone(coach).date()
+
+    def day(moment: Moment) -> str:
+        if moment is None:
+            return ""
+        return _day(moment.astimezone(coach) if isinstance(moment, datetime) else moment, today)
+
+    return day
 
 
 def coach_when(
