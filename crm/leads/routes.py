@@ -268,7 +268,7 @@ def _client_url(lead) -> str | None:
     return client_page(db.session, lead.user_id)
 
 
-def _render_detail(lead, *, stage_form=None, note_form=None, undo=None):
+def _render_detail(lead, *, stage_form=None, note_form=None, undo=None, tz_name=None):
     if stage_form is None:
         stage_form = StageForm(formdata=None, stage=lead.stage.value)
     return render_template(
@@ -278,12 +278,12 @@ def _render_detail(lead, *, stage_form=None, note_form=None, undo=None):
         enrolments=services.lead_enrolments(db.session, lead.id),
         client_url=_client_url(lead),
         timeline=services.lead_timeline(db.session, lead.id),
-        notes=lead.notes,
+        notes=services.lead_notes(db.session, lead.id),
         stage_form=stage_form,
         note_form=note_form or NoteForm(formdata=None),
         action_form=ActionForm(formdata=None),
         outcome_url=_outcome_url,
-        tz_name=services.coach_timezone(db.session),
+        tz_name=tz_name or services.coach_timezone(db.session),
         undo=undo,
     )
 
@@ -291,8 +291,11 @@ def _render_detail(lead, *, stage_form=None, note_form=None, undo=None):
 @bp.get("/coach/leads/<int:lead_id>")
 @coach_required
 def lead_detail(lead_id: int):
-    lead = db.get_or_404(Lead, lead_id)
-    return _render_detail(lead, undo=_pop_undo())
+    try:
+        lead, tz_name = services.lead_and_timezone(db.session, lead_id)
+    except services.LeadNotFound:
+        abort(404)
+    return _render_detail(lead, undo=_pop_undo(), tz_name=tz_name)
 
 
 @bp.post("/coach/leads/<int:lead_id>/notes")

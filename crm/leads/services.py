@@ -597,11 +597,13 @@ def delete_note(
     session.commit()
 
 
-def lead_bookings(session: Session, lead_id: int) -> list:
-    """The lead's bookings, newest first."""
+def lead_bookings(session: Session, lead_id: int) -> list[Row]:
+    """The lead's bookings, newest first: the id, start_at, timezone and status the page shows."""
     return list(
-        session.scalars(
-            select(Booking).where(Booking.lead_id == lead_id).order_by(Booking.start_at.desc())
+        session.execute(
+            select(Booking.id, Booking.start_at, Booking.timezone, Booking.status)
+            .where(Booking.lead_id == lead_id)
+            .order_by(Booking.start_at.desc())
         )
     )
 
@@ -622,13 +624,33 @@ def lead_enrolments(session: Session, lead_id: int) -> list:
     )
 
 
-def lead_timeline(session: Session, lead_id: int, limit: int = 200) -> list[LeadEvent]:
-    """The lead's timeline, newest first."""
+def lead_notes(session: Session, lead_id: int) -> list[Row]:
+    """The lead's notes, newest first: id, body, created_at and updated_at."""
     return list(
-        session.scalars(
-            select(LeadEvent)
+        session.execute(
+            select(Note.id, Note.body, Note.created_at, Note.updated_at)
+            .where(Note.lead_id == lead_id)
+            .order_by(Note.id.desc())
+        )
+    )
+
+
+def lead_timeline(session: Session, lead_id: int, limit: int = 200) -> list[Row]:
+    """The lead's timeline, newest first: each event's created_at and summary."""
+    return list(
+        session.execute(
+            select(LeadEvent.created_at, LeadEvent.summary)
             .where(LeadEvent.lead_id == lead_id)
             .order_by(LeadEvent.created_at.desc(), LeadEvent.id.desc())
             .limit(limit)
         )
     )
+
+
+def lead_and_timezone(session: Session, lead_id: int) -> tuple[Lead, str]:
+    """The lead and `coach_timezone`, in one statement (the lead page needs both); LeadNotFound."""
+    tz = select(CoachSettings.timezone).order_by(CoachSettings.id).limit(1).scalar_subquery()
+    row = session.execute(select(Lead, tz).where(Lead.id == lead_id)).first()
+    if row is None:
+        raise LeadNotFound("No such lead.")
+    return row[0], row[1] or current_app.config.get("COACH_TIMEZONE", "UTC")
