@@ -198,7 +198,7 @@ def change_stage(lead_id: int):
     back = safe_next(form.next.data, url_for("leads.lead_detail", lead_id=lead.id))
     if not form.validate_on_submit():
         if back.startswith(url_for("leads.lead_detail", lead_id=lead.id)):
-            return _render_detail(lead, stage_form=form), 400
+            return _render_detail(lead.id, stage_form=form), 400
         flash(_first_error(form), "error")
         return redirect(back)
     try:
@@ -268,22 +268,27 @@ def _client_url(lead) -> str | None:
     return client_page(db.session, lead.user_id)
 
 
-def _render_detail(lead, *, stage_form=None, note_form=None, undo=None, tz_name=None):
+def _render_detail(lead_id: int, *, stage_form=None, note_form=None, undo=None):
+    try:
+        detail = services.lead_detail(db.session, lead_id)
+    except services.LeadNotFound:
+        abort(404)
+    lead = detail.lead
     if stage_form is None:
         stage_form = StageForm(formdata=None, stage=lead.stage.value)
     return render_template(
         "leads/detail.html",
         lead=lead,
-        bookings=services.lead_bookings(db.session, lead.id),
-        enrolments=services.lead_enrolments(db.session, lead.id),
+        bookings=detail.bookings,
+        enrolments=detail.enrolments,
         client_url=_client_url(lead),
-        timeline=services.lead_timeline(db.session, lead.id),
-        notes=services.lead_notes(db.session, lead.id),
+        timeline=detail.timeline,
+        notes=detail.notes,
         stage_form=stage_form,
         note_form=note_form or NoteForm(formdata=None),
         action_form=ActionForm(formdata=None),
         outcome_url=_outcome_url,
-        tz_name=tz_name or services.coach_timezone(db.session),
+        tz_name=detail.tz_name,
         undo=undo,
     )
 
@@ -291,11 +296,7 @@ def _render_detail(lead, *, stage_form=None, note_form=None, undo=None, tz_name=
 @bp.get("/coach/leads/<int:lead_id>")
 @coach_required
 def lead_detail(lead_id: int):
-    try:
-        lead, tz_name = services.lead_and_timezone(db.session, lead_id)
-    except services.LeadNotFound:
-        abort(404)
-    return _render_detail(lead, undo=_pop_undo(), tz_name=tz_name)
+    return _render_detail(lead_id, undo=_pop_undo())
 
 
 @bp.post("/coach/leads/<int:lead_id>/notes")
@@ -304,12 +305,12 @@ def add_note(lead_id: int):
     lead = db.get_or_404(Lead, lead_id)
     form = NoteForm()
     if not form.validate_on_submit():
-        return _render_detail(lead, note_form=form), 400
+        return _render_detail(lead.id, note_form=form), 400
     try:
         services.add_note(db.session, lead.id, form.body.data, author_id=current_user.id)
     except services.LeadError as exc:
         form.body.errors = [str(exc)]
-        return _render_detail(lead, note_form=form), 400
+        return _render_detail(lead.id, note_form=form), 400
     flash("Note added.", "success")
     return redirect(url_for("leads.lead_detail", lead_id=lead.id, _anchor="notes"))
 

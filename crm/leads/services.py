@@ -647,10 +647,38 @@ def lead_timeline(session: Session, lead_id: int, limit: int = 200) -> list[Row]
     )
 
 
-def lead_and_timezone(session: Session, lead_id: int) -> tuple[Lead, str]:
-    """The lead and `coach_timezone`, in one statement (the lead page needs both); LeadNotFound."""
+@dataclass
+class LeadDetail:
+    """What the lead page shows besides the forms."""
+
+    lead: Lead
+    tz_name: str  # the coach's
+    bookings: list[Row]
+    enrolments: list[Enrolment]
+    notes: list[Row]
+    timeline: list[Row]
+
+
+def lead_detail(session: Session, lead_id: int) -> LeadDetail:
+    """The lead page's data; LeadNotFound. The first statement reads the lead, the coach's zone
+    and which of the lead's lists have rows, so an empty list (no calls, no notes, not a client:
+    most leads) costs no query."""
     tz = select(CoachSettings.timezone).order_by(CoachSettings.id).limit(1).scalar_subquery()
-    row = session.execute(select(Lead, tz).where(Lead.id == lead_id)).first()
+
+    def has(model) -> Any:
+        return select(model.id).where(model.lead_id == Lead.id).exists()
+
+    row = session.execute(
+        select(Lead, tz, has(Booking), has(Enrolment), has(Note)).where(Lead.id == lead_id)
+    ).first()
     if row is None:
         raise LeadNotFound("No such lead.")
-    return row[0], row[1] or current_app.config.get("COACH_TIMEZONE", "UTC")
+    lead, tz_name, bookings, enrolments, notes = row
+    return LeadDetail(
+        lead=lead,
+        tz_name=tz_name or current_app.config.get("COACH_TIMEZONE", "UTC"),
+        bookings=lead_bookings(session, lead_id) if bookings else [],
+        enrolments=lead_enrolments(session, lead_id) if enrolments else [],
+        notes=lead_notes(session, lead_id) if notes else [],
+        timeline=lead_timeline(session, lead_id),
+    )
