@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row, Select, and_, func, or_, select
+from sqlalchemy import Row, ScalarSelect, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from crm.billing.models import Enrolment
@@ -185,6 +185,16 @@ class LeadPage:
 def coach_timezone(session: Session) -> str:
     """The coach's IANA time zone: her booking settings, else the COACH_TIMEZONE setting."""
     name = session.scalar(select(CoachSettings.timezone).order_by(CoachSettings.id).limit(1))
+    return timezone_or_default(name)
+
+
+def coach_timezone_subquery() -> ScalarSelect:
+    """The zone of the coach's booking settings (or NULL), as a column to read along with
+    another statement; pass what it gives to `timezone_or_default`."""
+    return select(CoachSettings.timezone).order_by(CoachSettings.id).limit(1).scalar_subquery()
+
+
+def timezone_or_default(name: str | None) -> str:
     return name or current_app.config.get("COACH_TIMEZONE", "UTC")
 
 
@@ -423,15 +433,14 @@ def lead_sources(session: Session) -> list[str]:
 @cache  # a constant statement: built once per process, not per page
 def _timezone_and_sources_statement() -> Select:
     sources = _sources_cte()
-    tz = select(CoachSettings.timezone).order_by(CoachSettings.id).limit(1).scalar_subquery()
-    return select(tz.label("tz"), sources.c.source).order_by(sources.c.source)
+    tz = coach_timezone_subquery().label("tz")
+    return select(tz, sources.c.source).order_by(sources.c.source)
 
 
 def timezone_and_sources(session: Session) -> tuple[str, list[str]]:
     """`coach_timezone` and `lead_sources` in one statement (the lead list needs both)."""
     rows = session.execute(_timezone_and_sources_statement()).all()  # the CTE's first row, at least
-    name = rows[0].tz or current_app.config.get("COACH_TIMEZONE", "UTC")
-    return name, [row.source for row in rows if row.source is not None]
+    return timezone_or_default(rows[0].tz), [row.source for row in rows if row.source is not None]
 
 
 # --- The pipeline board ---------------------------------------------------------------------------
@@ -663,7 +672,7 @@ def lead_detail(session: Session, lead_id: int) -> LeadDetail:
     """The lead page's data; LeadNotFound. The first statement reads the lead, the coach's zone
     and which of the lead's lists have rows, so an empty list (no calls, no notes, not a client:
     most leads) costs no query."""
-    tz = select(CoachSettings.timezone).order_by(CoachSettings.id).limit(1).scalar_subquery()
+    tz = coach_timezone_subquery()
 
     def has(model) -> Any:
         return select(model.id).where(model.lead_id == Lead.id).exists()
@@ -676,7 +685,7 @@ def lead_detail(session: Session, lead_id: int) -> LeadDetail:
     lead, tz_name, bookings, enrolments, notes = row
     return LeadDetail(
         lead=lead,
-        tz_name=tz_name or current_app.config.get("COACH_TIMEZONE", "UTC"),
+        tz_name=timezone_or_default(tz_name),
         bookings=lead_bookings(session, lead_id) if bookings else [],
         enrolments=lead_enrolments(session, lead_id) if enrolments else [],
         notes=lead_notes(session, lead_id) if notes else [],
