@@ -138,15 +138,20 @@ def lead_list():
     )
 
 
+# Each stage's badge (colour, label), looked up once: an enum property costs a call per row.
+_BADGES = {stage: (stage.colour, stage.label) for stage in Stage}
+
+
 def _list_rows(rows, tz_name: str) -> list[tuple]:
     """The table's cells, prepared once here rather than per row in the template: (detail URL,
-    name, email, phone, stage, source, created day)."""
+    name, email, phone, badge colour, stage label, source, created day)."""
     detail = url_for("leads.lead_detail", lead_id=0).removesuffix("0")  # one build, not 50
     day = day_formatter(tz_name)
     return [
-        (f"{detail}{r.id}", r.name, r.email, r.phone, r.stage, r.source, day(r.created_at))
+        (f"{detail}{r.id}", r.name, r.email, r.phone, *_BADGES[r.stage], r.source,
+         day(r.created_at))
         for r in rows
-    ]
+    ]  # fmt: skip
 
 
 @bp.get("/coach/leads/export.csv")

@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row, ScalarSelect, Select, and_, func, or_, select
+from sqlalchemy import Row, ScalarSelect, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from crm.billing.models import Enrolment
@@ -606,54 +606,70 @@ def delete_note(
     session.commit()
 
 
+# The lead page's statements are built once per process (the lead's id is a parameter): building
+# one costs about as much as running it.
+
+
+@cache
+def _bookings_statement() -> Select:
+    return (
+        select(Booking.id, Booking.start_at, Booking.timezone, Booking.status)
+        .where(Booking.lead_id == bindparam("lead_id"))
+        .order_by(Booking.start_at.desc())
+    )
+
+
 def lead_bookings(session: Session, lead_id: int) -> list[Row]:
     """The lead's bookings, newest first: the id, start_at, timezone and status the page shows."""
-    return list(
-        session.execute(
-            select(Booking.id, Booking.start_at, Booking.timezone, Booking.status)
-            .where(Booking.lead_id == lead_id)
-            .order_by(Booking.start_at.desc())
+    return list(session.execute(_bookings_statement(), {"lead_id": lead_id}))
+
+
+@cache
+def _enrolments_statement() -> Select:
+    return (
+        select(Enrolment)
+        .where(Enrolment.lead_id == bindparam("lead_id"))
+        .options(
+            selectinload(Enrolment.programme),
+            selectinload(Enrolment.price),
+            selectinload(Enrolment.payments),
         )
+        .order_by(Enrolment.started_at.desc(), Enrolment.id.desc())
     )
 
 
 def lead_enrolments(session: Session, lead_id: int) -> list:
     """The lead's paid enrolments (billing), newest first, with programme, price and payments."""
-    return list(
-        session.scalars(
-            select(Enrolment)
-            .where(Enrolment.lead_id == lead_id)
-            .options(
-                selectinload(Enrolment.programme),
-                selectinload(Enrolment.price),
-                selectinload(Enrolment.payments),
-            )
-            .order_by(Enrolment.started_at.desc(), Enrolment.id.desc())
-        )
+    return list(session.scalars(_enrolments_statement(), {"lead_id": lead_id}))
+
+
+@cache
+def _notes_statement() -> Select:
+    return (
+        select(Note.id, Note.body, Note.created_at, Note.updated_at)
+        .where(Note.lead_id == bindparam("lead_id"))
+        .order_by(Note.id.desc())
     )
 
 
 def lead_notes(session: Session, lead_id: int) -> list[Row]:
     """The lead's notes, newest first: id, body, created_at and updated_at."""
-    return list(
-        session.execute(
-            select(Note.id, Note.body, Note.created_at, Note.updated_at)
-            .where(Note.lead_id == lead_id)
-            .order_by(Note.id.desc())
-        )
+    return list(session.execute(_notes_statement(), {"lead_id": lead_id}))
+
+
+@cache
+def _timeline_statement() -> Select:
+    return (
+        select(LeadEvent.created_at, LeadEvent.summary)
+        .where(LeadEvent.lead_id == bindparam("lead_id"))
+        .order_by(LeadEvent.created_at.desc(), LeadEvent.id.desc())
+        .limit(bindparam("limit"))
     )
 
 
 def lead_timeline(session: Session, lead_id: int, limit: int = 200) -> list[Row]:
     """The lead's timeline, newest first: each event's created_at and summary."""
-    return list(
-        session.execute(
-            select(LeadEvent.created_at, LeadEvent.summary)
-            .where(LeadEvent.lead_id == lead_id)
-            .order_by(LeadEvent.created_at.desc(), LeadEvent.id.desc())
-            .limit(limit)
-        )
-    )
+    return list(session.execute(_timeline_statement(), {"lead_id": lead_id, "limit": limit}))
 
 
 @dataclass
@@ -668,18 +684,21 @@ class LeadDetail:
     timeline: list[Row]
 
 
+@cache
+def _lead_detail_statement() -> Select:
+    def has(model) -> Any:
+        return select(model.id).where(model.lead_id == Lead.id).exists()
+
+    return select(Lead, coach_timezone_subquery(), has(Booking), has(Enrolment), has(Note)).where(
+        Lead.id == bindparam("lead_id")
+    )
+
+
 def lead_detail(session: Session, lead_id: int) -> LeadDetail:
     """The lead page's data; LeadNotFound. The first statement reads the lead, the coach's zone
     and which of the lead's lists have rows, so an empty list (no calls, no notes, not a client:
     most leads) costs no query."""
-    tz = coach_timezone_subquery()
-
-    def has(model) -> Any:
-        return select(model.id).where(model.lead_id == Lead.id).exists()
-
-    row = session.execute(
-        select(Lead, tz, has(Booking), has(Enrolment), has(Note)).where(Lead.id == lead_id)
-    ).first()
+    row = session.execute(_lead_detail_statement(), {"lead_id": lead_id}).first()
     if row is None:
         raise LeadNotFound("No such lead.")
     lead, tz_name, bookings, enrolments, notes = row
