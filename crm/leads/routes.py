@@ -19,6 +19,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from markupsafe import Markup, escape
 from werkzeug.routing import BuildError
 
 from crm.accounts.access import coach_required
@@ -127,7 +128,7 @@ def lead_list():
         "leads/list.html",
         form=form,
         page=page,
-        rows=_list_rows(page.rows, tz_name),
+        rows=_table_rows(page.rows, tz_name),
         total=page.total,
         count_cap=services.COUNT_CAP,
         filters=filters,
@@ -138,20 +139,33 @@ def lead_list():
     )
 
 
-# Each stage's badge (colour, label), looked up once: an enum property costs a call per row.
-_BADGES = {stage: (stage.colour, stage.label) for stage in Stage}
+# Each stage's badge, built once: an enum property costs a call per row.
+_BADGES = {
+    stage: f'<span class="badge text-bg-{stage.colour}">{stage.label}</span>' for stage in Stage
+}
 
 
-def _list_rows(rows, tz_name: str) -> list[tuple]:
-    """The table's cells, prepared once here rather than per row in the template: (detail URL,
-    name, email, phone, badge colour, stage label, source, created day)."""
+def _table_rows(rows, tz_name: str) -> Markup:
+    """The lead table's rows as HTML, built here: 50 rows of nine cells through the template's
+    autoescape (a call per cell) and the `when` filter cost more than the rest of the page. Every
+    value from the database goes through escape(); the URL is digits and the day ours."""
     detail = url_for("leads.lead_detail", lead_id=0).removesuffix("0")  # one build, not 50
     day = day_formatter(tz_name)
-    return [
-        (f"{detail}{r.id}", r.name, r.email, r.phone, *_BADGES[r.stage], r.source,
-         day(r.created_at))
-        for r in rows
-    ]  # fmt: skip
+    html = []
+    for r in rows:
+        email = escape(r.email)
+        html.append(
+            "\n      <tr>\n"
+            f'        <td><a href="{detail}{r.id}">{escape(r.name)}</a>\n'
+            f'            <div class="small text-muted d-md-none text-break">{email}</div></td>\n'
+            f'        <td class="d-none d-md-table-cell text-break">{email}</td>\n'
+            f'        <td class="d-none d-lg-table-cell">{escape(r.phone)}</td>\n'
+            f"        <td>{_BADGES[r.stage]}</td>\n"
+            f'        <td class="d-none d-md-table-cell">{escape(r.source)}</td>\n'
+            f'        <td class="d-none d-sm-table-cell small">{day(r.created_at)}</td>\n'
+            "      </tr>\n    "
+        )
+    return Markup("".join(html))
 
 
 @bp.get("/coach/leads/export.csv")

@@ -212,3 +212,17 @@ def test_one_page_of_results_is_counted_without_a_count_query(coach_client, make
         event.remove(db.engine, "before_cursor_execute", before)
     assert "1 found" in html
     assert not any("count(" in q.lower() for q in queries)
+
+
+def test_the_list_escapes_what_leads_typed(coach_client, make_lead):
+    make_lead(
+        name="Dana <b>Runner</b>",
+        email="dana+<x>@example.com",
+        phone='555 "1"',
+        source="<script>alert(1)</script>",
+    )
+    html = coach_client.get("/coach/leads").get_data(as_text=True)
+    assert "Dana &lt;b&gt;Runner&lt;/b&gt;" in html and "<b>Runner" not in html
+    assert html.count("dana+&lt;x&gt;@example.com") == 2  # its cell, and under the name on a phone
+    assert "555 &#34;1&#34;" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
