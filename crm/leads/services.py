@@ -423,13 +423,6 @@ def _sources_cte():
     return sources.union_all(select(following.label("source")).where(sources.c.source.is_not(None)))
 
 
-def lead_sources(session: Session) -> list[str]:
-    """The distinct sources the leads came from, in order, for the filter menu."""
-    sources = _sources_cte()
-    stmt = select(sources.c.source).where(sources.c.source.is_not(None))
-    return list(session.scalars(stmt.order_by(sources.c.source)))
-
-
 @cache  # a constant statement: built once per process, not per page
 def _timezone_and_sources_statement() -> Select:
     sources = _sources_cte()
@@ -438,7 +431,8 @@ def _timezone_and_sources_statement() -> Select:
 
 
 def timezone_and_sources(session: Session) -> tuple[str, list[str]]:
-    """`coach_timezone` and `lead_sources` in one statement (the lead list needs both)."""
+    """`coach_timezone`, and the distinct sources the leads came from in order (the filter
+    menu), in one statement: the lead list needs both."""
     rows = session.execute(_timezone_and_sources_statement()).all()  # the CTE's first row, at least
     return timezone_or_default(rows[0].tz), [row.source for row in rows if row.source is not None]
 

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import event
 
+from crm.booking.models import CoachSettings
 from crm.leads import services
 from crm.leads.models import Stage
 from crm.leads.services import LeadFilters, list_leads
@@ -174,11 +175,16 @@ def test_csv_export_streams_every_page(coach_client, make_lead, monkeypatch):
 def test_source_menu_lists_each_source_once_in_order(db_session, make_lead):
     for source in ("instagram", "direct", "instagram", "google", "direct"):
         make_lead(source=source)
-    assert services.lead_sources(db_session) == ["direct", "google", "instagram"]
+    _tz, sources = services.timezone_and_sources(db_session)
+    assert sources == ["direct", "google", "instagram"]
 
 
-def test_source_menu_is_empty_without_leads(db_session):
-    assert services.lead_sources(db_session) == []
+def test_source_menu_is_empty_without_leads_and_the_zone_still_read(app, db_session, monkeypatch):
+    monkeypatch.setitem(app.config, "COACH_TIMEZONE", "Europe/Paris")
+    assert services.timezone_and_sources(db_session) == ("Europe/Paris", [])
+    db_session.add(CoachSettings(timezone="Asia/Tokyo"))
+    db_session.commit()
+    assert services.timezone_and_sources(db_session) == ("Asia/Tokyo", [])
 
 
 def test_count_stops_past_the_cap(db_session, make_lead):
