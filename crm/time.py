@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import DateTime
@@ -64,7 +66,18 @@ DEFAULT_TIMEZONE = "America/Los_Angeles"
 
 def safe_zone(name: str | None) -> ZoneInfo:
     """ZoneInfo for a stored zone name; a bad name falls back to the business default."""
-    return zone(name if name and is_valid_timezone(name) else DEFAULT_TIMEZONE)
+    try:
+        return _SAFE_ZONES[name]
+    except KeyError:
+        found = zone(name if name and is_valid_timezone(name) else DEFAULT_TIMEZONE)
+        if len(_SAFE_ZONES) < 1000:  # names come from the database: a bound, not a leak
+            _SAFE_ZONES[name] = found
+        return found
+
+
+# Every page formats its times through safe_zone (once per time shown): the zone database does
+# not change while a process runs.
+_SAFE_ZONES: dict[str | None, ZoneInfo] = {}
 
 
 def local_moment(day: date, at: time, tz: str) -> datetime:
@@ -89,19 +102,50 @@ def place_name(tz: str) -> str:
 
 def zone_label(local: datetime) -> str:
     """'PST', 'CET'… or the place when the zone has no letters (São Paulo's '-03')."""
-    abbreviation = local.strftime("%Z")
+    abbreviation = local.tzname() or ""  # strftime("%Z"), without the format parsing
     if not abbreviation or abbreviation[0] in "+-" or abbreviation.startswith("UTC+"):
         return place_name(str(local.tzinfo))
     return abbreviation
 
 
+Moment = datetime | date | None
+
+
+# A clock time or a calendar day always reads the same: each is formatted once per process (a
+# page shows dozens; strftime is most of what formatting one costs).
+
+
 def _clock(local: datetime) -> str:
-    return local.strftime("%I:%M %p").lstrip("0")
+    return _clock_text(local.hour, local.minute)
+
+
+@cache
+def _clock_text(hour: int, minute: int) -> str:
+    return time(hour, minute).strftime("%I:%M %p").lstrip("0")
 
 
 def _day(local: datetime | date, today: date) -> str:
-    text = f"{local:%a} {local.day} {local:%b}"
-    return text if local.year == today.year else f"{text} {local.year}"
+    return _day_text(date(local.year, local.month, local.day), local.year != today.year)
+
+
+@lru_cache(maxsize=4096)
+def _day_text(day: date, with_year: bool) -> str:
+    text = f"{day:%a} {day.day} {day:%b}"
+    return f"{text} {day.year}" if with_year else text
+
+
+def day_formatter(coach_tz: str, now: datetime | None = None) -> Callable[[Moment], str]:
+    """`coach_when(moment, coach_tz, date_only=True)` for many moments (a table's column): the
+    zone and today are looked up once."""
+    coach = safe_zone(coach_tz)
+    today = (now or utcnow()).astimezone(coach).date()
+
+    def day(moment: Moment) -> str:
+        if moment is None:
+            return ""
+        return _day(moment.astimezone(coach) if isinstance(moment, datetime) else moment, today)
+
+    return day
 
 
 def coach_when(

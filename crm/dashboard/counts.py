@@ -15,11 +15,12 @@ from typing import Any
 
 from celery.schedules import crontab
 from flask import Flask
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from crm.billing.reports import revenue_summary
 from crm.dashboard.services import FunnelStep, funnel
+from crm.leads.services import coach_timezone, coach_timezone_subquery, timezone_or_default
 from crm.time import UTCDateTime, utcnow
 from extensions import db
 from tasks import add_periodic_task, shared_task_with_aliases
@@ -63,7 +64,22 @@ def refresh_counts(session: Session, now: datetime | None = None) -> Counts:
 def current_counts(session: Session, now: datetime | None = None) -> Counts:
     """The kept counts, or fresh ones when there are none or they are older than STALE_AFTER."""
     now = now or utcnow()
-    row = session.get(DashboardCounts, HOME)
+    return _kept_or_fresh(session, session.get(DashboardCounts, HOME), now)
+
+
+def timezone_and_counts(session: Session, now: datetime | None = None) -> tuple[str, Counts]:
+    """`coach_timezone` and `current_counts`, in one statement (the dashboard needs both)."""
+    now = now or utcnow()
+    row = session.execute(
+        select(DashboardCounts, coach_timezone_subquery()).where(DashboardCounts.name == HOME)
+    ).first()
+    if row is None:  # never counted yet: the first visit counts
+        return coach_timezone(session), refresh_counts(session, now)
+    kept, tz_name = row
+    return timezone_or_default(tz_name), _kept_or_fresh(session, kept, now)
+
+
+def _kept_or_fresh(session: Session, row: DashboardCounts | None, now: datetime) -> Counts:
     if row is None or row.computed_at < now - STALE_AFTER:
         return refresh_counts(session, now)
     return Counts(

@@ -50,7 +50,7 @@ def digest_context(session: Session, tz: str, now: datetime) -> dict[str, Any]:
         "calls": [
             {
                 "when": format_when(b.start_at, tz).split(", ", 1)[-1],
-                "name": b.lead.name,
+                "name": b.lead_name,
                 "status": str(b.status),
                 "url": f"{base}/coach/leads/{b.lead_id}",
             }

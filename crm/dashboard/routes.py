@@ -3,8 +3,7 @@ from flask import Blueprint, render_template
 from crm.accounts.access import coach_required
 from crm.booking.busy_feed import feed_status
 from crm.dashboard import services
-from crm.dashboard.counts import current_counts
-from crm.leads.services import coach_timezone
+from crm.dashboard.counts import timezone_and_counts
 from crm.time import utcnow
 from extensions import db
 
@@ -15,10 +14,10 @@ bp = Blueprint("dashboard", __name__)
 @coach_required
 def home():
     now = utcnow()
-    tz_name = coach_timezone(db.session)
+    # The funnel and revenue are kept by beat; the coach's zone is read with them.
+    tz_name, counts = timezone_and_counts(db.session, now)
     today, upcoming = services.calls(db.session, tz_name, now)
     new_count, new_leads = services.new_leads_this_week(db.session, tz_name, now)
-    counts = current_counts(db.session, now)  # the funnel and revenue, kept by beat
     return render_template(
         "dashboard/home.html",
         tz_name=tz_name,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from functools import cache
 
-from sqlalchemy import case, exists, func, select
-from sqlalchemy.orm import Session, joinedload, load_only
+from sqlalchemy import Row, Select, bindparam, case, exists, func, select, union_all
+from sqlalchemy.orm import Session
 
 from crm.accounts.models import User
 from crm.alerts.models import CoachFlag
@@ -31,46 +32,65 @@ def _local_midnight(now: datetime, tz_name: str, days: int = 0) -> datetime:
     return datetime.combine(local, time.min, tzinfo=zone(tz_name)).astimezone(UTC)
 
 
-def calls(session: Session, tz_name: str, now: datetime) -> tuple[list[Booking], list[Booking]]:
-    """(today's calls, upcoming calls in the next two weeks), leads loaded in the same query."""
-    today_start = _local_midnight(now, tz_name)
-    tomorrow = _local_midnight(now, tz_name, 1)
+@cache  # built once per process (its times are parameters): building it costs as much as running it
+def _calls_statement() -> Select:
     live = (BookingStatus.BOOKED, BookingStatus.HELD, BookingStatus.NO_SHOW)
-    # The page shows each lead's name only: the rest of her row (notes, UTM…) stays in the table.
-    lead = joinedload(Booking.lead).load_only(Lead.id, Lead.name)
-    base = select(Booking).options(lead).order_by(Booking.start_at)
-    today = session.scalars(
-        base.where(
-            Booking.start_at >= today_start,
-            Booking.start_at < tomorrow,
-            Booking.status.in_(live),
-        )
-    ).all()
-    upcoming = session.scalars(
+    today_start, tomorrow = bindparam("today_start"), bindparam("tomorrow")
+    base = select(
+        Booking.lead_id, Booking.start_at, Booking.timezone, Booking.status,
+        Lead.name.label("lead_name"),
+    ).join(Lead, Lead.id == Booking.lead_id)  # fmt: skip
+    today = base.where(
+        Booking.start_at >= today_start, Booking.start_at < tomorrow, Booking.status.in_(live)
+    )
+    upcoming = (
         base.where(
             Booking.start_at >= tomorrow,
-            Booking.start_at < tomorrow + timedelta(days=UPCOMING_DAYS),
+            Booking.start_at < bindparam("horizon"),
             Booking.status == BookingStatus.BOOKED,
-        ).limit(20)
+        )
+        .order_by(Booking.start_at)
+        .limit(20)
+        .subquery()
+    )
+    both = union_all(today, select(upcoming)).subquery()
+    return select(both).order_by(both.c.start_at)
+
+
+def calls(session: Session, tz_name: str, now: datetime) -> tuple[list[Row], list[Row]]:
+    """(today's calls, upcoming calls in the next two weeks, 20 at most), in one statement.
+
+    Each row is what the pages show of a call: its lead_id, start_at, timezone and status, and
+    the lead's name as `lead_name` (not ORM objects: the rest of the rows stays in the tables)."""
+    today_start = _local_midnight(now, tz_name)
+    tomorrow = _local_midnight(now, tz_name, 1)
+    horizon = tomorrow + timedelta(days=UPCOMING_DAYS)
+    rows = session.execute(
+        _calls_statement(), {"today_start": today_start, "tomorrow": tomorrow, "horizon": horizon}
     ).all()
-    return list(today), list(upcoming)
+    return [r for r in rows if r.start_at < tomorrow], [r for r in rows if r.start_at >= tomorrow]
+
+
+@cache
+def _new_leads_statement() -> Select:
+    return (
+        select(Lead.id, Lead.name, Lead.created_at, func.count().over().label("total"))
+        .where(Lead.created_at >= bindparam("monday"))
+        .order_by(Lead.created_at.desc(), Lead.id.desc())
+        .limit(bindparam("limit"))
+    )
 
 
 def new_leads_this_week(
     session: Session, tz_name: str, now: datetime, limit: int = 6
-) -> tuple[int, list[Lead]]:
-    """How many leads arrived since Monday (the coach's time zone), and the latest few."""
+) -> tuple[int, list[Row]]:
+    """How many leads arrived since Monday (the coach's time zone), and the latest few (their
+    id, name and created_at)."""
     local_today = now.astimezone(zone(tz_name))
     monday = _local_midnight(now, tz_name, -local_today.weekday())
     # One query: each row carries the week's total (a window count over the filtered rows).
-    rows = session.execute(
-        select(Lead, func.count().over())
-        .options(load_only(Lead.id, Lead.name, Lead.created_at))
-        .where(Lead.created_at >= monday)
-        .order_by(Lead.created_at.desc(), Lead.id.desc())
-        .limit(limit)
-    ).all()
-    return (rows[0][1] if rows else 0), [lead for lead, _ in rows]
+    rows = session.execute(_new_leads_statement(), {"monday": monday, "limit": limit}).all()
+    return (rows[0].total if rows else 0), rows
 
 
 def funnel(session: Session, now: datetime, days: int = FUNNEL_DAYS) -> list[FunnelStep]:
@@ -121,20 +141,25 @@ class Attention:
     open_flags: int
 
 
-def clients_needing_attention(session: Session, limit: int = 8) -> list[Attention]:
-    """Clients with open flags (pain over threshold, missed sessions, silence), one row each,
-    newest flag first."""
+@cache
+def _attention_statement() -> Select:
     counts = (
         select(CoachFlag.user_id, func.count().label("n"), func.max(CoachFlag.id).label("newest"))
         .where(CoachFlag.resolved_at.is_(None))
         .group_by(CoachFlag.user_id)
         .subquery()
     )
-    rows = session.execute(
+    return (
         select(CoachFlag, User, counts.c.n)
         .join(counts, counts.c.newest == CoachFlag.id)
         .join(User, User.id == CoachFlag.user_id)
         .order_by(CoachFlag.id.desc())
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
+
+
+def clients_needing_attention(session: Session, limit: int = 8) -> list[Attention]:
+    """Clients with open flags (pain over threshold, missed sessions, silence), one row each,
+    newest flag first."""
+    rows = session.execute(_attention_statement(), {"limit": limit})
     return [Attention(user=user, flag=flag, open_flags=n) for flag, user, n in rows]

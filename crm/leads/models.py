@@ -22,6 +22,21 @@ class Stage(enum.StrEnum):
     def label(self) -> str:
         return self.value.replace("_", " ").capitalize()
 
+    @property
+    def colour(self) -> str:
+        """The Bootstrap colour of the stage's badge (`text-bg-<colour>`)."""
+        return _STAGE_COLOURS[self]
+
+
+_STAGE_COLOURS = {
+    Stage.NEW: "secondary",
+    Stage.CALL_BOOKED: "info",
+    Stage.CALL_HELD: "primary",
+    Stage.OFFER_SENT: "warning",
+    Stage.ENROLLED: "success",
+    Stage.LOST: "dark",
+}
+
 
 class Lead(db.Model):
     """A person in the coach's pipeline: one per email address (case-insensitive)."""

@@ -7,10 +7,11 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Row, ScalarSelect, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from crm.billing.models import Enrolment
@@ -177,13 +178,23 @@ class LeadFilters:
 
 @dataclass
 class LeadPage:
-    items: list[Lead]
+    items: list[Lead] | list[Row]
     next_cursor: str | None
 
 
 def coach_timezone(session: Session) -> str:
     """The coach's IANA time zone: her booking settings, else the COACH_TIMEZONE setting."""
     name = session.scalar(select(CoachSettings.timezone).order_by(CoachSettings.id).limit(1))
+    return timezone_or_default(name)
+
+
+def coach_timezone_subquery() -> ScalarSelect:
+    """The zone of the coach's booking settings (or NULL), as a column to read along with
+    another statement; pass what it gives to `timezone_or_default`."""
+    return select(CoachSettings.timezone).order_by(CoachSettings.id).limit(1).scalar_subquery()
+
+
+def timezone_or_default(name: str | None) -> str:
     return name or current_app.config.get("COACH_TIMEZONE", "UTC")
 
 
@@ -191,8 +202,8 @@ def _day_start_utc(day: date, tz_name: str) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone(tz_name)).astimezone(UTC)
 
 
-def _filtered(filters: LeadFilters, tz_name: str) -> Select:
-    stmt = select(Lead)
+def _filtered(filters: LeadFilters, tz_name: str, *columns: Any) -> Select:
+    stmt = select(*columns) if columns else select(Lead)
     q = filters.q.strip()
     if q:
         stmt = stmt.where(
@@ -214,7 +225,7 @@ def _filtered(filters: LeadFilters, tz_name: str) -> Select:
     return stmt
 
 
-def encode_cursor(sort: str, lead: Lead) -> str:
+def encode_cursor(sort: str, lead: Lead | Row) -> str:
     key = lead.name if sort == "name" else lead.created_at.isoformat()
     raw = json.dumps([sort, key, lead.id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -276,17 +287,21 @@ def list_leads(
     return LeadPage(items=items, next_cursor=next_cursor)
 
 
-def count_leads(
-    session: Session, filters: LeadFilters, *, tz_name: str = "UTC", cap: int | None = None
-) -> int:
-    """How many leads match `filters` (one COUNT query); with `cap`, counting stops at cap + 1,
-    so a result above `cap` means "more than cap" (the list shows "1,000+")."""
+def _count_statement(filters: LeadFilters, tz_name: str, cap: int | None) -> Select:
     stmt = _filtered(filters, tz_name).with_only_columns(Lead.id)
     if cap is not None:
         # An exact COUNT of 100,000 rows, or of thousands of trigram matches, costs more than
         # the page it heads; past the cap the figure says nothing the coach would act on.
         stmt = stmt.limit(cap + 1)
-    return session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    return select(func.count()).select_from(stmt.subquery())
+
+
+def count_leads(
+    session: Session, filters: LeadFilters, *, tz_name: str = "UTC", cap: int | None = None
+) -> int:
+    """How many leads match `filters` (one COUNT query); with `cap`, counting stops at cap + 1,
+    so a result above `cap` means "more than cap" (the list shows "1,000+")."""
+    return session.scalar(_count_statement(filters, tz_name, cap)) or 0
 
 
 COUNT_CAP = 1000
@@ -306,6 +321,51 @@ def page_total(
     if first_page and page.next_cursor is None:
         return len(page.items)
     return count_leads(session, filters, tz_name=tz_name, cap=COUNT_CAP if cap is None else cap)
+
+
+# What a row of the coach's lead list shows.
+LIST_COLUMNS = (
+    Lead.id,
+    Lead.name,
+    Lead.email,
+    Lead.phone,
+    Lead.stage,
+    Lead.source,
+    Lead.created_at,
+)
+
+
+@dataclass
+class LeadListPage:
+    rows: list[Row]  # LIST_COLUMNS, by name
+    next_cursor: str | None
+    total: int  # the "N found" figure: above COUNT_CAP means "COUNT_CAP+"
+
+
+def lead_list_page(
+    session: Session, filters: LeadFilters, *, cursor: str | None = None, tz_name: str = "UTC"
+) -> LeadListPage:
+    """A page of the coach's lead list (PAGE_SIZE rows of LIST_COLUMNS, no ORM objects) and its
+    "N found" figure. Raises LeadError for a bad cursor or sort order.
+
+    Usually one statement: the capped COUNT rides along as a scalar subquery. A search's first
+    page is the exception: its COUNT repeats the trigram scan (as costly as the page), so it runs
+    only when the matches overflow the page, as a second statement (`page_total`)."""
+    columns: tuple[Any, ...] = LIST_COLUMNS
+    count_along = cursor is not None or not filters.q.strip()
+    if count_along:
+        total = _count_statement(filters, tz_name, COUNT_CAP).scalar_subquery()
+        columns = (*columns, total.label("total"))
+    stmt = _ordered(_filtered(filters, tz_name, *columns), filters.sort, cursor)
+    rows = session.execute(stmt.limit(PAGE_SIZE + 1)).all()
+    page = LeadPage(items=rows[:PAGE_SIZE], next_cursor=None)
+    if len(rows) > PAGE_SIZE:
+        page.next_cursor = encode_cursor(filters.sort, rows[PAGE_SIZE - 1])
+    if count_along and rows:
+        count = rows[0].total
+    else:  # a search's first page, or a page past the end (its leads deleted since)
+        count = page_total(session, filters, page, first_page=cursor is None, tz_name=tz_name)
+    return LeadListPage(rows=page.items, next_cursor=page.next_cursor, total=count)
 
 
 def iter_leads(
@@ -352,19 +412,29 @@ def spreadsheet_cells(values: Iterable[object]) -> list[str]:
     return cells
 
 
-def lead_sources(session: Session) -> list[str]:
-    """The distinct sources the leads came from, in order, for the filter menu."""
+def _sources_cte():
     # A loose index scan: one probe of ix_leads_source_created per distinct source (a handful)
-    # instead of DISTINCT over every lead (24 ms at 100,000 leads, on every list page).
+    # instead of DISTINCT over every lead (24 ms at 100,000 leads, on every list page). The
+    # first row is always there (NULL when there are no leads), and the last one is NULL.
     sources = select(func.min(Lead.source).label("source")).cte("sources", recursive=True)
     following = (
         select(func.min(Lead.source)).where(Lead.source > sources.c.source).scalar_subquery()
     )
-    sources = sources.union_all(
-        select(following.label("source")).where(sources.c.source.is_not(None))
-    )
-    stmt = select(sources.c.source).where(sources.c.source.is_not(None))
-    return list(session.scalars(stmt.order_by(sources.c.source)))
+    return sources.union_all(select(following.label("source")).where(sources.c.source.is_not(None)))
+
+
+@cache  # a constant statement: built once per process, not per page
+def _timezone_and_sources_statement() -> Select:
+    sources = _sources_cte()
+    tz = coach_timezone_subquery().label("tz")
+    return select(tz, sources.c.source).order_by(sources.c.source)
+
+
+def timezone_and_sources(session: Session) -> tuple[str, list[str]]:
+    """`coach_timezone`, and the distinct sources the leads came from in order (the filter
+    menu), in one statement: the lead list needs both."""
+    rows = session.execute(_timezone_and_sources_statement()).all()  # the CTE's first row, at least
+    return timezone_or_default(rows[0].tz), [row.source for row in rows if row.source is not None]
 
 
 # --- The pipeline board ---------------------------------------------------------------------------
@@ -530,38 +600,107 @@ def delete_note(
     session.commit()
 
 
-def lead_bookings(session: Session, lead_id: int) -> list:
-    """The lead's bookings, newest first."""
-    return list(
-        session.scalars(
-            select(Booking).where(Booking.lead_id == lead_id).order_by(Booking.start_at.desc())
+# The lead page's statements are built once per process (the lead's id is a parameter): building
+# one costs about as much as running it.
+
+
+@cache
+def _bookings_statement() -> Select:
+    return (
+        select(Booking.id, Booking.start_at, Booking.timezone, Booking.status)
+        .where(Booking.lead_id == bindparam("lead_id"))
+        .order_by(Booking.start_at.desc())
+    )
+
+
+def lead_bookings(session: Session, lead_id: int) -> list[Row]:
+    """The lead's bookings, newest first: the id, start_at, timezone and status the page shows."""
+    return list(session.execute(_bookings_statement(), {"lead_id": lead_id}))
+
+
+@cache
+def _enrolments_statement() -> Select:
+    return (
+        select(Enrolment)
+        .where(Enrolment.lead_id == bindparam("lead_id"))
+        .options(
+            selectinload(Enrolment.programme),
+            selectinload(Enrolment.price),
+            selectinload(Enrolment.payments),
         )
+        .order_by(Enrolment.started_at.desc(), Enrolment.id.desc())
     )
 
 
 def lead_enrolments(session: Session, lead_id: int) -> list:
     """The lead's paid enrolments (billing), newest first, with programme, price and payments."""
-    return list(
-        session.scalars(
-            select(Enrolment)
-            .where(Enrolment.lead_id == lead_id)
-            .options(
-                selectinload(Enrolment.programme),
-                selectinload(Enrolment.price),
-                selectinload(Enrolment.payments),
-            )
-            .order_by(Enrolment.started_at.desc(), Enrolment.id.desc())
-        )
+    return list(session.scalars(_enrolments_statement(), {"lead_id": lead_id}))
+
+
+@cache
+def _notes_statement() -> Select:
+    return (
+        select(Note.id, Note.body, Note.created_at, Note.updated_at)
+        .where(Note.lead_id == bindparam("lead_id"))
+        .order_by(Note.id.desc())
     )
 
 
-def lead_timeline(session: Session, lead_id: int, limit: int = 200) -> list[LeadEvent]:
-    """The lead's timeline, newest first."""
-    return list(
-        session.scalars(
-            select(LeadEvent)
-            .where(LeadEvent.lead_id == lead_id)
-            .order_by(LeadEvent.created_at.desc(), LeadEvent.id.desc())
-            .limit(limit)
-        )
+def lead_notes(session: Session, lead_id: int) -> list[Row]:
+    """The lead's notes, newest first: id, body, created_at and updated_at."""
+    return list(session.execute(_notes_statement(), {"lead_id": lead_id}))
+
+
+@cache
+def _timeline_statement() -> Select:
+    return (
+        select(LeadEvent.created_at, LeadEvent.summary)
+        .where(LeadEvent.lead_id == bindparam("lead_id"))
+        .order_by(LeadEvent.created_at.desc(), LeadEvent.id.desc())
+        .limit(bindparam("limit"))
+    )
+
+
+def lead_timeline(session: Session, lead_id: int, limit: int = 200) -> list[Row]:
+    """The lead's timeline, newest first: each event's created_at and summary."""
+    return list(session.execute(_timeline_statement(), {"lead_id": lead_id, "limit": limit}))
+
+
+@dataclass
+class LeadDetail:
+    """What the lead page shows besides the forms."""
+
+    lead: Lead
+    tz_name: str  # the coach's
+    bookings: list[Row]
+    enrolments: list[Enrolment]
+    notes: list[Row]
+    timeline: list[Row]
+
+
+@cache
+def _lead_detail_statement() -> Select:
+    def has(model) -> Any:
+        return select(model.id).where(model.lead_id == Lead.id).exists()
+
+    return select(Lead, coach_timezone_subquery(), has(Booking), has(Enrolment), has(Note)).where(
+        Lead.id == bindparam("lead_id")
+    )
+
+
+def lead_detail(session: Session, lead_id: int) -> LeadDetail:
+    """The lead page's data; LeadNotFound. The first statement reads the lead, the coach's zone
+    and which of the lead's lists have rows, so an empty list (no calls, no notes, not a client:
+    most leads) costs no query."""
+    row = session.execute(_lead_detail_statement(), {"lead_id": lead_id}).first()
+    if row is None:
+        raise LeadNotFound("No such lead.")
+    lead, tz_name, bookings, enrolments, notes = row
+    return LeadDetail(
+        lead=lead,
+        tz_name=timezone_or_default(tz_name),
+        bookings=lead_bookings(session, lead_id) if bookings else [],
+        enrolments=lead_enrolments(session, lead_id) if enrolments else [],
+        notes=lead_notes(session, lead_id) if notes else [],
+        timeline=lead_timeline(session, lead_id),
     )

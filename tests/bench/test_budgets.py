@@ -27,10 +27,13 @@ BUDGETS = {
     # /book and the slots also read the coach's busy times (her calendar feed, issue 14).
     "book": ("anonymous", 6, 31_000),
     "slots_api": ("anonymous", 5, 4_000),
-    "lead_list": ("coach", 5, 36_000),  # 50 rows
-    "lead_detail": ("coach", 8, 24_000),
-    # The funnel and revenue read from dashboard_counts; the busy feed's status (issue 14).
-    "dashboard": ("coach", 10, 18_000),
+    # 50 rows; the zone and the sources in one statement, the page's count riding with its rows.
+    "lead_list": ("coach", 3, 36_000),
+    # One statement reads the lead, the coach's zone and which of her lists have rows.
+    "lead_detail": ("coach", 5, 24_000),
+    # The funnel and revenue read from dashboard_counts (with the coach's zone); the busy feed's
+    # status (issue 14); today's and upcoming calls in one statement.
+    "dashboard": ("coach", 8, 18_000),
     "runner_today": ("runner", 2, 16_000),  # the user; plan, time zone and logs in one
 }
 

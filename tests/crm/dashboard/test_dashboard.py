@@ -60,8 +60,8 @@ def test_calls_today_and_upcoming_in_the_coachs_time_zone(db_session, make_lead)
     )
     db_session.commit()
     today, upcoming = services.calls(db_session, tz, now)
-    assert [b.lead.name for b in today] == ["Tonight"]
-    assert [b.lead.name for b in upcoming] == ["Tomorrow"]
+    assert [b.lead_name for b in today] == ["Tonight"]
+    assert [b.lead_name for b in upcoming] == ["Tomorrow"]
 
 
 def test_new_leads_this_week_start_on_monday(db_session, make_lead):

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import event
 
+from crm.booking.models import CoachSettings
 from crm.leads import services
 from crm.leads.models import Stage
 from crm.leads.services import LeadFilters, list_leads
@@ -174,11 +175,16 @@ def test_csv_export_streams_every_page(coach_client, make_lead, monkeypatch):
 def test_source_menu_lists_each_source_once_in_order(db_session, make_lead):
     for source in ("instagram", "direct", "instagram", "google", "direct"):
         make_lead(source=source)
-    assert services.lead_sources(db_session) == ["direct", "google", "instagram"]
+    _tz, sources = services.timezone_and_sources(db_session)
+    assert sources == ["direct", "google", "instagram"]
 
 
-def test_source_menu_is_empty_without_leads(db_session):
-    assert services.lead_sources(db_session) == []
+def test_source_menu_is_empty_without_leads_and_the_zone_still_read(app, db_session, monkeypatch):
+    monkeypatch.setitem(app.config, "COACH_TIMEZONE", "Europe/Paris")
+    assert services.timezone_and_sources(db_session) == ("Europe/Paris", [])
+    db_session.add(CoachSettings(timezone="Asia/Tokyo"))
+    db_session.commit()
+    assert services.timezone_and_sources(db_session) == ("Asia/Tokyo", [])
 
 
 def test_count_stops_past_the_cap(db_session, make_lead):
@@ -212,3 +218,17 @@ def test_one_page_of_results_is_counted_without_a_count_query(coach_client, make
         event.remove(db.engine, "before_cursor_execute", before)
     assert "1 found" in html
     assert not any("count(" in q.lower() for q in queries)
+
+
+def test_the_list_escapes_what_leads_typed(coach_client, make_lead):
+    make_lead(
+        name="Dana <b>Runner</b>",
+        email="dana+<x>@example.com",
+        phone='555 "1"',
+        source="<script>alert(1)</script>",
+    )
+    html = coach_client.get("/coach/leads").get_data(as_text=True)
+    assert "Dana &lt;b&gt;Runner&lt;/b&gt;" in html and "<b>Runner" not in html
+    assert html.count("dana+&lt;x&gt;@example.com") == 2  # its cell, and under the name on a phone
+    assert "555 &#34;1&#34;" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
