@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -214,24 +215,57 @@ def wrk(target: Target, duration: int = DURATION) -> dict:
     base = ["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-s", str(script), *headers]
     if not target.script:  # a scripted POST's bodies are single-use: no warm-up for those
         subprocess.run([*base, "-d", "1s", url], capture_output=True, check=True)
+    cpu_before = cpu_seconds()
     run = subprocess.run(
         [*base, "-d", f"{duration}s", "--timeout", "10s", url],
         capture_output=True,
         text=True,
         check=True,
     )
+    cpu_after = cpu_seconds()
     out = run.stdout
     if "WRK_JSON" not in out:  # wrk runs plain GETs when the script does not load
         raise RuntimeError(f"wrk failed for {target.name}: {run.stderr[-2000:]}")
     data = json.loads(out.split("WRK_JSON", 1)[1].strip().splitlines()[0])
     data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
+    requests = max(1, data["requests"])
+    data["cpu_ms"] = {
+        who: (cpu_after[who] - cpu_before.get(who, 0.0)) / requests * 1000 for who in cpu_after
+    }
     return data
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by the server (gunicorn and nginx), PostgreSQL and wrk: where a
+    page's time goes under load, measured, on the same two cores."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"server": 0.0, "postgres": 0.0}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        used = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        if comm.startswith("postgres"):
+            totals["postgres"] += used
+        elif b"gunicorn" in cmdline or comm.startswith("nginx"):
+            totals["server"] += used
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    totals["wrk"] = children.ru_utime + children.ru_stime  # finished children: the wrk runs
+    return totals
 
 
 def load(target: Target) -> Target:
     log(f"load: {target.name}: {'POST' if target.script else 'GET'} {target.path[:70]}")
     target.result = r = wrk(target)
-    log(f"  {r['rps']:.0f} req/s, p50 {r['p50_us'] / 1000:.1f} ms, errors {r['status_errors']}")
+    cpu = r["cpu_ms"]
+    log(
+        f"  {r['rps']:.0f} req/s, p50 {r['p50_us'] / 1000:.1f} ms, errors {r['status_errors']}, "
+        f"CPU ms/request: server {cpu['server']:.2f}, PostgreSQL {cpu['postgres']:.2f}"
+    )
     return target
 
 

@@ -106,6 +106,13 @@ TRANSCODE_OUTRO = (
 )
 
 
+def cpu(result: dict) -> str:
+    used = result.get("cpu_ms") or {}
+    if not used:
+        return "-"
+    return " / ".join(f"{used.get(k, 0.0):.2f}" for k in ("server", "postgres", "wrk"))
+
+
 def ms(us: float) -> str:
     return f"{us / 1000:.1f}"
 
@@ -181,13 +188,22 @@ def write_report(info, data, plan, facts, hello_before, hello_after, results, pl
         f'Baseline: a bare Flask "hello" route (bench/hello.py) served the same way: '
         f"{hello_before['rps']:,.0f} req/s before and {hello_after['rps']:,.0f} req/s after "
         f"Hero's run; their mean, **{hello_rps:,.0f} req/s**, is the 1.00 of the ratio column. "
-        "Goals (issue 15): a ratio per page, in the same run.",
+        "Goals (issue 15): a ratio per page, in the same run. A public page is loaded three "
+        "ways: as a new visitor asks for it (no validator: a full 200, which each gunicorn "
+        "worker answers from what it rendered less than 5 s before), rendered (`Cache-Control: "
+        "no-cache`, a hard reload: the app renders every request) and revalidated "
+        "(`If-None-Match`: a 304); then through nginx's cache.",
         "",
-        "| Page | Requests/s | Ratio to hello | p50 ms | p95 ms | p99 ms | Non-2xx/3xx | Goal "
-        "| Met | What limits it |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|:---:|---|",
+        "CPU per request is measured during each load (from /proc): the server's processes "
+        "(gunicorn, or nginx for the proxy rows), PostgreSQL's, and wrk's own, in ms; the two "
+        "cores give about 2,000 ms of CPU per second, shared by the three.",
+        "",
+        "| Page | Requests/s | Ratio to hello | p50 ms | p95 ms | p99 ms | CPU ms/request: "
+        "server / PostgreSQL / wrk | Non-2xx/3xx | Goal | Met | What limits it |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---|",
     ]
     hello = {"rps": hello_rps, **{k: hello_before[k] for k in ("p50_us", "p95_us", "p99_us")}}
+    hello["cpu_ms"] = hello_before.get("cpu_ms", {})
     rows = [("hello (baseline)", "GET /", hello, 0)]
     rows += [
         (t.name, f"{t.method if not t.script else 'POST'} {t.path.split('?')[0]}", t.result,
@@ -204,7 +220,7 @@ def write_report(info, data, plan, facts, hello_before, hello_after, results, pl
             missed.append(name)
         lines.append(
             f"| {name} | {r['rps']:,.0f} | {ratio:.2f} | {ms(r['p50_us'])} | {ms(r['p95_us'])} | "
-            f"{ms(r['p99_us'])} | {errors} | {shown_goal} | {ok} | "
+            f"{ms(r['p99_us'])} | {cpu(r)} | {errors} | {shown_goal} | {ok} | "
             f"{LIMITS.get(name, '')} |"
         )
     lines += [
