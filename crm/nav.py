@@ -5,7 +5,7 @@ The coach's links from MORE_FROM on sit in a "More" menu, so the bar fits on one
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, current_app
 
 MORE_FROM = 60
 
@@ -24,9 +24,14 @@ def init_app(app: Flask) -> None:
     def _nav():
         nav = app.extensions["hero_nav"]
         return {
-            "coach_nav": lambda: [(e, label) for o, e, label in nav["coach"] if o < MORE_FROM],
-            "coach_more_nav": lambda: [
-                (e, label) for o, e, label in nav["coach"] if o >= MORE_FROM
-            ],
-            "runner_nav": lambda: [(e, label) for _, e, label in nav["runner"]],
+            "coach_nav": lambda: _links(nav["coach"], lambda order: order < MORE_FROM),
+            "coach_more_nav": lambda: _links(nav["coach"], lambda order: order >= MORE_FROM),
+            "runner_nav": lambda: _links(nav["runner"], lambda order: True),
         }
+
+
+def _links(entries, keep) -> list[tuple[str, str, str]]:
+    """(endpoint, label, URL) of the kept entries; the URLs come from the templates' url_for,
+    which builds an argument-less link once per process."""
+    link = current_app.jinja_env.globals["url_for"]
+    return [(endpoint, label, link(endpoint)) for order, endpoint, label in entries if keep(order)]

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from flask import Flask, current_app, has_request_context, request, send_from_directory, url_for
+from markupsafe import Markup
 
 ONE_YEAR = 31_536_000
 SHORT = 300
@@ -102,9 +103,29 @@ def template_url_for(endpoint: str, **values) -> str:
     return url
 
 
+def bootstrap_css() -> Markup:
+    """Bootstrap-Flask's stylesheet tag, built once per process and path prefix."""
+    return _once("bootstrap_css", lambda: current_app.extensions["bootstrap"].load_css())
+
+
+def bootstrap_js() -> Markup:
+    """Bootstrap-Flask's script tags, built once per process and path prefix."""
+    return _once("bootstrap_js", lambda: current_app.extensions["bootstrap"].load_js())
+
+
+def _once(name: str, build) -> Markup:
+    key = (current_app.name, request.script_root if has_request_context() else None, name)
+    tag = _memo.get(key)
+    if tag is None:
+        tag = _memo[key] = Markup(build())
+    return tag
+
+
 def init_app(app: Flask) -> None:
     app.url_defaults(_add_fingerprint)
     app.jinja_env.globals["url_for"] = template_url_for
+    app.add_template_global(bootstrap_css)
+    app.add_template_global(bootstrap_js)
     for endpoint in _ENDPOINTS:
         if endpoint in app.view_functions:
             app.view_functions[endpoint] = _serve(endpoint)
