@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, distinct, exists, func, literal, or_, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -372,20 +372,26 @@ def record_booking_attribution(
     return row
 
 
-def _enrolled_lead_ids(session: Session, lead_ids: set[int]) -> set[int]:
-    if not lead_ids:
-        return set()
-    enrolled = set(
-        session.scalars(select(Lead.id).where(Lead.id.in_(lead_ids), Lead.stage == Stage.ENROLLED))
+def _touch_counts():
+    """Per article touch, in one statement: ("last" or "first", touch, calls booked, distinct
+    leads among them who enrolled), counted in the database rather than row by row."""
+    enrolled = or_(
+        Lead.stage == Stage.ENROLLED,
+        exists().where(Enrolment.lead_id == BookingAttribution.lead_id),
     )
-    enrolled |= {
-        lead_id
-        for lead_id in session.scalars(
-            select(Enrolment.lead_id).where(Enrolment.lead_id.in_(lead_ids))
+    client = func.count(distinct(case((enrolled, BookingAttribution.lead_id))))
+
+    def by(kind: str, column):
+        return (
+            select(literal(kind), column, func.count(), client)
+            .join(Lead, Lead.id == BookingAttribution.lead_id)
+            .where(column.startswith(TOUCH_PREFIX, autoescape=True))
+            .group_by(column)
         )
-        if lead_id is not None
-    }
-    return enrolled
+
+    return union_all(
+        by("last", BookingAttribution.last_touch), by("first", BookingAttribution.first_touch)
+    )
 
 
 def articles_attribution(session: Session) -> list[dict[str, Any]]:
@@ -394,27 +400,14 @@ def articles_attribution(session: Session) -> list[dict[str, Any]]:
     Each dict: slug, title, article_id (None once deleted), calls_booked, clients_enrolled,
     first_touch_calls, first_touch_clients. Articles with no bookings yet are listed (zeros)
     when published; rows are sorted by calls booked, most first."""
-    rows = list(session.scalars(select(BookingAttribution)))
-    enrolled = _enrolled_lead_ids(session, {r.lead_id for r in rows})
-    stats: dict[str, dict[str, Any]] = {}
-
-    def entry(slug: str) -> dict[str, Any]:
-        return stats.setdefault(
-            slug,
-            {"calls": 0, "first_calls": 0, "clients": set(), "first_clients": set()},
+    stats: dict[str, dict[str, int]] = {}
+    for kind, touch, calls, clients in session.execute(_touch_counts()):
+        e = stats.setdefault(
+            touch.removeprefix(TOUCH_PREFIX),
+            {"calls": 0, "first_calls": 0, "clients": 0, "first_clients": 0},
         )
-
-    for row in rows:
-        if row.last_touch.startswith(TOUCH_PREFIX):
-            e = entry(row.last_touch.removeprefix(TOUCH_PREFIX))
-            e["calls"] += 1
-            if row.lead_id in enrolled:
-                e["clients"].add(row.lead_id)
-        if row.first_touch.startswith(TOUCH_PREFIX):
-            e = entry(row.first_touch.removeprefix(TOUCH_PREFIX))
-            e["first_calls"] += 1
-            if row.lead_id in enrolled:
-                e["first_clients"].add(row.lead_id)
+        e["calls" if kind == "last" else "first_calls"] = calls
+        e["clients" if kind == "last" else "first_clients"] = clients
     articles = {
         a.slug: a
         for a in session.scalars(
@@ -425,7 +418,7 @@ def articles_attribution(session: Session) -> list[dict[str, Any]]:
     }
     result = []
     for slug in sorted(set(stats) | set(articles)):
-        e = stats.get(slug) or {"calls": 0, "first_calls": 0, "clients": (), "first_clients": ()}
+        e = stats.get(slug) or {"calls": 0, "first_calls": 0, "clients": 0, "first_clients": 0}
         article = articles.get(slug)
         result.append(
             {
@@ -433,9 +426,9 @@ def articles_attribution(session: Session) -> list[dict[str, Any]]:
                 "title": article.title if article else slug,
                 "article_id": article.id if article else None,
                 "calls_booked": e["calls"],
-                "clients_enrolled": len(e["clients"]),
+                "clients_enrolled": e["clients"],
                 "first_touch_calls": e["first_calls"],
-                "first_touch_clients": len(e["first_clients"]),
+                "first_touch_clients": e["first_clients"],
             }
         )
     result.sort(key=lambda r: (-r["calls_booked"], -r["first_touch_calls"], r["title"]))

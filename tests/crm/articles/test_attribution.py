@@ -125,3 +125,25 @@ def test_recording_twice_keeps_one_row(db_session, free_slot):
     assert len(rows) == 1 and rows[0].first_touch == ""
     stats = {r["slug"]: r for r in articles_attribution(db_session)}
     assert stats["knees"]["calls_booked"] == 1 and stats["knees"]["article_id"] is None
+
+
+def test_calls_count_each_booking_and_clients_each_enrolled_lead_once(db_session, free_slot):
+    def book(n: int, email: str):
+        booking = booking_services.book_call(
+            db_session, name="Jo", email=email, slot_start=free_slot(n).start,
+            timezone="America/New_York",
+        )  # fmt: skip
+        record_booking_attribution(
+            db_session, booking.id, first_touch="article:hips", last_touch="article:knees"
+        )
+        return booking
+
+    first = book(0, "jo@example.com")
+    book(1, "jo@example.com")  # she booked again, after the same article
+    book(2, "ann@example.com")
+    change_stage(db_session, first.lead, Stage.ENROLLED, force=True)
+    db_session.commit()
+    stats = {r["slug"]: r for r in articles_attribution(db_session)}
+    assert stats["knees"]["calls_booked"] == 3 and stats["knees"]["clients_enrolled"] == 1
+    assert stats["hips"]["first_touch_calls"] == 3 and stats["hips"]["first_touch_clients"] == 1
+    assert stats["hips"]["calls_booked"] == 0 and stats["knees"]["first_touch_calls"] == 0
