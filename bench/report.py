@@ -110,8 +110,8 @@ TRANSCODE_INTRO = (
     "ffmpeg. CPU time is the figure to plan with; wall time includes the machine's other load."
 )
 TRANSCODE_OUTRO = (
-    "A clip costs about its own length in one worker core's CPU time, once per upload (the "
-    "coach's library, not per runner)."
+    "The last column is what a second of uploaded video costs one worker core, once per upload "
+    "(the coach's library, not per runner)."
 )
 
 
