@@ -181,8 +181,11 @@ class RevalidationShortcut:
     MAX_COPIES = 256  # rendered bodies (a URL per Accept-Encoding header)
     MAX_BODY = 512 * 1024
 
-    def __init__(self, wsgi_app) -> None:
+    def __init__(self, wsgi_app, cookies: tuple[str, ...] = ("session", "remember_token")) -> None:
         self.wsgi_app = wsgi_app
+        # The cookies that mean someone may be signed in: such a request never gets a copy.
+        names = "|".join(re.escape(name) for name in cookies)
+        self.signed_in = re.compile(rf"(?:^|;)\s*(?:{names})=")
         self.issued: dict[str, tuple[float, str, list[tuple[str, str]]]] = {}
         self.copies: dict[tuple[str, str], tuple[float, str, list[tuple[str, str]], bytes]] = {}
 
@@ -190,9 +193,7 @@ class RevalidationShortcut:
         method = environ.get("REQUEST_METHOD")
         if method not in ("GET", "HEAD"):
             return self._write(environ, start_response)
-        if "HTTP_AUTHORIZATION" in environ or _SIGNED_IN_COOKIE.search(
-            environ.get("HTTP_COOKIE", "")
-        ):
+        if "HTTP_AUTHORIZATION" in environ or self.signed_in.search(environ.get("HTTP_COOKIE", "")):
             return self.wsgi_app(environ, start_response)
         key, now = _key(environ), _clock()
         hit = self.issued.get(key)
@@ -267,7 +268,6 @@ class RevalidationShortcut:
         self.copies.clear()
 
 
-_SIGNED_IN_COOKIE = re.compile(r"(?:^|;)\s*(?:session|remember_token)=")
 _NO_CACHE = re.compile(r"no-cache|no-store|max-age=0(?!\d)", re.I)
 _NOT_KEPT = frozenset({"x-request-id", "set-cookie", "date"})
 _shortcuts: list[RevalidationShortcut] = []  # every app's in this process, for forget()
@@ -360,7 +360,11 @@ def _drop_vary_cookie(sender: Flask, response: Response, **_extra) -> None:
 
 
 def init_app(app: Flask) -> None:
-    shortcut = RevalidationShortcut(app.wsgi_app)
+    cookies = (
+        app.config.get("SESSION_COOKIE_NAME") or "session",
+        app.config.get("REMEMBER_COOKIE_NAME") or "remember_token",
+    )
+    shortcut = RevalidationShortcut(app.wsgi_app, cookies)
     app.wsgi_app = shortcut
     app.extensions["hero_revalidation"] = shortcut
     _shortcuts.append(shortcut)

@@ -266,3 +266,14 @@ def counted(call):
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", count)
     return len(seen), result
+
+
+def test_the_copies_know_the_configured_cookie_names():
+    """Someone carrying the app's own session cookie, whatever it is called, is never answered
+    from the anonymous copy."""
+    from crm.site.caching import RevalidationShortcut
+
+    shortcut = RevalidationShortcut(lambda environ, start: [b""], ("__Host-hero", "keep_me"))
+    for cookie, signed_in in (("__Host-hero=abc", True), ("a=1; keep_me=x", True),
+                              ("session=abc", False), ("theme=dark", False)):  # fmt: skip
+        assert bool(shortcut.signed_in.search(cookie)) is signed_in, cookie
