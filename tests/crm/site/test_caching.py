@@ -16,7 +16,7 @@ from crm.site import services as site_services
 from tests.conftest import sign_in
 
 PUBLIC_PAGES = ["/", "/articles", "/articles/hips-before-knees", "/articles/feed.xml",
-                "/sitemap.xml", "/book"]  # fmt: skip
+                "/sitemap.xml", "/book", "/api/v1/slots?days=7"]  # fmt: skip
 
 
 @pytest.fixture
@@ -113,7 +113,9 @@ def test_vary_names_the_cookie_only_where_the_page_reads_the_session(anonymous, 
     assert {v.strip() for v in feed.headers["Vary"].split(",")} == {"Accept-Encoding"}
 
 
-@pytest.mark.parametrize("url", ["/", "/articles", "/articles/hips-before-knees", "/book"])
+@pytest.mark.parametrize(
+    "url", ["/", "/articles", "/articles/hips-before-knees", "/book", "/api/v1/slots?days=7"]
+)
 def test_signed_in_visitors_get_no_store(client, auth, coach, article, db_session, url):
     coach_availability.ensure_default_availability(db_session)
     auth.login(coach)
