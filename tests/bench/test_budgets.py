@@ -6,16 +6,15 @@ with a little room; raise one only with a reason in the commit."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
 
 from crm.articles.services import save_article
 from crm.booking import availability as coach_availability
 from crm.booking import services as booking_services
 from crm.dashboard.counts import refresh_counts
 from crm.leads import services as lead_services
-from extensions import db
 from programs.intake import submit_intake
 from tests.conftest import sign_in
+from tests.querycount import recorded_statements
 from tests.security.conftest import intake
 
 # url key: (who, statements at most, bytes at most)
@@ -39,19 +38,10 @@ BUDGETS = {
 
 
 def cost(client, url: str) -> tuple[int, int]:
-    count = 0
-
-    def before(*_args, **_kwargs):
-        nonlocal count
-        count += 1
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
+    with recorded_statements() as seen:
         response = client.get(url)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
     assert response.status_code == 200, url
-    return count, len(response.get_data())
+    return len(seen), len(response.get_data())
 
 
 @pytest.fixture
@@ -109,18 +99,9 @@ def test_an_anonymous_revalidation_costs_no_statement(app_ctx, world):
     for key in ("landing", "articles", "article", "feed"):
         url = world["urls"][key]
         etag = anonymous.get(url).headers["ETag"]
-        count = 0
-
-        def before(*_args, **_kwargs):
-            nonlocal count
-            count += 1
-
-        event.listen(db.engine, "before_cursor_execute", before)
-        try:
+        with recorded_statements() as seen:
             assert anonymous.get(url, headers={"If-None-Match": etag}).status_code == 304
-        finally:
-            event.remove(db.engine, "before_cursor_execute", before)
-        assert count == 0, f"{url}: {count} statements for a 304"
+        assert not seen, f"{url}: {len(seen)} statements for a 304"
 
 
 def test_the_lead_list_stays_in_budget_with_more_leads_than_a_page(app_ctx, world, make_lead):

@@ -14,6 +14,7 @@ from crm.booking import availability as coach_availability
 from crm.booking.models import Booking
 from crm.site import services as site_services
 from tests.conftest import sign_in
+from tests.querycount import recorded_statements
 
 PUBLIC_PAGES = ["/", "/articles", "/articles/hips-before-knees", "/articles/feed.xml",
                 "/sitemap.xml", "/book", "/api/v1/slots?days=7"]  # fmt: skip
@@ -79,18 +80,8 @@ def test_landing_and_articles_revalidate_without_a_query_or_a_render(anonymous, 
 
 
 def statements_for_304(client, url: str, etag: str) -> int:
-    from extensions import db
-
-    seen = []
-
-    def count(*_args, **_kwargs):
-        seen.append(1)
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with recorded_statements() as seen:
         assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
     return len(seen)
 
 
@@ -255,18 +246,8 @@ def test_what_a_process_keeps_is_bounded(app_ctx, anonymous, article, monkeypatc
 
 
 def counted(call):
-    from extensions import db
-
-    seen = []
-
-    def count(*_args, **_kwargs):
-        seen.append(1)
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with recorded_statements() as seen:
         result = call()
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
     return len(seen), result
 
 
