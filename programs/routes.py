@@ -257,30 +257,21 @@ def log():
     if form.validate_on_submit():
         # A strength session's log carries her word on each exercise as well.
         feedback = feedback_from_form(request.form)
+        record, extra = (
+            (record_strength_session, {"feedback": feedback}) if feedback else (record_workout, {})
+        )
         try:
-            if feedback:
-                record_strength_session(
-                    db.session,
-                    current_user.id,
-                    on_date,
-                    form.status.data,
-                    form.effort.data,
-                    form.pain_during.data,
-                    note=form.note.data or "",
-                    feedback=feedback,
-                    kind=form.kind.data,
-                )
-            else:
-                record_workout(
-                    db.session,
-                    current_user.id,
-                    on_date,
-                    form.status.data,
-                    form.effort.data,
-                    form.pain_during.data,
-                    note=form.note.data or "",
-                    kind=form.kind.data,
-                )
+            record(
+                db.session,
+                current_user.id,
+                on_date,
+                form.status.data,
+                form.effort.data,
+                form.pain_during.data,
+                note=form.note.data or "",
+                kind=form.kind.data,
+                **extra,
+            )
         except PortalError as exc:
             db.session.rollback()
             _attach_errors(form, {k or "status": v for k, v in exc.messages.items()})
