@@ -84,6 +84,18 @@ _MEMO_LIMIT = 2048
 _memo: dict[tuple, str] = {}
 
 
+def _once(what: tuple, build) -> str:
+    """`build()`, once per process, app and path prefix (a page's links are the same for every
+    request of a deploy); beyond _MEMO_LIMIT entries it is built each time."""
+    key = (current_app.name, request.script_root if has_request_context() else None, *what)
+    value = _memo.get(key)
+    if value is None:
+        value = build()
+        if len(_memo) < _MEMO_LIMIT:
+            _memo[key] = value
+    return value
+
+
 def template_url_for(endpoint: str, **values) -> str:
     """Templates' `url_for`: a link with no arguments but a static file's name (the navigation,
     the stylesheets and scripts of every page) is built once per process and path prefix, not
@@ -94,31 +106,17 @@ def template_url_for(endpoint: str, **values) -> str:
         or (values and (len(values) > 1 or "filename" not in values))
     ):
         return url_for(endpoint, **values)
-    key = (current_app.name, request.script_root, endpoint, values.get("filename"))
-    url = _memo.get(key)
-    if url is None:
-        url = url_for(endpoint, **values)
-        if len(_memo) < _MEMO_LIMIT:
-            _memo[key] = url
-    return url
+    return _once((endpoint, values.get("filename")), lambda: url_for(endpoint, **values))
 
 
 def bootstrap_css() -> Markup:
     """Bootstrap-Flask's stylesheet tag, built once per process and path prefix."""
-    return _once("bootstrap_css", lambda: current_app.extensions["bootstrap"].load_css())
+    return _once(("bootstrap_css",), lambda: Markup(current_app.extensions["bootstrap"].load_css()))
 
 
 def bootstrap_js() -> Markup:
     """Bootstrap-Flask's script tags, built once per process and path prefix."""
-    return _once("bootstrap_js", lambda: current_app.extensions["bootstrap"].load_js())
-
-
-def _once(name: str, build) -> Markup:
-    key = (current_app.name, request.script_root if has_request_context() else None, name)
-    tag = _memo.get(key)
-    if tag is None:
-        tag = _memo[key] = Markup(build())
-    return tag
+    return _once(("bootstrap_js",), lambda: Markup(current_app.extensions["bootstrap"].load_js()))
 
 
 def init_app(app: Flask) -> None:
