@@ -23,6 +23,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _trust_proxies(app)
 
     db.init_app(app)
+    from crm import connections
+
+    connections.init_app(app)  # no ping or BEGIN round trips for reads on PostgreSQL
     migrate.init_app(
         app,
         db,

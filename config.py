@@ -68,7 +68,9 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = _normalise_db_url(
             env.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'hero.sqlite'}")
         )
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # On PostgreSQL, crm/connections.py checks a pooled connection at checkout (and pings one
+        # that sat idle); SQLAlchemy's pre-ping would add a round trip to every request.
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict = {}
         self.BASE_URL = base_url(env)
         https = self.BASE_URL.startswith("https://")
         self.SESSION_COOKIE_HTTPONLY = True

@@ -27,6 +27,7 @@ class TcpProxy:
         self.port = free_port()
         self._listener: socket.socket | None = None
         self._conns: list[socket.socket] = []
+        self._from_backend: list[threading.Thread] = []
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -50,8 +51,11 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
+            back = threading.Thread(target=self._pipe, args=(upstream, client), daemon=True)
+            back.start()
+            with self._lock:
+                self._from_backend.append(back)
 
     @staticmethod
     def _pipe(src: socket.socket, dst: socket.socket) -> None:
@@ -64,6 +68,13 @@ class TcpProxy:
             for s in (src, dst):
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
+
+    def wait_until_backends_closed(self, timeout: float = 5.0) -> None:
+        """Wait until every connection the backend ended has been passed on as closed (the
+        proxy's own threads forward it; without a proxy the kernel does so at once)."""
+        deadline = time.monotonic() + timeout
+        for thread in list(self._from_backend):
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def stop(self) -> None:
         if self._listener is not None:
@@ -109,6 +120,13 @@ class RedisServer:
 
         wait_until(up, timeout=10)
 
+    def wait_until_backends_closed(self, timeout: float = 5.0) -> None:
+        """Wait until every connection the backend ended has been passed on as closed (the
+        proxy's own threads forward it; without a proxy the kernel does so at once)."""
+        deadline = time.monotonic() + timeout
+        for thread in list(self._from_backend):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -137,8 +155,8 @@ def proxied(app, app_ctx, tmp_path):
     through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     config = make_test_config(through, tmp_path)
     # Fail fast while the database is away instead of waiting for the OS's connect timeout.
+    # The app's own connection checks (crm/connections.py), not SQLAlchemy's pre-ping.
     config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-        "pool_pre_ping": True,
         # Named, so a test can terminate exactly these connections.
         "connect_args": {"connect_timeout": 2, "application_name": "hero-faults"},
     }
