@@ -22,7 +22,7 @@ BROKER_TIMEOUT_SECONDS = 2.0
 
 
 def check_database() -> None:
-    """Raise if the database does not answer `SELECT 1` (the pool's pre-ping recovers dropped
+    """Raise if the database does not answer `SELECT 1` (the pool's checkout replaces dropped
     connections, so a database that came back is seen as up on the next call)."""
     try:
         db.session.execute(text("SELECT 1"))
