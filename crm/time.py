@@ -165,10 +165,30 @@ def coach_when(
     today = (now or utcnow()).astimezone(coach).date()
     if not isinstance(moment, datetime):
         return _day(moment, today)
-    local = moment.astimezone(coach)
     if date_only:
-        return _day(local, today)
-    text = f"{_day(local, today)}, {_clock(local)} {zone_label(local)}"
+        return _day(moment.astimezone(coach), today)
+    return _when(moment, coach, client_tz, today.year)
+
+
+def when_formatter(coach_tz: str, now: datetime | None = None) -> Callable[..., str]:
+    """`coach_when(moment, coach_tz, client_tz)` for many moments (a list of calls): the zone
+    and today are looked up once, not per moment."""
+    coach = safe_zone(coach_tz)
+    this_year = (now or utcnow()).astimezone(coach).year
+
+    def when(moment: datetime, client_tz: str | None = None) -> str:
+        return _when(moment, coach, client_tz, this_year)
+
+    return when
+
+
+# A call's time reads the same on every visit until the year turns: the dashboard and the lead
+# pages show the same calls over and over, so each is formatted once per process.
+@lru_cache(maxsize=4096)
+def _when(moment: datetime, coach: ZoneInfo, client_tz: str | None, this_year: int) -> str:
+    local = moment.astimezone(coach)
+    day = _day_text(local.date(), local.year != this_year)
+    text = f"{day}, {_clock(local)} {zone_label(local)}"
     if client_tz and is_valid_timezone(client_tz):
         theirs = moment.astimezone(zone(client_tz))
         if theirs.utcoffset() != local.utcoffset():

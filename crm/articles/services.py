@@ -11,9 +11,22 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import case, distinct, exists, func, literal, or_, select, union_all
+from sqlalchemy import (
+    CompoundSelect,
+    Integer,
+    String,
+    case,
+    distinct,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -372,25 +385,37 @@ def record_booking_attribution(
     return row
 
 
-def _touch_counts():
-    """Per article touch, in one statement: ("last" or "first", touch, calls booked, distinct
-    leads among them who enrolled), counted in the database rather than row by row."""
+@cache  # built once per process: building it costs more than running it
+def _attribution_statement() -> CompoundSelect:
+    """In one statement: per article touch ("last" or "first", touch, calls booked, distinct
+    leads among them who enrolled), counted in the database rather than row by row; then
+    ("article", slug, 0, 0, id, title) for each article that is published or was touched."""
     enrolled = or_(
         Lead.stage == Stage.ENROLLED,
         exists().where(Enrolment.lead_id == BookingAttribution.lead_id),
     )
     client = func.count(distinct(case((enrolled, BookingAttribution.lead_id))))
+    no_id, no_title = literal(None, Integer), literal(None, String)
 
     def by(kind: str, column):
         return (
-            select(literal(kind), column, func.count(), client)
+            select(literal(kind), column, func.count(), client, no_id, no_title)
             .join(Lead, Lead.id == BookingAttribution.lead_id)
             .where(column.startswith(TOUCH_PREFIX, autoescape=True))
             .group_by(column)
         )
 
+    touch = literal(TOUCH_PREFIX) + Article.slug
+    touched = exists().where(
+        or_(BookingAttribution.last_touch == touch, BookingAttribution.first_touch == touch)
+    )
+    articles = select(
+        literal("article"), Article.slug, literal(0), literal(0), Article.id, Article.title
+    ).where(or_(Article.status == ArticleStatus.PUBLISHED, touched))
     return union_all(
-        by("last", BookingAttribution.last_touch), by("first", BookingAttribution.first_touch)
+        by("last", BookingAttribution.last_touch),
+        by("first", BookingAttribution.first_touch),
+        articles,
     )
 
 
@@ -401,30 +426,26 @@ def articles_attribution(session: Session) -> list[dict[str, Any]]:
     first_touch_calls, first_touch_clients. Articles with no bookings yet are listed (zeros)
     when published; rows are sorted by calls booked, most first."""
     stats: dict[str, dict[str, int]] = {}
-    for kind, touch, calls, clients in session.execute(_touch_counts()):
+    articles: dict[str, tuple[int, str]] = {}
+    for kind, key, calls, clients, article_id, title in session.execute(_attribution_statement()):
+        if kind == "article":
+            articles[key] = (article_id, title)
+            continue
         e = stats.setdefault(
-            touch.removeprefix(TOUCH_PREFIX),
+            key.removeprefix(TOUCH_PREFIX),
             {"calls": 0, "first_calls": 0, "clients": 0, "first_clients": 0},
         )
         e["calls" if kind == "last" else "first_calls"] = calls
         e["clients" if kind == "last" else "first_clients"] = clients
-    articles = {
-        a.slug: a
-        for a in session.scalars(
-            select(Article).where(
-                or_(Article.status == ArticleStatus.PUBLISHED, Article.slug.in_(list(stats)))
-            )
-        )
-    }
     result = []
     for slug in sorted(set(stats) | set(articles)):
         e = stats.get(slug) or {"calls": 0, "first_calls": 0, "clients": 0, "first_clients": 0}
-        article = articles.get(slug)
+        article_id, title = articles.get(slug) or (None, slug)
         result.append(
             {
                 "slug": slug,
-                "title": article.title if article else slug,
-                "article_id": article.id if article else None,
+                "title": title,
+                "article_id": article_id,
                 "calls_booked": e["calls"],
                 "clients_enrolled": e["clients"],
                 "first_touch_calls": e["first_calls"],

@@ -23,7 +23,7 @@ import recurring_ical_events
 from celery import shared_task
 from flask import current_app
 from icalendar import Calendar
-from sqlalchemy import select
+from sqlalchemy import Subquery, func, select
 from sqlalchemy.orm import Session
 
 from crm.booking.errors import AvailabilityError
@@ -256,22 +256,52 @@ class FeedStatus:
         return ""
 
 
-def feed_status(session: Session, now: datetime | None = None) -> FeedStatus | None:
-    """What the Availability page and the dashboard show about the feed (None: no feed)."""
-    feed = get_feed(session)
-    if feed is None or not feed.url:
+def feed_status_subquery() -> Subquery:
+    """The feed's status (url, fetched_at, checked_at, error, busy_count) as a subquery of one
+    row at most, to read along with another statement (outer-joined on true); pass what it
+    gives to `status_from_row`. The busy times are counted, not loaded."""
+    return (
+        select(
+            BusyFeed.url,
+            BusyFeed.fetched_at,
+            BusyFeed.checked_at,
+            BusyFeed.error,
+            func.json_array_length(BusyFeed.busy).label("busy_count"),
+        )
+        .order_by(BusyFeed.id)
+        .limit(1)
+        .subquery("busy_feed")
+    )
+
+
+def status_from_row(
+    url: str | None,
+    fetched_at: datetime | None,
+    checked_at: datetime | None,
+    error: str | None,
+    busy_count: int | None,
+    now: datetime | None = None,
+) -> FeedStatus | None:
+    """The status of `feed_status_subquery`'s columns (None: no feed)."""
+    if not url:
         return None
     now = now or utcnow()
-    error = feed.error
-    if not error and feed.fetched_at and now - feed.fetched_at > STALE_AFTER:
+    error = error or ""
+    if not error and fetched_at and now - fetched_at > STALE_AFTER:
         error = "no successful check for over 30 minutes"
     return FeedStatus(
-        masked_url=mask_url(feed.url),
-        fetched_at=feed.fetched_at,
-        checked_at=feed.checked_at,
+        masked_url=mask_url(url),
+        fetched_at=fetched_at,
+        checked_at=checked_at,
         error=error,
-        busy_count=len(feed.busy or []),
+        busy_count=busy_count or 0,
     )
+
+
+def feed_status(session: Session, now: datetime | None = None) -> FeedStatus | None:
+    """What the Availability page and the dashboard show about the feed (None: no feed)."""
+    row = session.execute(select(feed_status_subquery())).first()
+    return status_from_row(*row, now=now) if row else None
 
 
 @shared_task(name="crm.booking.refresh_busy_feed", ignore_result=True)

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from celery.schedules import crontab
 from flask import Flask
-from sqlalchemy import JSON, String, select
+from sqlalchemy import JSON, Select, String, select, true
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from crm.billing.reports import revenue_summary
+from crm.booking.busy_feed import FeedStatus, feed_status, feed_status_subquery, status_from_row
 from crm.dashboard.services import FunnelStep, funnel
 from crm.leads.services import coach_timezone, coach_timezone_subquery, timezone_or_default
 from crm.time import UTCDateTime, utcnow
@@ -67,16 +69,31 @@ def current_counts(session: Session, now: datetime | None = None) -> Counts:
     return _kept_or_fresh(session, session.get(DashboardCounts, HOME), now)
 
 
-def timezone_and_counts(session: Session, now: datetime | None = None) -> tuple[str, Counts]:
-    """`coach_timezone` and `current_counts`, in one statement (the dashboard needs both)."""
+@cache  # built once per process: building it costs about as much as running it
+def _timezone_counts_and_feed_statement() -> Select:
+    feed = feed_status_subquery()
+    return (
+        select(DashboardCounts, coach_timezone_subquery(), *feed.c)
+        .outerjoin(feed, true())
+        .where(DashboardCounts.name == HOME)
+    )
+
+
+def timezone_counts_and_feed(
+    session: Session, now: datetime | None = None
+) -> tuple[str, Counts, FeedStatus | None]:
+    """`coach_timezone`, `current_counts` and the busy feed's `feed_status`, in one statement
+    (the dashboard shows all three)."""
     now = now or utcnow()
-    row = session.execute(
-        select(DashboardCounts, coach_timezone_subquery()).where(DashboardCounts.name == HOME)
-    ).first()
+    row = session.execute(_timezone_counts_and_feed_statement()).first()
     if row is None:  # never counted yet: the first visit counts
-        return coach_timezone(session), refresh_counts(session, now)
-    kept, tz_name = row
-    return timezone_or_default(tz_name), _kept_or_fresh(session, kept, now)
+        return coach_timezone(session), refresh_counts(session, now), feed_status(session, now)
+    kept, tz_name, *feed_row = row
+    return (
+        timezone_or_default(tz_name),
+        _kept_or_fresh(session, kept, now),
+        status_from_row(*feed_row, now=now),
+    )
 
 
 def _kept_or_fresh(session: Session, row: DashboardCounts | None, now: datetime) -> Counts:

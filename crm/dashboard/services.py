@@ -73,9 +73,13 @@ def calls(session: Session, tz_name: str, now: datetime) -> tuple[list[Row], lis
 
 @cache
 def _new_leads_statement() -> Select:
+    since = Lead.created_at >= bindparam("monday")
+    # Counted apart from the rows (an index-only scan of ix_leads_created_id): a window count
+    # would read every row of the week from the table to return six of them.
+    total = select(func.count()).where(since).scalar_subquery().label("total")
     return (
-        select(Lead.id, Lead.name, Lead.created_at, func.count().over().label("total"))
-        .where(Lead.created_at >= bindparam("monday"))
+        select(Lead.id, Lead.name, Lead.created_at, total)
+        .where(since)
         .order_by(Lead.created_at.desc(), Lead.id.desc())
         .limit(bindparam("limit"))
     )
@@ -88,7 +92,7 @@ def new_leads_this_week(
     id, name and created_at)."""
     local_today = now.astimezone(zone(tz_name))
     monday = _local_midnight(now, tz_name, -local_today.weekday())
-    # One query: each row carries the week's total (a window count over the filtered rows).
+    # One query: each row carries the week's total.
     rows = session.execute(_new_leads_statement(), {"monday": monday, "limit": limit}).all()
     return (rows[0].total if rows else 0), rows
 

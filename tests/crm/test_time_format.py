@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from crm.time import coach_when
+from crm.time import coach_when, when_formatter
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 CALL = datetime(2026, 12, 7, 17, 0, tzinfo=UTC)  # Monday 9:00 AM in Los Angeles
@@ -21,6 +21,15 @@ def test_a_call_reads_in_the_coachs_zone_with_the_clients_time_beside_it():
     )
     # Same clock as the coach: nothing beside it.
     assert coach_when(CALL, la, "America/Tijuana", now=NOW) == "Mon 7 Dec, 9:00 AM PST"
+
+
+def test_a_list_of_calls_reads_as_each_call_would_alone():
+    la = "America/Los_Angeles"
+    when = when_formatter(la, now=NOW)
+    for client_tz in (None, "", "Asia/Tokyo", "America/New_York", "America/Tijuana", "Not/AZone"):
+        for moment in (CALL, datetime(2027, 1, 4, 3, 30, tzinfo=UTC), NOW):
+            assert when(moment, client_tz) == coach_when(moment, la, client_tz, now=NOW)
+    assert when_formatter("America/Sao_Paulo", now=NOW)(CALL) == "Mon 7 Dec, 2:00 PM Sao Paulo"
 
 
 def test_dates_share_the_format_and_name_the_year_only_when_it_is_not_this_year():

@@ -204,6 +204,7 @@ def test_a_feed_that_is_down_keeps_the_last_good_copy_and_warns_the_coach(
     assert local_slots(db_session, date(2026, 3, 6)) == set()  # still blocked
     status = busy_feed.feed_status(db_session, NOW + timedelta(minutes=6))
     assert "503" in status.warning and "last successful check" in status.warning
+    assert status.busy_count == 1  # the last good copy's busy time, counted
 
     auth.login(coach)
     page = client.get("/coach/availability").get_data(as_text=True)

@@ -138,3 +138,28 @@ def test_dashboard_shows_revenue_and_the_clients_who_need_you(
     assert "Revenue" in page and "$0.00" in page
     assert "Maria Lopez" in page
     assert "Pain &lt;b&gt;7&lt;/b&gt;/10" in page
+
+
+def test_the_dashboard_escapes_what_leads_and_clients_typed(coach_client, make_lead, make_user,
+                                                             db_session):  # fmt: skip
+    from crm.alerts.models import CoachFlag, FlagKind
+
+    lead = make_lead(name='Dana <b>Runner</b> & "Co"')
+    _book(db_session, lead, utcnow() + timedelta(minutes=5))  # today (or, near midnight, next)
+    _book(db_session, lead, utcnow() + timedelta(days=2))  # upcoming
+    runner = make_user(first_name="<i>Maria</i>", last_name="O'Hara")
+    db_session.add_all(
+        [
+            CoachFlag(user_id=runner.id, kind=FlagKind.PAIN, key="p", reason="Pain <b>7</b>/10"),
+            CoachFlag(user_id=runner.id, kind=FlagKind.SILENT, key="s", reason="<script>x"),
+        ]
+    )
+    db_session.commit()
+    html = coach_client.get("/coach").get_data(as_text=True)
+    name = "Dana &lt;b&gt;Runner&lt;/b&gt; &amp; &#34;Co&#34;"
+    assert html.count(name) == 3  # a call today, an upcoming one, a new lead
+    assert "<b>Runner" not in html and "<b>7" not in html and "<i>Maria" not in html
+    assert "&lt;i&gt;Maria&lt;/i&gt; O&#39;Hara" in html
+    assert "&lt;script&gt;x" in html and "<script>x" not in html  # the newest flag
+    assert "· 2 open flags" in html
+    assert f'href="/coach/leads/{lead.id}"' in html
