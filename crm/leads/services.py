@@ -74,11 +74,24 @@ def upsert_lead(session: Session, *, email: str, name: str, **fields: Any) -> tu
     visit; marketing consent is only ever granted here, never silently withdrawn, and stamped with
     `consent_at` (or `fields["consent_at"]`) the first time. Does not commit.
     """
+    lead, created = merge_lead(session, email=email, name=name, **fields)
+    if created:
+        session.flush()
+        record_created(session, lead)
+    return lead, created
+
+
+def merge_lead(session: Session, *, email: str, name: str, **fields: Any) -> tuple[Lead, bool]:
+    """`upsert_lead`'s rules without its writes: a new lead is added to the session unflushed
+    (no id yet) and without its "created" event, which the caller records (`record_created`)
+    once it has flushed, so whatever else it changes (a stage) goes into the same INSERT."""
     consent_at = fields.pop("consent_at", None)
     lead = find_lead(session, email)
     created = lead is None
     if created:
-        lead = Lead(email=normalise_email(email), name=name.strip(), stage=Stage.NEW)
+        # The defaults a caller reads before the INSERT (the timeline's summaries), spelled out.
+        lead = Lead(email=normalise_email(email), name=name.strip(), stage=Stage.NEW,
+                    source="direct", lost_reason="")  # fmt: skip
         session.add(lead)
     else:
         lead.name = name.strip() or lead.name
@@ -92,10 +105,12 @@ def upsert_lead(session: Session, *, email: str, name: str, **fields: Any) -> tu
         setattr(lead, key, value)
     if lead.marketing_consent and lead.consent_at is None:
         lead.consent_at = consent_at or utcnow()
-    if created:
-        session.flush()
-        record_event(session, lead, "created", f"Lead created ({lead.source})")
     return lead, created
+
+
+def record_created(session: Session, lead: Lead) -> LeadEvent:
+    """The "created" entry that starts a new lead's timeline (does not commit)."""
+    return record_event(session, lead, "created", f"Lead created ({lead.source})")
 
 
 def change_stage(
@@ -113,6 +128,16 @@ def change_stage(
     for a move the pipeline does not allow, or "lost" without a reason. `force` is for system
     moves (payment, booking) that are always right.
     """
+    move = move_stage(lead, stage, lost_reason=lost_reason, force=force)
+    return None if move is None else record_stage_change(session, lead, move, actor_id)
+
+
+def move_stage(
+    lead: Lead, stage: Stage, *, lost_reason: str = "", force: bool = False
+) -> dict[str, str] | None:
+    """`change_stage` without its timeline entry: moves the lead and returns what the entry says
+    (for `record_stage_change`), or None when the lead already is in that stage. Raises
+    LeadError like `change_stage`."""
     stage = Stage(stage)
     if stage == lead.stage:
         return None
@@ -126,23 +151,23 @@ def change_stage(
     previous_reason = lead.lost_reason
     lead.stage = stage
     lead.lost_reason = lost_reason.strip() if stage == Stage.LOST else ""
-    summary = f"Stage: {previous.label} → {stage.label}"
-    if stage == Stage.LOST:
-        summary += f" ({lead.lost_reason})"
-    return record_event(
-        session,
-        lead,
-        "stage_changed",
-        summary,
-        # previous_lost_reason lets an undo restore a "lost" lead exactly as it was.
-        {
-            "from": previous.value,
-            "to": stage.value,
-            "lost_reason": lead.lost_reason,
-            "previous_lost_reason": previous_reason,
-        },
-        actor_id,
-    )
+    # previous_lost_reason lets an undo restore a "lost" lead exactly as it was.
+    return {
+        "from": previous.value,
+        "to": stage.value,
+        "lost_reason": lead.lost_reason,
+        "previous_lost_reason": previous_reason,
+    }
+
+
+def record_stage_change(
+    session: Session, lead: Lead, move: dict[str, str], actor_id: int | None = None
+) -> LeadEvent:
+    """The timeline entry of a `move_stage` (does not commit)."""
+    summary = f"Stage: {Stage(move['from']).label} → {Stage(move['to']).label}"
+    if move["to"] == Stage.LOST:
+        summary += f" ({move['lost_reason']})"
+    return record_event(session, lead, "stage_changed", summary, move, actor_id)
 
 
 # --- The coach's lead list: filters, sort orders, keyset pagination -------------------------------
