@@ -25,16 +25,18 @@ from crm.booking.models import Booking, BookingStatus
 from crm.booking.slots import Rules
 from crm.leads.followups import stop_call_followups
 from crm.leads.models import Lead, Stage
+from crm.leads.people import email_entry
 from crm.leads.services import (
+    add_events,
     change_stage,
+    created_entry,
     merge_lead,
     move_stage,
-    record_created,
     record_event,
-    record_stage_change,
+    stage_change_entry,
 )
 from crm.time import coach_when, is_valid_timezone, utcnow, zone
-from tasks.outbox import queue_emails, record_events
+from tasks.outbox import queue_emails
 from tasks.registry import EmailEvent
 
 # Field limits shared by the form, the API schema and the service's own check.
@@ -170,7 +172,8 @@ def book_call(
     call_kind, meeting_url = meeting_for(settings)
     try:
         # The lead is written once, in its final stage (a new one: INSERTed as call booked), with
-        # the booking; its timeline afterwards, with the emails' events, in one INSERT.
+        # the booking; its timeline afterwards, with the emails' events, in one INSERT (Core: no
+        # objects to build and flush for entries nobody reads here).
         lead, created = merge_lead(session, email=email, name=name, **fields)
         moved = None
         if lead.stage in (Stage.NEW, Stage.LOST, Stage.CALL_HELD):
@@ -191,18 +194,17 @@ def book_call(
         confirmation = emails.booking_email(session, booking, "booking_confirmation", rules)
         timeline: list[EmailEvent] = []
         queue_emails(session, [confirmation, *emails.booking_reminders(booking)], timeline=timeline)
-        if created:
-            record_created(session, lead)
-        if moved is not None:
-            record_stage_change(session, lead, moved)
-        record_event(
-            session,
-            lead,
+        booked = (
             "booked",
             f"Free call booked for {_coach_time(rules, slot.start, timezone)}",
             {"booking_id": booking.id, "start": slot.start.isoformat(), "utm": utm},
         )
-        record_events(session, timeline)
+        add_events(session, lead.id, [
+            *([created_entry(lead)] if created else []),
+            *([stage_change_entry(moved)] if moved is not None else []),
+            booked,
+            *map(email_entry, timeline),
+        ])  # fmt: skip
         if not created:  # a new booking stops the nurture (a new lead has none)
             stop_call_followups(session, lead.id)
         # The caller answers with the booking as written here: keep it loaded through the commit

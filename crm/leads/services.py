@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row, ScalarSelect, Select, and_, bindparam, func, or_, select
+from sqlalchemy import Row, ScalarSelect, Select, and_, bindparam, func, insert, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from crm.billing.models import Enrolment
@@ -63,6 +63,23 @@ def record_event(
     return event
 
 
+# A timeline entry as `record_event` takes it: (kind, summary, data).
+Entry = tuple[str, str, dict[str, Any]]
+
+
+def add_events(session: Session, lead_id: int, entries: Iterable[Entry]) -> None:
+    """Entries on one lead's timeline in one INSERT, as `record_event` would add them, for a
+    caller that needs neither their ids nor the objects (a booking's six). Does not commit."""
+    session.execute(
+        insert(LeadEvent),
+        [
+            {"lead_id": lead_id, "kind": kind, "summary": summary[:300], "data": data or {},
+             "actor_id": None}
+            for kind, summary, data in entries
+        ],
+    )  # fmt: skip
+
+
 def find_lead(session: Session, email: str) -> Lead | None:
     return session.scalar(select(Lead).where(Lead.email == normalise_email(email)))
 
@@ -77,13 +94,13 @@ def upsert_lead(session: Session, *, email: str, name: str, **fields: Any) -> tu
     lead, created = merge_lead(session, email=email, name=name, **fields)
     if created:
         session.flush()
-        record_created(session, lead)
+        record_event(session, lead, *created_entry(lead))
     return lead, created
 
 
 def merge_lead(session: Session, *, email: str, name: str, **fields: Any) -> tuple[Lead, bool]:
     """`upsert_lead`'s rules without its writes: a new lead is added to the session unflushed
-    (no id yet) and without its "created" event, which the caller records (`record_created`)
+    (no id yet) and without its "created" event, which the caller records (`created_entry`)
     once it has flushed, so whatever else it changes (a stage) goes into the same INSERT."""
     consent_at = fields.pop("consent_at", None)
     lead = find_lead(session, email)
@@ -108,9 +125,9 @@ def merge_lead(session: Session, *, email: str, name: str, **fields: Any) -> tup
     return lead, created
 
 
-def record_created(session: Session, lead: Lead) -> LeadEvent:
-    """The "created" entry that starts a new lead's timeline (does not commit)."""
-    return record_event(session, lead, "created", f"Lead created ({lead.source})")
+def created_entry(lead: Lead) -> Entry:
+    """The entry that starts a new lead's timeline."""
+    return "created", f"Lead created ({lead.source})", {}
 
 
 def change_stage(
@@ -129,14 +146,16 @@ def change_stage(
     moves (payment, booking) that are always right.
     """
     move = move_stage(lead, stage, lost_reason=lost_reason, force=force)
-    return None if move is None else record_stage_change(session, lead, move, actor_id)
+    if move is None:
+        return None
+    return record_event(session, lead, *stage_change_entry(move), actor_id)
 
 
 def move_stage(
     lead: Lead, stage: Stage, *, lost_reason: str = "", force: bool = False
 ) -> dict[str, str] | None:
     """`change_stage` without its timeline entry: moves the lead and returns what the entry says
-    (for `record_stage_change`), or None when the lead already is in that stage. Raises
+    (for `stage_change_entry`), or None when the lead already is in that stage. Raises
     LeadError like `change_stage`."""
     stage = Stage(stage)
     if stage == lead.stage:
@@ -160,14 +179,12 @@ def move_stage(
     }
 
 
-def record_stage_change(
-    session: Session, lead: Lead, move: dict[str, str], actor_id: int | None = None
-) -> LeadEvent:
-    """The timeline entry of a `move_stage` (does not commit)."""
+def stage_change_entry(move: dict[str, str]) -> Entry:
+    """The timeline entry of a `move_stage`."""
     summary = f"Stage: {Stage(move['from']).label} → {Stage(move['to']).label}"
     if move["to"] == Stage.LOST:
         summary += f" ({move['lost_reason']})"
-    return record_event(session, lead, "stage_changed", summary, move, actor_id)
+    return "stage_changed", summary, move
 
 
 # --- The coach's lead list: filters, sort orders, keyset pagination -------------------------------
