@@ -100,20 +100,37 @@ def queue_email(
     return row
 
 
-def queue_emails(session: Session, items: Iterable[Mapping[str, Any]]) -> list[int]:
+def queue_emails(
+    session: Session,
+    items: Iterable[Mapping[str, Any]],
+    *,
+    timeline: list[EmailEvent] | None = None,
+) -> list[int]:
     """Many `queue_email` calls at once, for fan-outs (check-ins, sequences): the same rows, the
     same rules, in a handful of statements per BULK_CHUNK emails instead of ~5 per email.
 
     Each item holds `queue_email`'s keyword arguments. Per chunk: one SELECT of the keys that
-    already exist, one of the coach's overrides, one of the suppressions (and, for marketing, one
-    of the leads' consent), one multi-row INSERT … ON CONFLICT DO NOTHING on the idempotency key
-    (so a concurrent duplicate is skipped, never an error), and the timeline events of the rows
-    that belong to a lead. Adds to the caller's transaction (no commit); the send tasks are
-    enqueued, in batches, once it commits. Returns the ids of the new rows."""
+    already exist (skipped when every item is rendered later: a duplicate then costs nothing to
+    prepare), one of the coach's overrides, one of the suppressions (and, for marketing, one of
+    the leads' consent), one multi-row INSERT … ON CONFLICT DO NOTHING on the idempotency key
+    (so an existing or concurrent duplicate is skipped, never an error), and the timeline events
+    of the rows that belong to a lead. Adds to the caller's transaction (no commit); the send
+    tasks are enqueued, in batches, once it commits. Returns the ids of the new rows.
+
+    `timeline`: a list to put those events in instead of recording them, for a caller that
+    records them with its own (`record_events`), in one INSERT and in the order it wants."""
     pending = [_normalised(item) for item in items]
     ids: list[int] = []
+    events: list[EmailEvent] = []
     for start in range(0, len(pending), BULK_CHUNK):
-        ids += _queue_chunk(session, pending[start : start + BULK_CHUNK])
+        chunk_ids, chunk_events = _queue_chunk(session, pending[start : start + BULK_CHUNK])
+        ids += chunk_ids
+        if timeline is None:
+            record_events(session, chunk_events)
+        else:
+            events += chunk_events
+    if timeline is not None:
+        timeline += events
     return ids
 
 
@@ -143,20 +160,25 @@ _ITEM_DEFAULTS: dict[str, Any] = {
 _ITEM_FIELDS = {"to", "template", "context", "idempotency_key", *_ITEM_DEFAULTS}
 
 
-def _queue_chunk(session: Session, items: list[dict[str, Any]]) -> list[int]:
-    keys = {item["idempotency_key"] for item in items}
-    taken = set(
-        session.scalars(
-            select(OutboxEmail.idempotency_key).where(OutboxEmail.idempotency_key.in_(keys))
-        )
-    )
-    fresh = []
+def _queue_chunk(
+    session: Session, items: list[dict[str, Any]]
+) -> tuple[list[int], list[EmailEvent]]:
+    """The new rows' ids and their timeline events (not recorded yet)."""
+    fresh, keys = [], set()
     for item in items:
-        if item["idempotency_key"] not in taken:
-            taken.add(item["idempotency_key"])  # a duplicate inside the batch: the first wins
+        if item["idempotency_key"] not in keys:  # a duplicate inside the batch: the first wins
+            keys.add(item["idempotency_key"])
             fresh.append(item)
+    if not all(item["render_later"] for item in fresh):
+        # Rendering an email is dear: leave out those queued already before rendering any.
+        taken = set(
+            session.scalars(
+                select(OutboxEmail.idempotency_key).where(OutboxEmail.idempotency_key.in_(keys))
+            )
+        )
+        fresh = [item for item in fresh if item["idempotency_key"] not in taken]
     if not fresh:
-        return []
+        return [], []
     own = overrides_for(session, {item["template"] for item in fresh})
     blocked = blocked_reasons(
         session, [(item["to"], item["category"], item["lead_id"]) for item in fresh]
@@ -169,16 +191,16 @@ def _queue_chunk(session: Session, items: list[dict[str, Any]]) -> list[int]:
     session.flush()  # the caller's own pending changes, so an error in them stays theirs
     new = _insert_many(session, values)
     ids = [new[v["idempotency_key"]] for v in values if v["idempotency_key"] in new]
-    record_events(session, [
+    events = [
         EmailEvent(v["lead_id"], "email_suppressed" if v["status"] == EmailStatus.SUPPRESSED
                    else "email_queued", v["subject"], new[v["idempotency_key"]], v["template"])
         for v in values if v["lead_id"] is not None and v["idempotency_key"] in new
-    ])  # fmt: skip
+    ]  # fmt: skip
     due = [new[v["idempotency_key"]] for v in values
            if v["enqueued_at"] is not None and v["idempotency_key"] in new]  # fmt: skip
     if due:
         _remember_for_commit(session, due)
-    return ids
+    return ids, events
 
 
 def _rendered(item: Mapping[str, Any], override) -> tuple[str, str, str]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app, g, has_app_context
-from sqlalchemy import delete, select
+from sqlalchemy import Date, Integer, Time, delete, null, select
 from sqlalchemy.orm import Session
 
 from crm.booking import busy_feed
@@ -51,16 +51,24 @@ def coach_settings(session: Session) -> CoachSettings:
 
 
 def load_rules(session: Session) -> Rules:
+    """The rules of the coach's settings, her weekly windows and her days off (one statement for
+    both: every booking and every slot list reads them)."""
     settings = coach_settings(session)
-    windows = session.scalars(
-        select(AvailabilityWindow).order_by(
-            AvailabilityWindow.weekday, AvailabilityWindow.start_time
+    no_int, no_time = null().cast(Integer), null().cast(Time)
+    rows = session.execute(
+        select(
+            AvailabilityWindow.weekday,
+            AvailabilityWindow.start_time,
+            AvailabilityWindow.end_time,
+            null().cast(Date).label("day"),
         )
-    )
+        .union_all(select(no_int, no_time, no_time, DayOff.day))
+        .order_by("weekday", "start_time")
+    ).all()
     return Rules(
         timezone=settings.timezone,
-        windows=tuple(Window(w.weekday, w.start_time, w.end_time) for w in windows),
-        days_off=frozenset(session.scalars(select(DayOff.day))),
+        windows=tuple(Window(w, start, end) for w, start, end, day in rows if day is None),
+        days_off=frozenset(day for *_, day in rows if day is not None),
         call_minutes=settings.call_minutes,
         buffer_minutes=settings.buffer_minutes,
         min_notice_hours=settings.min_notice_hours,

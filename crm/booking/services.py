@@ -25,9 +25,19 @@ from crm.booking.models import Booking, BookingStatus
 from crm.booking.slots import Rules
 from crm.leads.followups import stop_call_followups
 from crm.leads.models import Lead, Stage
-from crm.leads.services import change_stage, record_event, upsert_lead
+from crm.leads.people import email_entry
+from crm.leads.services import (
+    add_events,
+    change_stage,
+    created_entry,
+    merge_lead,
+    move_stage,
+    record_event,
+    stage_change_entry,
+)
 from crm.time import coach_when, is_valid_timezone, utcnow, zone
 from tasks.outbox import queue_emails
+from tasks.registry import EmailEvent
 
 # Field limits shared by the form, the API schema and the service's own check.
 FIELD_LIMITS = {
@@ -161,7 +171,13 @@ def book_call(
     }
     call_kind, meeting_url = meeting_for(settings)
     try:
-        lead, created = upsert_lead(session, email=email, name=name, **fields)
+        # The lead is written once, in its final stage (a new one: INSERTed as call booked), with
+        # the booking; its timeline afterwards, with the emails' events, in one INSERT (Core: no
+        # objects to build and flush for entries nobody reads here).
+        lead, created = merge_lead(session, email=email, name=name, **fields)
+        moved = None
+        if lead.stage in (Stage.NEW, Stage.LOST, Stage.CALL_HELD):
+            moved = move_stage(lead, Stage.CALL_BOOKED, force=True)
         booking = Booking(
             lead=lead,
             start_at=slot.start,
@@ -175,20 +191,27 @@ def book_call(
         )
         session.add(booking)
         session.flush()  # the unique slot_start refuses a second holder here
-        if lead.stage in (Stage.NEW, Stage.LOST, Stage.CALL_HELD):
-            change_stage(session, lead, Stage.CALL_BOOKED, force=True)
-        record_event(
-            session,
-            lead,
+        confirmation = emails.booking_email(session, booking, "booking_confirmation", rules)
+        timeline: list[EmailEvent] = []
+        queue_emails(session, [confirmation, *emails.booking_reminders(booking)], timeline=timeline)
+        booked = (
             "booked",
             f"Free call booked for {_coach_time(rules, slot.start, timezone)}",
             {"booking_id": booking.id, "start": slot.start.isoformat(), "utm": utm},
         )
-        confirmation = emails.booking_email(session, booking, "booking_confirmation", rules)
-        queue_emails(session, [confirmation, *emails.booking_reminders(booking)])
+        add_events(session, lead.id, [
+            *([created_entry(lead)] if created else []),
+            *([stage_change_entry(moved)] if moved is not None else []),
+            booked,
+            *map(email_entry, timeline),
+        ])  # fmt: skip
         if not created:  # a new booking stops the nurture (a new lead has none)
             stop_call_followups(session, lead.id)
+        # The caller answers with the booking as written here: keep it loaded through the commit
+        # (which expires what the session holds) instead of reading the row back.
+        session.expunge(booking)
         session.commit()
+        session.add(booking)
     except IntegrityError as exc:
         session.rollback()
         if _slot_held(session, slot.start):

@@ -10,7 +10,7 @@ from sqlalchemy.orm.util import identity_key
 from crm.accounts.models import Role, User
 from crm.forms import normalise_email
 from crm.leads.models import Lead
-from crm.leads.services import find_lead, record_event
+from crm.leads.services import Entry, find_lead, record_event
 from tasks.outbox import timeline_summary
 from tasks.registry import Contact, EmailEvent
 
@@ -26,6 +26,15 @@ def leads_by_id(session: Session, ids: set[int]) -> dict[int, Lead]:
             (lead.id, lead) for lead in session.scalars(select(Lead).where(Lead.id.in_(missing)))
         )
     return leads
+
+
+def email_entry(event: EmailEvent) -> Entry:
+    """The timeline entry of what happened to an email about a lead."""
+    return (
+        event.kind,
+        timeline_summary(event),
+        {"outbox_id": event.outbox_id, "template": event.template},
+    )
 
 
 class LeadPeople:
@@ -62,8 +71,7 @@ class LeadPeople:
         for e in events:
             lead = leads.get(e.lead_id)
             if lead is not None:
-                record_event(session, lead, e.kind, timeline_summary(e),
-                             data={"outbox_id": e.outbox_id, "template": e.template})  # fmt: skip
+                record_event(session, lead, *email_entry(e))
 
     def suppressed(self, session: Session, address: str, reason: str) -> None:
         lead = find_lead(session, address)

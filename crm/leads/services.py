@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row, ScalarSelect, Select, and_, bindparam, func, or_, select
+from sqlalchemy import Row, ScalarSelect, Select, and_, bindparam, func, insert, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from crm.billing.models import Enrolment
@@ -63,6 +63,23 @@ def record_event(
     return event
 
 
+# A timeline entry as `record_event` takes it: (kind, summary, data).
+Entry = tuple[str, str, dict[str, Any]]
+
+
+def add_events(session: Session, lead_id: int, entries: Iterable[Entry]) -> None:
+    """Entries on one lead's timeline in one INSERT, as `record_event` would add them, for a
+    caller that needs neither their ids nor the objects (a booking's six). Does not commit."""
+    session.execute(
+        insert(LeadEvent),
+        [
+            {"lead_id": lead_id, "kind": kind, "summary": summary[:300], "data": data or {},
+             "actor_id": None}
+            for kind, summary, data in entries
+        ],
+    )  # fmt: skip
+
+
 def find_lead(session: Session, email: str) -> Lead | None:
     return session.scalar(select(Lead).where(Lead.email == normalise_email(email)))
 
@@ -74,11 +91,24 @@ def upsert_lead(session: Session, *, email: str, name: str, **fields: Any) -> tu
     visit; marketing consent is only ever granted here, never silently withdrawn, and stamped with
     `consent_at` (or `fields["consent_at"]`) the first time. Does not commit.
     """
+    lead, created = merge_lead(session, email=email, name=name, **fields)
+    if created:
+        session.flush()
+        record_event(session, lead, *created_entry(lead))
+    return lead, created
+
+
+def merge_lead(session: Session, *, email: str, name: str, **fields: Any) -> tuple[Lead, bool]:
+    """`upsert_lead`'s rules without its writes: a new lead is added to the session unflushed
+    (no id yet) and without its "created" event, which the caller records (`created_entry`)
+    once it has flushed, so whatever else it changes (a stage) goes into the same INSERT."""
     consent_at = fields.pop("consent_at", None)
     lead = find_lead(session, email)
     created = lead is None
     if created:
-        lead = Lead(email=normalise_email(email), name=name.strip(), stage=Stage.NEW)
+        # The defaults a caller reads before the INSERT (the timeline's summaries), spelled out.
+        lead = Lead(email=normalise_email(email), name=name.strip(), stage=Stage.NEW,
+                    source="direct", lost_reason="")  # fmt: skip
         session.add(lead)
     else:
         lead.name = name.strip() or lead.name
@@ -92,10 +122,12 @@ def upsert_lead(session: Session, *, email: str, name: str, **fields: Any) -> tu
         setattr(lead, key, value)
     if lead.marketing_consent and lead.consent_at is None:
         lead.consent_at = consent_at or utcnow()
-    if created:
-        session.flush()
-        record_event(session, lead, "created", f"Lead created ({lead.source})")
     return lead, created
+
+
+def created_entry(lead: Lead) -> Entry:
+    """The entry that starts a new lead's timeline."""
+    return "created", f"Lead created ({lead.source})", {}
 
 
 def change_stage(
@@ -113,6 +145,18 @@ def change_stage(
     for a move the pipeline does not allow, or "lost" without a reason. `force` is for system
     moves (payment, booking) that are always right.
     """
+    move = move_stage(lead, stage, lost_reason=lost_reason, force=force)
+    if move is None:
+        return None
+    return record_event(session, lead, *stage_change_entry(move), actor_id)
+
+
+def move_stage(
+    lead: Lead, stage: Stage, *, lost_reason: str = "", force: bool = False
+) -> dict[str, str] | None:
+    """`change_stage` without its timeline entry: moves the lead and returns what the entry says
+    (for `stage_change_entry`), or None when the lead already is in that stage. Raises
+    LeadError like `change_stage`."""
     stage = Stage(stage)
     if stage == lead.stage:
         return None
@@ -126,23 +170,21 @@ def change_stage(
     previous_reason = lead.lost_reason
     lead.stage = stage
     lead.lost_reason = lost_reason.strip() if stage == Stage.LOST else ""
-    summary = f"Stage: {previous.label} → {stage.label}"
-    if stage == Stage.LOST:
-        summary += f" ({lead.lost_reason})"
-    return record_event(
-        session,
-        lead,
-        "stage_changed",
-        summary,
-        # previous_lost_reason lets an undo restore a "lost" lead exactly as it was.
-        {
-            "from": previous.value,
-            "to": stage.value,
-            "lost_reason": lead.lost_reason,
-            "previous_lost_reason": previous_reason,
-        },
-        actor_id,
-    )
+    # previous_lost_reason lets an undo restore a "lost" lead exactly as it was.
+    return {
+        "from": previous.value,
+        "to": stage.value,
+        "lost_reason": lead.lost_reason,
+        "previous_lost_reason": previous_reason,
+    }
+
+
+def stage_change_entry(move: dict[str, str]) -> Entry:
+    """The timeline entry of a `move_stage`."""
+    summary = f"Stage: {Stage(move['from']).label} → {Stage(move['to']).label}"
+    if move["to"] == Stage.LOST:
+        summary += f" ({move['lost_reason']})"
+    return "stage_changed", summary, move
 
 
 # --- The coach's lead list: filters, sort orders, keyset pagination -------------------------------
