@@ -63,6 +63,33 @@ def _row(name: str, id_prefix: str, buttons: tuple[Button, ...], checked: str | 
     return Markup("".join(out))
 
 
+def hidden_input(field, value: object) -> Markup:
+    """A WTForms field as a hidden input carrying `value` ('' for None)."""
+    value = "" if value is None else value
+    return Markup(
+        f'<input id="{escape(field.id)}" name="{escape(field.name)}" type="hidden" '
+        f'value="{escape(value)}">'
+    )
+
+
+def choice_fieldset(field, kind: str, css: str = "btn-outline-primary", cols: str = "") -> Markup:
+    """A WTForms radio field as a row of tap targets in its fieldset, with its errors; ids are
+    ``{field name}-{kind}-{value}``, so the same field can sit on a page once per session."""
+    errors = "".join(
+        f'<div class="invalid-feedback d-block">{escape(e)}</div>' for e in field.errors
+    )
+    buttons = radio_buttons(field.name, f"{field.name}-{kind}", field.choices, field.data, css)
+    return Markup(
+        '\n<fieldset class="mb-3">\n'
+        f'  <legend class="form-label fs-6 fw-semibold mb-1">{escape(field.label.text)}</legend>\n'
+        f'  <div class="choice-row {escape(cols)}" role="radiogroup">\n'
+        f"    {buttons}\n"
+        "  </div>\n"
+        f"  {errors}\n"
+        "</fieldset>\n"
+    )
+
+
 SEGMENT_LABELS = {
     "warmup": "Warm-up walk",
     "cooldown": "Cool-down walk",

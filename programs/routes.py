@@ -44,6 +44,8 @@ bp = Blueprint("portal", __name__, url_prefix="/portal")
 
 # Pieces of the portal's pages built in Python (programs/markup.py).
 bp.add_app_template_global(markup.radio_buttons)
+bp.add_app_template_global(markup.hidden_input)
+bp.add_app_template_global(markup.choice_fieldset)
 bp.add_app_template_global(markup.STATUS_BUTTONS, "status_buttons")
 bp.add_app_template_global(markup.RATING_BUTTONS, "rating_buttons")
 bp.add_app_template_global(markup.FEEDBACK_PAIN_BUTTONS, "feedback_pain_buttons")
