@@ -11,7 +11,7 @@ or this file would shadow the standard library's `http`). Steps:
    one-second warm-up). The baseline runs before and after Hero; its mean is the reference.
    The public pages are loaded fresh (a full render), revalidated (If-None-Match: a 304) and
    through Debian's nginx with deploy/hero-locations.conf (bench/nginx.py: the proxy cache).
-3. Profile the pages in-process (SQL statements, and pyinstrument's flat profile), run
+3. Profile the pages in-process (SQL statements, and a CPU profile by function), run
    bench/bench_plans.py and bench/bench_email.py when they exist, EXPLAIN the lead search, and
    write BENCHMARKS.md with every figure of this run.
 """
@@ -407,7 +407,7 @@ def webhook_bodies(n: int) -> tuple[list[str], list[str]]:
 
 
 PROFILE_CODE = r"""
-import json, sys, time
+import cProfile, json, os, pstats, sys, time
 from sqlalchemy import event
 from app import create_app
 from extensions import db
@@ -424,7 +424,7 @@ event.listen(engine, "before_cursor_execute",
 event.listen(engine, "after_cursor_execute", lambda conn, cur, stmt, *a: stats.append(
     (time.perf_counter() - conn.info["t"], " ".join(stmt.split())[:80])))
 out = []
-from pyinstrument import Profiler
+root = os.getcwd() + "/"
 for who, url in json.loads(sys.argv[1]):
     client = clients[who]
     # Anonymous pages are asked for fresh (a hard reload), so the profile shows their render.
@@ -439,13 +439,30 @@ for who, url in json.loads(sys.argv[1]):
         total = time.perf_counter() - t
         if best is None or total < best[0]:
             best = (total, sum(s for s, _ in stats), len(stats), max(stats, default=(0, "")))
-    # Where the time goes: 40 requests under pyinstrument, the functions by own time.
-    profiler = Profiler(interval=0.0002)
-    profiler.start()
-    for _ in range(40):
+    # Where the CPU goes: 100 requests under cProfile with a CPU clock (time spent waiting for
+    # PostgreSQL is not counted: that is the server's, in the load's CPU column). Listed: the
+    # app's own functions and templates, and the libraries' doors (rendering, SQL execution,
+    # the sign-in look-up), by the share of the CPU spent in them and what they call.
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    for _ in range(100):
         client.get(url, headers=headers)
-    profiler.stop()
-    flat = profiler.output_text(flat=True, time="percent_of_total", short_mode=True)
+    profiler.disable()
+    rows = pstats.Stats(profiler).stats  # {(file, line, name): (calls, calls, own, cumulative, …)}
+    total_cpu = sum(row[2] for row in rows.values()) or 1.0
+    doors = {
+        ("flask/templating.py", "render_template"), ("sqlalchemy/orm/session.py", "execute"),
+        ("flask_login/login_manager.py", "_load_user"), ("sqlalchemy/orm/session.py", "commit"),
+    }
+    mine = [
+        (row[3] / total_cpu, path.split("site-packages/")[-1].replace(root, ""), line, name)
+        for (path, line, name), row in rows.items()
+        if (path.startswith(root) and "/.venv/" not in path and "/bench/" not in path)
+        or (path.split("site-packages/")[-1], name) in doors
+    ]
+    top = sorted((m for m in mine if m[0] < 0.9), reverse=True)[:16]
+    flat = "\n".join(f"{100 * share:5.1f}%  {name}  {path}:{line}" for share, path, line, name
+                      in top)
     out.append([url, *best, size, who, flat])
 print(json.dumps(out))
 """

@@ -159,10 +159,10 @@ def missed_goals(missed: list[str], profile: list) -> list[str]:
     lines = [
         "## The goals missed, with their profiles",
         "",
-        "For each page under its goal: pyinstrument's flat profile of 40 requests in-process "
-        "(the functions by their own share of the time; bench/http.py), the evidence for what "
-        "limits it and what meeting the goal would take (see the table's last column and the "
-        "notes below it).",
+        "For each page under its goal: a CPU profile of 100 requests in-process (cProfile with "
+        "a CPU clock, so waiting for PostgreSQL is not counted; the functions by their own "
+        "share of the CPU; bench/http.py), the evidence for what limits it and what meeting "
+        "the goal would take (see the table's last column and the notes below it).",
         "",
     ]
     for name in missed:
