@@ -53,10 +53,13 @@ def _filters(form: LeadFilterForm) -> services.LeadFilters:
     )
 
 
-def _filter_form(sources: list[str]) -> LeadFilterForm:
-    form = LeadFilterForm(request.args)
+def _with_sources(form: LeadFilterForm, sources: list[str]) -> LeadFilterForm:
     form.source.choices = choices([("", "All sources"), *((s, s) for s in sources)])
     return form
+
+
+def _filter_form(sources: list[str]) -> LeadFilterForm:
+    return _with_sources(LeadFilterForm(request.args), sources)
 
 
 def _pop_undo() -> dict | None:
@@ -111,29 +114,31 @@ def _page_links(filters: services.LeadFilters, cursor: str | None, page) -> dict
 @bp.get("/coach/leads")
 @coach_required
 def lead_list():
-    tz_name, sources = services.timezone_and_sources(db.session)
-    form = _filter_form(sources)
+    form = LeadFilterForm(request.args)  # the sources are the menu's, not a rule to validate
     if not form.validate():
+        tz_name, sources = services.timezone_and_sources(db.session)
+        _with_sources(form, sources)
         return render_template(
             "leads/list.html", form=form, page=None, total=0, filters=None, tz_name="UTC"
         ), 400
     filters = _filters(form)
     cursor = request.args.get("cursor") or None
     try:
-        page = services.lead_list_page(db.session, filters, cursor=cursor, tz_name=tz_name)
+        page = services.lead_list_page(db.session, filters, cursor=cursor)
     except services.LeadError as exc:
         flash(str(exc), "warning")
         return redirect(url_for("leads.lead_list", **filters.as_args()))
+    _with_sources(form, page.sources)
     return render_template(
         "leads/list.html",
         form=form,
         page=page,
-        rows=_table_rows(page.rows, tz_name),
+        rows=_table_rows(page.rows, page.tz_name),
         total=page.total,
         count_cap=services.COUNT_CAP,
         filters=filters,
         first_page=not cursor,
-        tz_name=tz_name,
+        tz_name=page.tz_name,
         **_page_links(filters, cursor, page),
         undo=_pop_undo(),
     )

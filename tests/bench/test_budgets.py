@@ -26,8 +26,8 @@ BUDGETS = {
     # /book and the slots also read the coach's busy times (her calendar feed, issue 14).
     "book": ("anonymous", 6, 31_000),
     "slots_api": ("anonymous", 5, 4_000),
-    # 50 rows; the zone and the sources in one statement, the page's count riding with its rows.
-    "lead_list": ("coach", 3, 36_000),
+    # The user; 50 rows with the page's count, the coach's zone and the sources riding along.
+    "lead_list": ("coach", 2, 36_000),
     # One statement reads the lead, the coach's zone and which of her lists have rows.
     "lead_detail": ("coach", 5, 24_000),
     # The user; the funnel and revenue from dashboard_counts with the coach's zone and the busy
