@@ -19,6 +19,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 from werkzeug.routing import BuildError
 
@@ -26,6 +27,7 @@ from crm.accounts.access import coach_required
 from crm.forms import choices, safe_next
 from crm.leads import importer, services
 from crm.leads.forms import (
+    STAGE_CHOICES,
     ActionForm,
     ImportForm,
     LeadFilterForm,
@@ -292,14 +294,48 @@ def _client_url(lead) -> str | None:
     return client_page(db.session, lead.user_id)
 
 
+# The stage menu's options, built once: with one stage selected (the lead's), or none (a POST of
+# something that is not a stage), as WTForms' select renders them.
+def _stage_options(selected: str | None) -> Markup:
+    return Markup("").join(
+        Markup('<option {}value="{}">{}</option>').format(
+            Markup("selected ") if value == selected else "", value, label
+        )
+        for value, label in ((c.value, c.label) for c in STAGE_CHOICES)
+    )
+
+
+_STAGE_OPTIONS = {s.value: _stage_options(s.value) for s in Stage}
+_CSRF_INPUT = Markup('<input id="{0}csrf_token" name="{0}csrf_token" type="hidden" value="{1}">')
+
+
 def _render_detail(lead_id: int, *, stage_form=None, note_form=None, undo=None):
+    """The lead page. On GET its forms are plain markup filled from the lead (no form objects);
+    a POST that fails validation passes its form, whose values and errors are shown."""
     try:
         detail = services.lead_detail(db.session, lead_id)
     except services.LeadNotFound:
         abort(404)
     lead = detail.lead
     if stage_form is None:
-        stage_form = StageForm(formdata=None, stage=lead.stage.value)
+        stage = {"options": _STAGE_OPTIONS[lead.stage.value], "errors": [], "lost_reason": "",
+                 "lost_reason_errors": []}  # fmt: skip
+    else:
+        selected = stage_form.stage.data
+        stage = {
+            "options": _STAGE_OPTIONS.get(selected) or _stage_options(selected),
+            "errors": stage_form.stage.errors,
+            "lost_reason": stage_form.lost_reason._value(),
+            "lost_reason_errors": stage_form.lost_reason.errors,
+        }
+    csrf_input = offer_csrf_input = ""
+    if current_app.config.get("WTF_CSRF_ENABLED", True):  # as FlaskForm renders its token field
+        token = generate_csrf()
+        csrf_input = _CSRF_INPUT.format("", token)
+        offer_csrf_input = _CSRF_INPUT.format("offer-", token)
+    note = {"body": "", "errors": []}
+    if note_form is not None:
+        note = {"body": note_form.body._value(), "errors": note_form.body.errors}
     return render_template(
         "leads/detail.html",
         lead=lead,
@@ -308,9 +344,11 @@ def _render_detail(lead_id: int, *, stage_form=None, note_form=None, undo=None):
         client_url=_client_url(lead),
         timeline=detail.timeline,
         notes=detail.notes,
-        stage_form=stage_form,
-        note_form=note_form or NoteForm(formdata=None),
-        action_form=ActionForm(formdata=None),
+        stage=stage,
+        note=note,
+        offer_programmes=detail.offer_programmes,
+        csrf_input=csrf_input,
+        offer_csrf_input=offer_csrf_input,
         outcome_url=_outcome_url,
         tz_name=detail.tz_name,
         undo=undo,

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session, selectinload
 
-from crm.billing.models import Enrolment
+from crm.billing.models import Enrolment, Price, Programme
 from crm.booking.models import Booking, CoachSettings
 from crm.forms import normalise_email
 from crm.leads.models import Lead, LeadEvent, Note, Stage
@@ -777,26 +777,43 @@ class LeadDetail:
     enrolments: list[Enrolment]
     notes: list[Row]
     timeline: list[Row]
+    offer_programmes: list[tuple[int, str]]  # on sale (an active price), by name: the offer menu
+
+
+def _offer_programmes(dialect: str) -> Any:
+    """The programmes an offer can be for, as a JSON array of [id, name] by name (or NULL)."""
+    has_price = select(Price.id).where(Price.programme_id == Programme.id, Price.active).exists()
+    pair = (func.json_build_array if dialect == "postgresql" else func.json_array)(
+        Programme.id, Programme.name
+    )
+    if dialect == "postgresql":
+        listed = func.json_agg(aggregate_order_by(pair, Programme.name))
+        return select(listed).where(Programme.active, has_price).scalar_subquery()
+    ordered = select(pair.label("pair")).where(Programme.active, has_price)
+    ordered = ordered.order_by(Programme.name).subquery()  # SQLite aggregates in this order
+    return select(func.json_group_array(func.json(ordered.c.pair))).scalar_subquery()
 
 
 @cache
-def _lead_detail_statement() -> Select:
+def _lead_detail_statement(dialect: str) -> Select:
     def has(model) -> Any:
         return select(model.id).where(model.lead_id == Lead.id).exists()
 
-    return select(Lead, coach_timezone_subquery(), has(Booking), has(Enrolment), has(Note)).where(
-        Lead.id == bindparam("lead_id")
-    )
+    programmes = type_coerce(_offer_programmes(dialect), JSON)
+    return select(
+        Lead, coach_timezone_subquery(), has(Booking), has(Enrolment), has(Note), programmes
+    ).where(Lead.id == bindparam("lead_id"))
 
 
 def lead_detail(session: Session, lead_id: int) -> LeadDetail:
-    """The lead page's data; LeadNotFound. The first statement reads the lead, the coach's zone
-    and which of the lead's lists have rows, so an empty list (no calls, no notes, not a client:
-    most leads) costs no query."""
-    row = session.execute(_lead_detail_statement(), {"lead_id": lead_id}).first()
+    """The lead page's data; LeadNotFound. The first statement reads the lead, the coach's zone,
+    which of the lead's lists have rows, so an empty list (no calls, no notes, not a client:
+    most leads) costs no query, and the programmes on sale (the offer menu)."""
+    stmt = _lead_detail_statement(session.get_bind().dialect.name)
+    row = session.execute(stmt, {"lead_id": lead_id}).first()
     if row is None:
         raise LeadNotFound("No such lead.")
-    lead, tz_name, bookings, enrolments, notes = row
+    lead, tz_name, bookings, enrolments, notes, programmes = row
     return LeadDetail(
         lead=lead,
         tz_name=timezone_or_default(tz_name),
@@ -804,4 +821,5 @@ def lead_detail(session: Session, lead_id: int) -> LeadDetail:
         enrolments=lead_enrolments(session, lead_id) if enrolments else [],
         notes=lead_notes(session, lead_id) if notes else [],
         timeline=lead_timeline(session, lead_id),
+        offer_programmes=[(pid, name) for pid, name in programmes or ()],
     )
