@@ -78,18 +78,6 @@ def _programme_choices() -> list[SelectChoice]:
     return choices((p.id, p.name) for p in rows if p.active_prices)
 
 
-@bp.app_context_processor
-def _send_offer_form():
-    """`send_offer_form(lead)` for the lead page's partial billing/_send_offer.html."""
-
-    def make() -> SendOfferForm:
-        form = SendOfferForm(prefix="offer")
-        form.programme_id.choices = _programme_choices()
-        return form
-
-    return {"make_send_offer_form": make}
-
-
 # --- the coach: programmes and prices ---------------------------------------------------------
 
 

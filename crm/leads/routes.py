@@ -19,6 +19,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 from werkzeug.routing import BuildError
 
@@ -26,6 +27,7 @@ from crm.accounts.access import coach_required
 from crm.forms import choices, safe_next
 from crm.leads import importer, services
 from crm.leads.forms import (
+    STAGE_CHOICES,
     ActionForm,
     ImportForm,
     LeadFilterForm,
@@ -53,10 +55,13 @@ def _filters(form: LeadFilterForm) -> services.LeadFilters:
     )
 
 
-def _filter_form(sources: list[str]) -> LeadFilterForm:
-    form = LeadFilterForm(request.args)
+def _with_sources(form: LeadFilterForm, sources: list[str]) -> LeadFilterForm:
     form.source.choices = choices([("", "All sources"), *((s, s) for s in sources)])
     return form
+
+
+def _filter_form(sources: list[str]) -> LeadFilterForm:
+    return _with_sources(LeadFilterForm(request.args), sources)
 
 
 def _pop_undo() -> dict | None:
@@ -111,29 +116,31 @@ def _page_links(filters: services.LeadFilters, cursor: str | None, page) -> dict
 @bp.get("/coach/leads")
 @coach_required
 def lead_list():
-    tz_name, sources = services.timezone_and_sources(db.session)
-    form = _filter_form(sources)
+    form = LeadFilterForm(request.args)  # the sources are the menu's, not a rule to validate
     if not form.validate():
+        tz_name, sources = services.timezone_and_sources(db.session)
+        _with_sources(form, sources)
         return render_template(
             "leads/list.html", form=form, page=None, total=0, filters=None, tz_name="UTC"
         ), 400
     filters = _filters(form)
     cursor = request.args.get("cursor") or None
     try:
-        page = services.lead_list_page(db.session, filters, cursor=cursor, tz_name=tz_name)
+        page = services.lead_list_page(db.session, filters, cursor=cursor)
     except services.LeadError as exc:
         flash(str(exc), "warning")
         return redirect(url_for("leads.lead_list", **filters.as_args()))
+    _with_sources(form, page.sources)
     return render_template(
         "leads/list.html",
         form=form,
         page=page,
-        rows=_table_rows(page.rows, tz_name),
+        rows=_table_rows(page.rows, page.tz_name),
         total=page.total,
         count_cap=services.COUNT_CAP,
         filters=filters,
         first_page=not cursor,
-        tz_name=tz_name,
+        tz_name=page.tz_name,
         **_page_links(filters, cursor, page),
         undo=_pop_undo(),
     )
@@ -287,14 +294,48 @@ def _client_url(lead) -> str | None:
     return client_page(db.session, lead.user_id)
 
 
+# The stage menu's options, built once: with one stage selected (the lead's), or none (a POST of
+# something that is not a stage), as WTForms' select renders them.
+def _stage_options(selected: str | None) -> Markup:
+    return Markup("").join(
+        Markup('<option {}value="{}">{}</option>').format(
+            Markup("selected ") if value == selected else "", value, label
+        )
+        for value, label in ((c.value, c.label) for c in STAGE_CHOICES)
+    )
+
+
+_STAGE_OPTIONS = {s.value: _stage_options(s.value) for s in Stage}
+_CSRF_INPUT = Markup('<input id="{0}csrf_token" name="{0}csrf_token" type="hidden" value="{1}">')
+
+
 def _render_detail(lead_id: int, *, stage_form=None, note_form=None, undo=None):
+    """The lead page. On GET its forms are plain markup filled from the lead (no form objects);
+    a POST that fails validation passes its form, whose values and errors are shown."""
     try:
         detail = services.lead_detail(db.session, lead_id)
     except services.LeadNotFound:
         abort(404)
     lead = detail.lead
     if stage_form is None:
-        stage_form = StageForm(formdata=None, stage=lead.stage.value)
+        stage = {"options": _STAGE_OPTIONS[lead.stage.value], "errors": [], "lost_reason": "",
+                 "lost_reason_errors": []}  # fmt: skip
+    else:
+        selected = stage_form.stage.data
+        stage = {
+            "options": _STAGE_OPTIONS.get(selected) or _stage_options(selected),
+            "errors": stage_form.stage.errors,
+            "lost_reason": stage_form.lost_reason._value(),
+            "lost_reason_errors": stage_form.lost_reason.errors,
+        }
+    csrf_input = offer_csrf_input = ""
+    if current_app.config.get("WTF_CSRF_ENABLED", True):  # as FlaskForm renders its token field
+        token = generate_csrf()
+        csrf_input = _CSRF_INPUT.format("", token)
+        offer_csrf_input = _CSRF_INPUT.format("offer-", token)
+    note = {"body": "", "errors": []}
+    if note_form is not None:
+        note = {"body": note_form.body._value(), "errors": note_form.body.errors}
     return render_template(
         "leads/detail.html",
         lead=lead,
@@ -303,9 +344,11 @@ def _render_detail(lead_id: int, *, stage_form=None, note_form=None, undo=None):
         client_url=_client_url(lead),
         timeline=detail.timeline,
         notes=detail.notes,
-        stage_form=stage_form,
-        note_form=note_form or NoteForm(formdata=None),
-        action_form=ActionForm(formdata=None),
+        stage=stage,
+        note=note,
+        offer_programmes=detail.offer_programmes,
+        csrf_input=csrf_input,
+        offer_csrf_input=offer_csrf_input,
         outcome_url=_outcome_url,
         tz_name=detail.tz_name,
         undo=undo,

@@ -11,10 +11,23 @@ from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row, ScalarSelect, Select, and_, bindparam, func, insert, or_, select
+from sqlalchemy import (
+    JSON,
+    Row,
+    ScalarSelect,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session, selectinload
 
-from crm.billing.models import Enrolment
+from crm.billing.models import Enrolment, Price, Programme
 from crm.booking.models import Booking, CoachSettings
 from crm.forms import normalise_email
 from crm.leads.models import Lead, LeadEvent, Note, Stage
@@ -382,32 +395,121 @@ class LeadListPage:
     rows: list[Row]  # LIST_COLUMNS, by name
     next_cursor: str | None
     total: int  # the "N found" figure: above COUNT_CAP means "COUNT_CAP+"
+    tz_name: str  # the coach's
+    sources: list[str]  # every lead source, in order (the filter menu)
+
+
+def _like_pattern(q: str) -> str:
+    """`q` as an ILIKE substring pattern, escaped as `icontains(autoescape=True)` escapes it."""
+    return "%" + q.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+
+
+@cache  # one statement per combination of filters, per process: the values are parameters
+def _lead_list_statement(
+    dialect: str,
+    q: bool,
+    stage: bool,
+    source: bool,
+    created_from: bool,
+    created_to: bool,
+    sort: str,
+    cursor: bool,
+    count_along: bool,
+    zone_along: bool,
+) -> Select:
+    """`lead_list_page`'s statement: LIST_COLUMNS, then as asked the capped count ("total"),
+    the coach's zone ("tz") and the sources as a JSON array ("sources") read once by
+    PostgreSQL (uncorrelated subqueries) beside the rows."""
+    where = []
+    if q:
+        pattern = bindparam("q")
+        columns_searched = (Lead.name, Lead.email, Lead.phone)
+        where.append(or_(*(c.ilike(pattern, escape="/") for c in columns_searched)))
+    if stage:
+        where.append(Lead.stage == bindparam("stage"))
+    if source:
+        where.append(Lead.source == bindparam("source"))
+    if created_from:
+        where.append(Lead.created_at >= bindparam("created_from"))
+    if created_to:
+        where.append(Lead.created_at < bindparam("created_to"))
+    columns: list[Any] = list(LIST_COLUMNS)
+    if count_along:
+        # An exact COUNT of 100,000 rows, or of thousands of trigram matches, costs more than
+        # the page it heads; past the cap the figure says nothing the coach would act on.
+        matches = select(Lead.id).where(*where).limit(COUNT_CAP + 1).subquery()
+        columns.append(select(func.count()).select_from(matches).scalar_subquery().label("total"))
+    if zone_along:
+        sources = _sources_cte()
+        if dialect == "postgresql":
+            listed = func.json_agg(aggregate_order_by(sources.c.source, sources.c.source))
+        else:  # SQLite: the CTE yields the sources in order
+            listed = func.json_group_array(sources.c.source)
+        listed = select(listed).where(sources.c.source.is_not(None)).scalar_subquery()
+        columns.append(coach_timezone_subquery().label("tz"))
+        columns.append(type_coerce(listed, JSON).label("sources"))
+    column = Lead.name if sort == "name" else Lead.created_at
+    if cursor:
+        key, lead_id = bindparam("key", type_=column.type), bindparam("id", type_=Lead.id.type)
+        if sort == "newest":
+            where.append(and_(column <= key, or_(column < key, Lead.id < lead_id)))
+        else:
+            where.append(and_(column >= key, or_(column > key, Lead.id > lead_id)))
+    order = (column.desc(), Lead.id.desc()) if sort == "newest" else (column.asc(), Lead.id.asc())
+    return select(*columns).where(*where).order_by(*order).limit(PAGE_SIZE + 1)
 
 
 def lead_list_page(
-    session: Session, filters: LeadFilters, *, cursor: str | None = None, tz_name: str = "UTC"
+    session: Session, filters: LeadFilters, *, cursor: str | None = None
 ) -> LeadListPage:
-    """A page of the coach's lead list (PAGE_SIZE rows of LIST_COLUMNS, no ORM objects) and its
-    "N found" figure. Raises LeadError for a bad cursor or sort order.
+    """A page of the coach's lead list (PAGE_SIZE rows of LIST_COLUMNS, no ORM objects), its
+    "N found" figure, the coach's zone and the lead sources. Raises LeadError for a bad cursor or
+    sort order.
 
-    Usually one statement: the capped COUNT rides along as a scalar subquery. A search's first
-    page is the exception: its COUNT repeats the trigram scan (as costly as the page), so it runs
-    only when the matches overflow the page, as a second statement (`page_total`)."""
-    columns: tuple[Any, ...] = LIST_COLUMNS
-    count_along = cursor is not None or not filters.q.strip()
-    if count_along:
-        total = _count_statement(filters, tz_name, COUNT_CAP).scalar_subquery()
-        columns = (*columns, total.label("total"))
-    stmt = _ordered(_filtered(filters, tz_name, *columns), filters.sort, cursor)
-    rows = session.execute(stmt.limit(PAGE_SIZE + 1)).all()
+    Usually one statement: the capped COUNT, the zone and the sources ride along. A date filter
+    needs the zone before the page (`timezone_and_sources` first), and so does an empty page
+    after it. A search's first page counts only when the matches overflow the page, as a second
+    statement (`page_total`): its COUNT repeats the trigram scan, as costly as the page."""
+    if filters.sort not in SORTS:
+        raise LeadError(f"Unknown sort order {filters.sort!r}.")
+    q = filters.q.strip()
+    params: dict[str, Any] = {}
+    if q:
+        params["q"] = _like_pattern(q)
+    if filters.stage:
+        params["stage"] = filters.stage
+    if filters.source:
+        params["source"] = filters.source
+    tz_name, sources = None, None
+    if filters.created_from or filters.created_to:
+        tz_name, sources = timezone_and_sources(session)
+        if filters.created_from:
+            params["created_from"] = _day_start_utc(filters.created_from, tz_name)
+        if filters.created_to:
+            end = filters.created_to + timedelta(days=1)
+            params["created_to"] = _day_start_utc(end, tz_name)
+    if cursor:
+        params["key"], params["id"] = decode_cursor(cursor, filters.sort)
+    count_along = cursor is not None or not q
+    stmt = _lead_list_statement(
+        session.get_bind().dialect.name, bool(q), filters.stage is not None,
+        bool(filters.source), filters.created_from is not None, filters.created_to is not None,
+        filters.sort, cursor is not None, count_along, tz_name is None,
+    )  # fmt: skip
+    rows = session.connection().execute(stmt, params).all()
     page = LeadPage(items=rows[:PAGE_SIZE], next_cursor=None)
     if len(rows) > PAGE_SIZE:
         page.next_cursor = encode_cursor(filters.sort, rows[PAGE_SIZE - 1])
+    if tz_name is None:
+        if rows:
+            tz_name, sources = timezone_or_default(rows[0].tz), rows[0].sources or []
+        else:
+            tz_name, sources = timezone_and_sources(session)
     if count_along and rows:
         count = rows[0].total
     else:  # a search's first page, or a page past the end (its leads deleted since)
         count = page_total(session, filters, page, first_page=cursor is None, tz_name=tz_name)
-    return LeadListPage(rows=page.items, next_cursor=page.next_cursor, total=count)
+    return LeadListPage(page.items, page.next_cursor, count, tz_name, sources or [])
 
 
 def iter_leads(
@@ -718,26 +820,43 @@ class LeadDetail:
     enrolments: list[Enrolment]
     notes: list[Row]
     timeline: list[Row]
+    offer_programmes: list[tuple[int, str]]  # on sale (an active price), by name: the offer menu
+
+
+def _offer_programmes(dialect: str) -> Any:
+    """The programmes an offer can be for, as a JSON array of [id, name] by name (or NULL)."""
+    has_price = select(Price.id).where(Price.programme_id == Programme.id, Price.active).exists()
+    pair = (func.json_build_array if dialect == "postgresql" else func.json_array)(
+        Programme.id, Programme.name
+    )
+    if dialect == "postgresql":
+        listed = func.json_agg(aggregate_order_by(pair, Programme.name))
+        return select(listed).where(Programme.active, has_price).scalar_subquery()
+    ordered = select(pair.label("pair")).where(Programme.active, has_price)
+    ordered = ordered.order_by(Programme.name).subquery()  # SQLite aggregates in this order
+    return select(func.json_group_array(func.json(ordered.c.pair))).scalar_subquery()
 
 
 @cache
-def _lead_detail_statement() -> Select:
+def _lead_detail_statement(dialect: str) -> Select:
     def has(model) -> Any:
         return select(model.id).where(model.lead_id == Lead.id).exists()
 
-    return select(Lead, coach_timezone_subquery(), has(Booking), has(Enrolment), has(Note)).where(
-        Lead.id == bindparam("lead_id")
-    )
+    programmes = type_coerce(_offer_programmes(dialect), JSON)
+    return select(
+        Lead, coach_timezone_subquery(), has(Booking), has(Enrolment), has(Note), programmes
+    ).where(Lead.id == bindparam("lead_id"))
 
 
 def lead_detail(session: Session, lead_id: int) -> LeadDetail:
-    """The lead page's data; LeadNotFound. The first statement reads the lead, the coach's zone
-    and which of the lead's lists have rows, so an empty list (no calls, no notes, not a client:
-    most leads) costs no query."""
-    row = session.execute(_lead_detail_statement(), {"lead_id": lead_id}).first()
+    """The lead page's data; LeadNotFound. The first statement reads the lead, the coach's zone,
+    which of the lead's lists have rows, so an empty list (no calls, no notes, not a client:
+    most leads) costs no query, and the programmes on sale (the offer menu)."""
+    stmt = _lead_detail_statement(session.get_bind().dialect.name)
+    row = session.execute(stmt, {"lead_id": lead_id}).first()
     if row is None:
         raise LeadNotFound("No such lead.")
-    lead, tz_name, bookings, enrolments, notes = row
+    lead, tz_name, bookings, enrolments, notes, programmes = row
     return LeadDetail(
         lead=lead,
         tz_name=timezone_or_default(tz_name),
@@ -745,4 +864,5 @@ def lead_detail(session: Session, lead_id: int) -> LeadDetail:
         enrolments=lead_enrolments(session, lead_id) if enrolments else [],
         notes=lead_notes(session, lead_id) if notes else [],
         timeline=lead_timeline(session, lead_id),
+        offer_programmes=[(pid, name) for pid, name in programmes or ()],
     )

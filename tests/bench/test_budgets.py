@@ -27,10 +27,11 @@ BUDGETS = {
     # windows and days off in one statement (issue 15).
     "book": ("anonymous", 5, 31_000),
     "slots_api": ("anonymous", 4, 4_000),
-    # 50 rows; the zone and the sources in one statement, the page's count riding with its rows.
-    "lead_list": ("coach", 3, 36_000),
-    # One statement reads the lead, the coach's zone and which of her lists have rows.
-    "lead_detail": ("coach", 5, 24_000),
+    # The user; 50 rows with the page's count, the coach's zone and the sources riding along.
+    "lead_list": ("coach", 2, 36_000),
+    # The user; one statement reads the lead, the coach's zone, which of her lists have rows and
+    # the programmes on sale; her calls; her timeline.
+    "lead_detail": ("coach", 4, 24_000),
     # The user; the funnel and revenue from dashboard_counts with the coach's zone and the busy
     # feed's status (issue 14); today's and upcoming calls; new leads; flagged clients; the
     # articles' attribution (one statement each).

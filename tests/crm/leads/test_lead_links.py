@@ -163,3 +163,21 @@ def test_lead_page_loads_payments_of_all_enrolments_in_one_query(
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert sum("FROM payments" in s for s in statements) == 1
+
+
+def test_offer_menu_escapes_names_and_skips_programmes_with_no_active_price(
+    coach_client, make_lead, db_session
+):
+    for name in ('Beta <b>x</b> & "co"', "Alpha 'one'"):
+        programme = _programme(db_session)
+        programme.name = name
+    retired = _programme(db_session)
+    retired.prices[0].active = False
+    hidden = _programme(db_session)
+    hidden.active = False
+    db_session.commit()
+    lead = make_lead(stage=Stage.NEW)
+    html = coach_client.get(f"/coach/leads/{lead.id}").get_data(as_text=True)
+    offer_select = html.split('name="offer-programme_id" required>', 1)[1].split("</select>")[0]
+    labels = [o.split(">", 1)[1] for o in offer_select.split("</option>") if o]
+    assert labels == ["Alpha &#39;one&#39;", "Beta &lt;b&gt;x&lt;/b&gt; &amp; &#34;co&#34;"]

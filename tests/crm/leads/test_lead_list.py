@@ -232,3 +232,16 @@ def test_the_list_escapes_what_leads_typed(coach_client, make_lead):
     assert html.count("dana+&lt;x&gt;@example.com") == 2  # its cell, and under the name on a phone
     assert "555 &#34;1&#34;" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
+
+
+def test_zone_and_sources_ride_with_the_rows_unless_a_date_filter_needs_the_zone_first(
+    coach_client, make_lead
+):
+    make_lead(source="instagram")
+    make_lead(source="<b>friend</b>")
+    assert statements_for(coach_client, "/coach/leads") == 2  # the user, the page
+    html = coach_client.get("/coach/leads").get_data(as_text=True)
+    assert '<option value="&lt;b&gt;friend&lt;/b&gt;">&lt;b&gt;friend&lt;/b&gt;</option>' in html
+    assert '<option value="instagram">instagram</option>' in html
+    assert statements_for(coach_client, "/coach/leads?created_from=2020-01-01") == 3
+    assert statements_for(coach_client, "/coach/leads?q=zzz-no-match") == 3  # empty: zone after
