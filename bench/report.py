@@ -35,44 +35,49 @@ LIMITS = {
     "one) and rendering; the Markdown is converted once per process (memoised)",
     "An article, revalidated (304)": "as the landing page's 304: before Flask",
     "Public slots page": COPY,
-    "Public slots page, rendered (no-cache)": "5 statements (the coach's settings, windows, "
-    "days off, the week's bookings, her calendar feed) and rendering a radio per free slot "
-    "of the week and the form's fields",
+    "Public slots page, rendered (no-cache)": "4 statements (the coach's settings, her windows "
+    "and days off in one, the week's bookings, her calendar feed) and rendering a radio per "
+    "free slot of the week and the form's fields",
     "Slots API (7 days)": COPY,
-    "Slots API (7 days), computed (no-cache)": "5 statements (settings, windows, days off, the "
-    "week's bookings, her calendar feed) and flask-smorest's serialisation; the slots "
-    "themselves take <1 ms",
+    "Slots API (7 days), computed (no-cache)": "4 statements (settings, windows and days off "
+    "in one, the week's bookings, her calendar feed) and flask-smorest's serialisation; the "
+    "slots themselves take <1 ms",
     "Landing page, nginx cache": NGINX,
     "Articles list, nginx cache": NGINX,
     "An article, nginx cache": NGINX,
     "Public slots page, nginx cache": NGINX,
     "Booking POST (API)": (
-        "15 statements in one transaction on PostgreSQL (the coach's rules, her calendar "
-        "feed, the slot's neighbours, the lead, the booking, the timeline, the three emails "
-        "in one INSERT) and the commit; the emails are rendered by the worker at send time. "
-        "Python's share is SQLAlchemy's unit of work and statement execution (about two "
-        "thirds)"
+        "11 statements in one transaction on PostgreSQL (the coach's settings; her windows and "
+        "days off; her calendar feed; the slot's neighbours; the lead by email; the new lead, "
+        "inserted at its final stage; the booking; the coach's email overrides and the "
+        "suppressions; the three emails in one INSERT; the six timeline entries in one Core "
+        "INSERT) and the commit; the emails are rendered by the worker at send time. Python's "
+        "share is SQLAlchemy's statement execution and unit of work"
     ),
     "Lead list, first page": (
-        "3 statements (the user; the coach's zone and the sources; the 50 rows with the "
-        "capped count), the rows' cells prepared in Python, the filter form in plain markup; "
-        "Python's share is the sign-in look-up, SQLAlchemy's execution and Jinja"
+        "2 statements (the user; the 50 rows with the capped count, the coach's zone and the "
+        "lead sources in one, as Core), no BEGIN, ROLLBACK or ping round trips "
+        "(crm/connections.py), the rows' cells prepared in Python, the filter form in plain "
+        "markup; Python's share is the signed-in floor (see /account's cost in the notes), "
+        "Jinja and the filter form's validation"
     ),
     "Lead list, deep keyset page": "as the first page: the keyset seek costs what page 1 costs",
     "Lead list, search (common name)": "the page and a count that stops at 1,001 matches, both "
     "from the trigram indexes' bitmaps",
     "Lead list, search (rare email)": "three trigram bitmap index scans; no count query when "
     "the matches fit on one page",
-    "Lead detail": "5 statements (the user; the lead with the coach's zone and which of its lists "
-    "have rows; calls, notes and timeline as plain columns; the send-offer form's programmes) "
-    "and the page's forms in plain markup",
+    "Lead detail": "4 statements (the user; the lead with the coach's zone, which of its lists "
+    "have rows and the programmes on sale; her calls; her notes and timeline as plain columns) "
+    "and the page's forms in plain markup on GET (WTForms validates the POSTs)",
     "Coach dashboard": (
-        "8 statements (the user; today's and upcoming calls in one; new leads; clients who "
-        "need her; the articles' attribution, two, reading every attribution row; the busy "
-        "feed's status; the kept funnel and revenue with the coach's zone)"
+        "6 statements (the user; the kept funnel and revenue with the coach's zone and the busy "
+        "feed's status; today's and upcoming calls in one; new leads with the week's count from "
+        "the index; clients who need her; the articles' attribution in one grouped statement), "
+        "its four lists built in Python (crm/dashboard/rows.py)"
     ),
     "Runner today page": "2 statements (the user with her access state; her plan, time "
-    "zone and the day's logs in one); the log forms' choices built in Python once per process",
+    "zone and the day's logs in one), no BEGIN, ROLLBACK or ping round trips; the log forms' "
+    "hidden inputs and rows of choices built in Python (programs/markup.py)",
     "Health check": "a SELECT 1 and a Redis PING through the pool",
     "Stripe webhook POST": "signature check (HMAC), event ledger insert, broker publish",
 }
