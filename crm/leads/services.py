@@ -257,27 +257,64 @@ def _day_start_utc(day: date, tz_name: str) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone(tz_name)).astimezone(UTC)
 
 
-def _filtered(filters: LeadFilters, tz_name: str, *columns: Any) -> Select:
-    stmt = select(*columns) if columns else select(Lead)
+def _shape(filters: LeadFilters) -> tuple[bool, bool, bool, bool, bool]:
+    """Which filters are set: what a statement's WHERE clause depends on (its values do not)."""
+    return (
+        bool(filters.q.strip()),
+        bool(filters.stage),
+        bool(filters.source),
+        bool(filters.created_from),
+        bool(filters.created_to),
+    )
+
+
+@cache  # per shape, per process: the values are bound at execution (`_filter_values`)
+def _filter_clauses(
+    q: bool, stage: bool, source: bool, created_from: bool, created_to: bool
+) -> tuple[Any, ...]:
+    """The lead list's filters as a WHERE clause's terms: the one definition of what matches, for
+    the page, its count, the API and the export."""
+    where: list[Any] = []
+    if q:
+        pattern = bindparam("q")
+        searched = (Lead.name, Lead.email, Lead.phone)
+        where.append(or_(*(column.ilike(pattern, escape="/") for column in searched)))
+    if stage:
+        where.append(Lead.stage == bindparam("stage"))
+    if source:
+        where.append(Lead.source == bindparam("source"))
+    if created_from:
+        where.append(Lead.created_at >= bindparam("created_from"))
+    if created_to:
+        where.append(Lead.created_at < bindparam("created_to"))
+    return tuple(where)
+
+
+def _filter_values(filters: LeadFilters, tz_name: str) -> dict[str, Any]:
+    """The values of `_filter_clauses`' parameters; the days are the coach's (`tz_name`)."""
+    values: dict[str, Any] = {}
     q = filters.q.strip()
     if q:
-        stmt = stmt.where(
-            or_(
-                Lead.name.icontains(q, autoescape=True),
-                Lead.email.icontains(q, autoescape=True),
-                Lead.phone.icontains(q, autoescape=True),
-            )
-        )
+        values["q"] = _like_pattern(q)
     if filters.stage:
-        stmt = stmt.where(Lead.stage == filters.stage)
+        values["stage"] = filters.stage
     if filters.source:
-        stmt = stmt.where(Lead.source == filters.source)
+        values["source"] = filters.source
     if filters.created_from:
-        stmt = stmt.where(Lead.created_at >= _day_start_utc(filters.created_from, tz_name))
+        values["created_from"] = _day_start_utc(filters.created_from, tz_name)
     if filters.created_to:
-        end = _day_start_utc(filters.created_to + timedelta(days=1), tz_name)
-        stmt = stmt.where(Lead.created_at < end)
-    return stmt
+        values["created_to"] = _day_start_utc(filters.created_to + timedelta(days=1), tz_name)
+    return values
+
+
+def _like_pattern(q: str) -> str:
+    """`q` as an ILIKE substring pattern, its own %, _ and / taken literally (escape "/")."""
+    return "%" + q.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+
+
+def _filtered(filters: LeadFilters, tz_name: str, *columns: Any) -> Select:
+    stmt = select(*columns) if columns else select(Lead)
+    return stmt.where(*_filter_clauses(*_shape(filters))).params(_filter_values(filters, tz_name))
 
 
 def encode_cursor(sort: str, lead: Lead | Row) -> str:
@@ -302,23 +339,28 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
     return key, lead_id
 
 
+@cache
+def _keyset(sort: str) -> tuple[Any, tuple[Any, Any]]:
+    """(the "after this row" term, the ORDER BY) of a sort order. Keyset pagination: each page
+    starts strictly after the last row of the previous one, on a total order (sort key, id) that
+    an index covers, so page 2,000 costs what page 1 costs. Parameters: `key` and `id`."""
+    column = Lead.name if sort == "name" else Lead.created_at
+    key, lead_id = bindparam("key", type_=column.type), bindparam("id", type_=Lead.id.type)
+    if sort == "newest":
+        after = and_(column <= key, or_(column < key, Lead.id < lead_id))
+        return after, (column.desc(), Lead.id.desc())
+    after = and_(column >= key, or_(column > key, Lead.id > lead_id))
+    return after, (column.asc(), Lead.id.asc())
+
+
 def _ordered(stmt: Select, sort: str, cursor: str | None) -> Select:
-    # Keyset pagination: each page starts strictly after the last row of the previous one, on a
-    # total order (sort key, id) that an index covers, so page 2,000 costs what page 1 costs.
     if sort not in SORTS:
         raise LeadError(f"Unknown sort order {sort!r}.")
-    column = Lead.name if sort == "name" else Lead.created_at
-    descending = sort == "newest"
+    after, order = _keyset(sort)
     if cursor:
         key, lead_id = decode_cursor(cursor, sort)
-        if descending:
-            after = and_(column <= key, or_(column < key, Lead.id < lead_id))
-        else:
-            after = and_(column >= key, or_(column > key, Lead.id > lead_id))
-        stmt = stmt.where(after)
-    if descending:
-        return stmt.order_by(column.desc(), Lead.id.desc())
-    return stmt.order_by(column.asc(), Lead.id.asc())
+        stmt = stmt.where(after).params(key=key, id=lead_id)
+    return stmt.order_by(*order)
 
 
 def list_leads(
@@ -399,19 +441,10 @@ class LeadListPage:
     sources: list[str]  # every lead source, in order (the filter menu)
 
 
-def _like_pattern(q: str) -> str:
-    """`q` as an ILIKE substring pattern, escaped as `icontains(autoescape=True)` escapes it."""
-    return "%" + q.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
-
-
-@cache  # one statement per combination of filters, per process: the values are parameters
+@cache  # one statement per shape of filters, per process: the values are parameters
 def _lead_list_statement(
     dialect: str,
-    q: bool,
-    stage: bool,
-    source: bool,
-    created_from: bool,
-    created_to: bool,
+    shape: tuple[bool, bool, bool, bool, bool],
     sort: str,
     cursor: bool,
     count_along: bool,
@@ -420,19 +453,7 @@ def _lead_list_statement(
     """`lead_list_page`'s statement: LIST_COLUMNS, then as asked the capped count ("total"),
     the coach's zone ("tz") and the sources as a JSON array ("sources") read once by
     PostgreSQL (uncorrelated subqueries) beside the rows."""
-    where = []
-    if q:
-        pattern = bindparam("q")
-        columns_searched = (Lead.name, Lead.email, Lead.phone)
-        where.append(or_(*(c.ilike(pattern, escape="/") for c in columns_searched)))
-    if stage:
-        where.append(Lead.stage == bindparam("stage"))
-    if source:
-        where.append(Lead.source == bindparam("source"))
-    if created_from:
-        where.append(Lead.created_at >= bindparam("created_from"))
-    if created_to:
-        where.append(Lead.created_at < bindparam("created_to"))
+    where = list(_filter_clauses(*shape))
     columns: list[Any] = list(LIST_COLUMNS)
     if count_along:
         # An exact COUNT of 100,000 rows, or of thousands of trigram matches, costs more than
@@ -448,14 +469,9 @@ def _lead_list_statement(
         listed = select(listed).where(sources.c.source.is_not(None)).scalar_subquery()
         columns.append(coach_timezone_subquery().label("tz"))
         columns.append(type_coerce(listed, JSON).label("sources"))
-    column = Lead.name if sort == "name" else Lead.created_at
+    after, order = _keyset(sort)
     if cursor:
-        key, lead_id = bindparam("key", type_=column.type), bindparam("id", type_=Lead.id.type)
-        if sort == "newest":
-            where.append(and_(column <= key, or_(column < key, Lead.id < lead_id)))
-        else:
-            where.append(and_(column >= key, or_(column > key, Lead.id > lead_id)))
-    order = (column.desc(), Lead.id.desc()) if sort == "newest" else (column.asc(), Lead.id.asc())
+        where.append(after)
     return select(*columns).where(*where).order_by(*order).limit(PAGE_SIZE + 1)
 
 
@@ -472,29 +488,17 @@ def lead_list_page(
     statement (`page_total`): its COUNT repeats the trigram scan, as costly as the page."""
     if filters.sort not in SORTS:
         raise LeadError(f"Unknown sort order {filters.sort!r}.")
-    q = filters.q.strip()
-    params: dict[str, Any] = {}
-    if q:
-        params["q"] = _like_pattern(q)
-    if filters.stage:
-        params["stage"] = filters.stage
-    if filters.source:
-        params["source"] = filters.source
+    # A date filter needs the coach's zone before the page; otherwise it rides with the rows.
     tz_name, sources = None, None
     if filters.created_from or filters.created_to:
         tz_name, sources = timezone_and_sources(session)
-        if filters.created_from:
-            params["created_from"] = _day_start_utc(filters.created_from, tz_name)
-        if filters.created_to:
-            end = filters.created_to + timedelta(days=1)
-            params["created_to"] = _day_start_utc(end, tz_name)
+    params = _filter_values(filters, tz_name or "UTC")
     if cursor:
         params["key"], params["id"] = decode_cursor(cursor, filters.sort)
-    count_along = cursor is not None or not q
+    count_along = cursor is not None or not filters.q.strip()
     stmt = _lead_list_statement(
-        session.get_bind().dialect.name, bool(q), filters.stage is not None,
-        bool(filters.source), filters.created_from is not None, filters.created_to is not None,
-        filters.sort, cursor is not None, count_along, tz_name is None,
+        session.get_bind().dialect.name, _shape(filters), filters.sort, cursor is not None,
+        count_along, tz_name is None,
     )  # fmt: skip
     rows = session.connection().execute(stmt, params).all()
     page = LeadPage(items=rows[:PAGE_SIZE], next_cursor=None)
