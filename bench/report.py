@@ -133,27 +133,35 @@ def ms(us: float) -> str:
 
 # What meeting a missed goal would take, from the CPU column and the profiles of this run.
 WOULD_TAKE = {
-    "Booking POST (API)": "about a third of its CPU. The request is SQLAlchemy's unit of work "
-    "for five objects, 15 round trips and a commit that waits for the disk; the next steps are "
-    "the lead inserted at its final stage (one UPDATE and one timeline row fewer), the outbox's "
-    "existing-key SELECT dropped where INSERT … ON CONFLICT already skips duplicates, the "
-    "coach's rules kept per process with a version check, and Core inserts instead of the "
-    "ORM for the timeline. Each is a change to shared code (the leads' timeline, the outbox) "
-    "with its own tests; together they might halve it, not cut it to a third.",
-    "Lead list, first page": "about 40 % less CPU per request. Of its ~4 ms of Python, about "
-    "1 ms is the sign-in look-up and the per-request machinery every signed-in page pays "
-    "(`/account`, the simplest, costs ~3 ms), so the page's own work would have to fall below "
-    "~1 ms: the 50 rows rendered from a per-process template fragment, or the whole page kept "
-    "per coach until a lead changes (a version counter bumped on every write to leads).",
+    "Booking POST (API)": "about half its CPU (server and PostgreSQL). It is 11 statements now "
+    "(was 15) and a commit that waits for the disk; each statement costs ~0.3 ms of Python "
+    "(SQLAlchemy's execution) and ~0.15 ms of PostgreSQL. What is left to fold in this shape "
+    "is the coach's settings with her windows, the email overrides with the suppressions, and "
+    "the calendar feed read once instead of twice: 8 statements, perhaps a fifth less. Half "
+    "would take another shape: the request only holds the slot (one INSERT of the booking with "
+    "the visitor's details) and the worker makes the lead, its timeline and the emails, so the "
+    "coach's pipeline would show the lead a moment after the booking.",
+    "Lead list, first page": "about a fifth less CPU per request. A signed-in page's floor "
+    "(the sign-in look-up through the ORM, Flask's request handling and hooks, base.html, "
+    "gunicorn) is ~1.5 ms of server CPU here. Of the page's own work, the profile below shows "
+    "its statement (`lead_list_page`, as Core rows), the 50 rows prepared in Python "
+    "(`_table_rows`: ~250 escape() calls) and Jinja; the filter form, a FlaskForm validated on "
+    "every GET, is a few percent. A form-free GET would take those few percent; a fifth would "
+    "need the rows kept per coach until a lead changes (a version bumped on every write to "
+    "leads, which every writer, the workers' included, would have to keep).",
     "Lead list, deep keyset page": "as the first page.",
-    "Lead detail": "as the lead list: about half its CPU, most of which is the floor every "
-    "signed-in page pays and SQLAlchemy's execution of its 5 statements.",
-    "Coach dashboard": "about 40 % less: its articles' attribution (every attribution row, "
-    "read on each visit) kept with the beat-refreshed counts, and the busy feed's status "
-    "counted in SQL rather than by loading its list.",
-    "Runner today page": "about a quarter less CPU: below the signed-in floor plus its one "
-    "statement, only a per-runner copy of the day (kept until she logs or her plan changes) "
-    "would get there.",
+    "Lead detail": "about an eighth less CPU: the lead still loads as an ORM object, and its "
+    "calls and timeline are two more statements that could ride along with the lead (as the "
+    "programmes on sale already do) and be built in Python like the list's rows.",
+    "Coach dashboard": "less Python in its template (the funnel, the revenue card and the "
+    "articles' attribution table, ~0.7 ms) and the new leads read with the calls (one "
+    "statement fewer).",
+    "Runner today page": "about 6 % less CPU. Beside the floor she pays one statement (the "
+    "plan's ~35 KB of text comes every time: its parse is kept per process by content, the "
+    "transfer is not), two WTForms forms built on every GET (~0.1 ms) and the day's template. "
+    "A form-free GET like the lead page's would take a few percent; the plan's text sent only "
+    "when the process lacks it (keyed by a hash PostgreSQL computes) would save its transfer "
+    "but not PostgreSQL's reading of it.",
 }
 
 
@@ -270,7 +278,7 @@ def write_report(info, data, plan, facts, hello_before, hello_after, results, pl
         "",
         "URLs: the landing page `/`; the public slots page `/book`; `GET /api/v1/slots?days=7`; "
         "`POST /api/v1/bookings` with a fresh free slot per request (the coach's calendar is "
-        "opened to every 10 minutes for two weeks first, so no request collides; "
+        "opened to every 10 minutes for 30 days first, so no request collides; "
         f"{bookings_made:,} bookings were made); the coach's lead list `/coach/leads` (50 per "
         f"page, newest first), the same list at a keyset cursor {facts['deep_position']:,} rows "
         "deep, searched for a common surname (`q=Garcia`) and for one email (`q=lead4242@`); a "
