@@ -133,30 +133,30 @@ def ms(us: float) -> str:
 
 # What meeting a missed goal would take, from the CPU column and the profiles of this run.
 WOULD_TAKE = {
-    "Booking POST (API)": "about half its CPU (server and PostgreSQL). It is 11 statements now "
+    "Booking POST (API)": "It is 11 statements now "
     "(was 15) and a commit that waits for the disk; each statement costs ~0.3 ms of Python "
     "(SQLAlchemy's execution) and ~0.15 ms of PostgreSQL. What is left to fold in this shape "
     "is the coach's settings with her windows, the email overrides with the suppressions, and "
-    "the calendar feed read once instead of twice: 8 statements, perhaps a fifth less. Half "
+    "the calendar feed read once instead of twice: 8 statements, perhaps a fifth less. The rest "
     "would take another shape: the request only holds the slot (one INSERT of the booking with "
     "the visitor's details) and the worker makes the lead, its timeline and the emails, so the "
     "coach's pipeline would show the lead a moment after the booking.",
-    "Lead list, first page": "about a fifth less CPU per request. A signed-in page's floor "
+    "Lead list, first page": "A signed-in page's floor "
     "(the sign-in look-up through the ORM, Flask's request handling and hooks, base.html, "
     "gunicorn) is ~1.5 ms of server CPU here. Of the page's own work, the profile below shows "
     "its statement (`lead_list_page`, as Core rows), the 50 rows prepared in Python "
     "(`_table_rows`: ~250 escape() calls) and Jinja; the filter form, a FlaskForm validated on "
-    "every GET, is a few percent. A form-free GET would take those few percent; a fifth would "
+    "every GET, is a few percent. A form-free GET would take those few percent; the rest would "
     "need the rows kept per coach until a lead changes (a version bumped on every write to "
     "leads, which every writer, the workers' included, would have to keep).",
-    "Lead list, deep keyset page": "as the first page.",
-    "Lead detail": "about an eighth less CPU: the lead still loads as an ORM object, and its "
+    "Lead list, deep keyset page": "As the first page.",
+    "Lead detail": "The lead still loads as an ORM object, and its "
     "calls and timeline are two more statements that could ride along with the lead (as the "
     "programmes on sale already do) and be built in Python like the list's rows.",
-    "Coach dashboard": "less Python in its template (the funnel, the revenue card and the "
+    "Coach dashboard": "Less Python in its template (the funnel, the revenue card and the "
     "articles' attribution table, ~0.7 ms) and the new leads read with the calls (one "
     "statement fewer).",
-    "Runner today page": "about 6 % less CPU. Beside the floor she pays one statement (the "
+    "Runner today page": "Beside the floor she pays one statement (the "
     "plan's ~35 KB of text comes every time: its parse is kept per process by content, the "
     "transfer is not), two WTForms forms built on every GET (~0.1 ms) and the day's template. "
     "A form-free GET like the lead page's would take a few percent; the plan's text sent only "
@@ -165,20 +165,24 @@ WOULD_TAKE = {
 }
 
 
-def missed_goals(missed: list[str], profile: list) -> list[str]:
-    """For each page under its goal, its in-process profile: where the time goes."""
+def missed_goals(missed: list[tuple[str, float]], profile: list) -> list[str]:
+    """For each page under its goal (and the share of its CPU that meeting it would take off),
+    its in-process profile: where the CPU goes."""
     if not missed:
         return ["Every page met its goal in this run.", ""]
     lines = [
         "## The goals missed, with their profiles",
         "",
         "For each page under its goal: a CPU profile of 100 requests in-process (cProfile with "
-        "a CPU clock, so waiting for PostgreSQL is not counted; the functions by their own "
-        "share of the CPU; bench/http.py), the evidence for what limits it and what meeting "
-        "the goal would take (see the table's last column and the notes below it).",
+        "a CPU clock, so waiting for PostgreSQL is not counted; the app's functions and "
+        "templates and the libraries' doors — rendering, SQL execution, the sign-in look-up — "
+        "by the share of the CPU spent in them and in what they call; bench/http.py), the "
+        "evidence for what limits it and what meeting the goal would take (see the table's "
+        "last column and the notes below it). The share to take off is 1 − ratio ÷ goal: the "
+        "requests per second of a CPU-bound page are the cores' time over its CPU per request.",
         "",
     ]
-    for name in missed:
+    for name, cut in missed:
         prefix = PROFILED.get(name)
         # A value ending in "/" or "?" is a prefix; any other is the exact URL.
         entry = next((p for p in profile if prefix and (p[0] == prefix or (
@@ -187,8 +191,11 @@ def missed_goals(missed: list[str], profile: list) -> list[str]:
             continue
         top = [line for line in entry[7].splitlines() if line.strip()][:16]
         lines += [f"### {name} (`{entry[0][:60]}`)", ""]
-        if name in WOULD_TAKE:
-            lines += [f"Meeting the goal would take {WOULD_TAKE[name]}", ""]
+        lines += [
+            f"Meeting the goal would take about {cut:.0%} less CPU per request. "
+            f"{WOULD_TAKE.get(name, '')}".rstrip(),
+            "",
+        ]
         lines += ["```", *top, "```", ""]
     return lines
 
@@ -268,7 +275,7 @@ def write_report(info, data, plan, facts, hello_before, hello_after, results, pl
         ok = "" if goal is None else ("✓" if ratio >= goal else "✗")
         shown_goal = f"≥ {goal:.2f}" if goal else "-"
         if goal is not None and ratio < goal:
-            missed.append(name)
+            missed.append((name, 1 - ratio / goal))
         lines.append(
             f"| {name} | {r['rps']:,.0f} | {ratio:.2f} | {ms(r['p50_us'])} | {ms(r['p95_us'])} | "
             f"{ms(r['p99_us'])} | {cpu(r)} | {errors} | {shown_goal} | {ok} | "
