@@ -187,16 +187,15 @@ def missed_goals(missed: list[tuple[str, float]], profile: list) -> list[str]:
         # A value ending in "/" or "?" is a prefix; any other is the exact URL.
         entry = next((p for p in profile if prefix and (p[0] == prefix or (
             prefix[-1] in "/?" and p[0].startswith(prefix)))), None)  # fmt: skip
-        if entry is None:
-            continue
-        top = [line for line in entry[7].splitlines() if line.strip()][:16]
-        lines += [f"### {name} (`{entry[0][:60]}`)", ""]
+        lines += [f"### {name}" + (f" (`{entry[0][:60]}`)" if entry else ""), ""]
         lines += [
             f"Meeting the goal would take about {cut:.0%} less CPU per request. "
             f"{WOULD_TAKE.get(name, '')}".rstrip(),
             "",
         ]
-        lines += ["```", *top, "```", ""]
+        if entry is not None:  # the POSTs and the deep page have no in-process profile
+            top = [line for line in entry[7].splitlines() if line.strip()][:16]
+            lines += ["```", *top, "```", ""]
     return lines
 
 
