@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy import select
 
 from crm.time import utcnow, zone
@@ -120,9 +121,17 @@ def test_today_week_and_timer_work_offline_and_the_log_is_saved_once(
         assert "/portal/progress" not in kept
 
         # Logging out forgets the pages, the queue and the worker.
+        seen: list[str] = []  # what the page said, should the logout not leave (a rare CI stall)
+        page.on("console", lambda message: seen.append(f"console: {message.text}"))
+        page.on("dialog", lambda box: (seen.append(f"dialog: {box.message}"), box.dismiss()))
         page.click("button.navbar-toggler")
         page.get_by_role("button", name="Log out").click()
-        page.wait_for_url(lambda url: "/portal" not in url)
+        try:
+            page.wait_for_url(lambda url: "/portal" not in url)
+        except PlaywrightTimeoutError as stalled:
+            shots(page, "logout-stalled")
+            said = f"logout did not leave {page.url}; the page said: {seen}"
+            raise AssertionError(said) from stalled
         assert page.evaluate("caches.keys()") == []
         page.wait_for_function(
             "navigator.serviceWorker.getRegistrations().then(r => r.length === 0)", timeout=5000
