@@ -82,19 +82,23 @@ def _serve(endpoint: str):
 
 _MEMO_LIMIT = 2048
 _memo: dict[tuple, str] = {}
-_links: dict[tuple, str] = {}
 
 
-def _once(what: tuple, build) -> str:
-    """`build()`, once per process, app and path prefix (a page's links are the same for every
-    request of a deploy); beyond _MEMO_LIMIT entries it is built each time."""
-    key = (current_app.name, request.script_root if has_request_context() else None, *what)
+def _once(key: tuple, build, *args, **kwargs) -> str:
+    """`build(*args, **kwargs)` once per process and `key` (a page's links and tags are the same
+    for every request of a deploy); beyond _MEMO_LIMIT entries it is built each time."""
     value = _memo.get(key)
     if value is None:
-        value = build()
+        value = build(*args, **kwargs)
         if len(_memo) < _MEMO_LIMIT:
             _memo[key] = value
     return value
+
+
+def _prefix() -> str | None:
+    """The path prefix the app is served under (None outside a request): what a memoised link
+    depends on, since every app of this code has the same routes, files and tags."""
+    return request.script_root if has_request_context() else None
 
 
 def template_url_for(endpoint: str, **values) -> str:
@@ -105,24 +109,22 @@ def template_url_for(endpoint: str, **values) -> str:
         return url_for(endpoint, **values)
     if not has_request_context():
         return url_for(endpoint, **values)
-    # Keyed by the path prefix alone: every app of this code has the same routes and files.
     key = (request.script_root, endpoint, values.get("filename"))
-    link = _links.get(key)
-    if link is None:
-        link = url_for(endpoint, **values)
-        if len(_links) < _MEMO_LIMIT:
-            _links[key] = link
-    return link
+    return _once(key, url_for, endpoint, **values)
 
 
 def bootstrap_css() -> Markup:
     """Bootstrap-Flask's stylesheet tag, built once per process and path prefix."""
-    return _once(("bootstrap_css",), lambda: Markup(current_app.extensions["bootstrap"].load_css()))
+    return _once((_prefix(), "bootstrap_css"), _bootstrap_tags, "load_css")
 
 
 def bootstrap_js() -> Markup:
     """Bootstrap-Flask's script tags, built once per process and path prefix."""
-    return _once(("bootstrap_js",), lambda: Markup(current_app.extensions["bootstrap"].load_js()))
+    return _once((_prefix(), "bootstrap_js"), _bootstrap_tags, "load_js")
+
+
+def _bootstrap_tags(loader: str) -> Markup:
+    return Markup(getattr(current_app.extensions["bootstrap"], loader)())
 
 
 def init_app(app: Flask) -> None:
