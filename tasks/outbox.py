@@ -117,20 +117,17 @@ def queue_emails(
     of the rows that belong to a lead. Adds to the caller's transaction (no commit); the send
     tasks are enqueued, in batches, once it commits. Returns the ids of the new rows.
 
-    `timeline`: a list to put those events in instead of recording them, for a caller that
-    records them with its own (`record_events`), in one INSERT and in the order it wants."""
+    `timeline`: a list to put those events in instead of recording them, for a caller that puts
+    them on the timeline with its own entries, in one INSERT and in the order it wants."""
     pending = [_normalised(item) for item in items]
     ids: list[int] = []
-    events: list[EmailEvent] = []
     for start in range(0, len(pending), BULK_CHUNK):
-        chunk_ids, chunk_events = _queue_chunk(session, pending[start : start + BULK_CHUNK])
+        chunk_ids, events = _queue_chunk(session, pending[start : start + BULK_CHUNK])
         ids += chunk_ids
         if timeline is None:
-            record_events(session, chunk_events)
+            record_events(session, events)
         else:
-            events += chunk_events
-    if timeline is not None:
-        timeline += events
+            timeline += events
     return ids
 
 
