@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
 from crm.billing import stripe_gateway as gateway
 from crm.billing.errors import BillingError
 from crm.billing.models import BillingSettings, Price, PriceKind, Programme
+
+
+def on_sale() -> ColumnElement[bool]:
+    """A programme an offer can be for: active, with an active price (the send-offer menu, and
+    what its POST accepts)."""
+    has_price = select(Price.id).where(Price.programme_id == Programme.id, Price.active).exists()
+    return and_(Programme.active, has_price)
 
 
 def get_settings(session: Session) -> BillingSettings:

@@ -74,8 +74,8 @@ def _money_filter(cents: int, currency: str = "usd") -> str:
 
 
 def _programme_choices() -> list[SelectChoice]:
-    rows = db.session.scalars(select(Programme).where(Programme.active).order_by(Programme.name))
-    return choices((p.id, p.name) for p in rows if p.active_prices)
+    on_sale = select(Programme.id, Programme.name).where(catalogue.on_sale())
+    return choices(db.session.execute(on_sale.order_by(Programme.name)))
 
 
 # --- the coach: programmes and prices ---------------------------------------------------------

@@ -27,7 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session, selectinload
 
-from crm.billing.models import Enrolment, Price, Programme
+from crm.billing.catalogue import on_sale
+from crm.billing.models import Enrolment, Programme
 from crm.booking.models import Booking, CoachSettings
 from crm.forms import normalise_email
 from crm.leads.models import Lead, LeadEvent, Note, Stage
@@ -384,13 +385,14 @@ def list_leads(
     return LeadPage(items=items, next_cursor=next_cursor)
 
 
-def _count_statement(filters: LeadFilters, tz_name: str, cap: int | None) -> Select:
-    stmt = _filtered(filters, tz_name).with_only_columns(Lead.id)
+def _match_count(where: Iterable[Any], cap: int | None) -> Select:
+    """How many leads match `where`; with `cap`, counting stops at cap + 1."""
+    matches = select(Lead.id).where(*where)
     if cap is not None:
         # An exact COUNT of 100,000 rows, or of thousands of trigram matches, costs more than
         # the page it heads; past the cap the figure says nothing the coach would act on.
-        stmt = stmt.limit(cap + 1)
-    return select(func.count()).select_from(stmt.subquery())
+        matches = matches.limit(cap + 1)
+    return select(func.count()).select_from(matches.subquery())
 
 
 def count_leads(
@@ -398,7 +400,8 @@ def count_leads(
 ) -> int:
     """How many leads match `filters` (one COUNT query); with `cap`, counting stops at cap + 1,
     so a result above `cap` means "more than cap" (the list shows "1,000+")."""
-    return session.scalar(_count_statement(filters, tz_name, cap)) or 0
+    count = _match_count(_filter_clauses(*_shape(filters)), cap)
+    return session.scalar(count, _filter_values(filters, tz_name)) or 0
 
 
 COUNT_CAP = 1000
@@ -456,10 +459,7 @@ def _lead_list_statement(
     where = list(_filter_clauses(*shape))
     columns: list[Any] = list(LIST_COLUMNS)
     if count_along:
-        # An exact COUNT of 100,000 rows, or of thousands of trigram matches, costs more than
-        # the page it heads; past the cap the figure says nothing the coach would act on.
-        matches = select(Lead.id).where(*where).limit(COUNT_CAP + 1).subquery()
-        columns.append(select(func.count()).select_from(matches).scalar_subquery().label("total"))
+        columns.append(_match_count(where, COUNT_CAP).scalar_subquery().label("total"))
     if zone_along:
         sources = _sources_cte()
         if dialect == "postgresql":
@@ -829,14 +829,13 @@ class LeadDetail:
 
 def _offer_programmes(dialect: str) -> Any:
     """The programmes an offer can be for, as a JSON array of [id, name] by name (or NULL)."""
-    has_price = select(Price.id).where(Price.programme_id == Programme.id, Price.active).exists()
     pair = (func.json_build_array if dialect == "postgresql" else func.json_array)(
         Programme.id, Programme.name
     )
     if dialect == "postgresql":
         listed = func.json_agg(aggregate_order_by(pair, Programme.name))
-        return select(listed).where(Programme.active, has_price).scalar_subquery()
-    ordered = select(pair.label("pair")).where(Programme.active, has_price)
+        return select(listed).where(on_sale()).scalar_subquery()
+    ordered = select(pair.label("pair")).where(on_sale())
     ordered = ordered.order_by(Programme.name).subquery()  # SQLite aggregates in this order
     return select(func.json_group_array(func.json(ordered.c.pair))).scalar_subquery()
 
