@@ -302,9 +302,20 @@
         return;
       }
       event.preventDefault();
-      forget().then(function () {
+      // Forgetting is best effort; the logout itself always goes, within two seconds at most,
+      // whatever the worker and the caches do (or throw).
+      var sent = false;
+      var leave = function () {
+        if (sent) return;
+        sent = true;
         form.submit();
-      });
+      };
+      window.setTimeout(leave, 2000);
+      try {
+        forget().then(leave, leave);
+      } catch (e) {
+        leave();
+      }
     } else if (form.matches("form[data-log-form]") && user && !navigator.onLine) {
       event.preventDefault();
       keepOffline(form);

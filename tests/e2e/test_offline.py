@@ -124,6 +124,7 @@ def test_today_week_and_timer_work_offline_and_the_log_is_saved_once(
         seen: list[str] = []  # what the page said, should the logout not leave (a rare CI stall)
         page.on("console", lambda message: seen.append(f"console: {message.text}"))
         page.on("dialog", lambda box: (seen.append(f"dialog: {box.message}"), box.dismiss()))
+        page.on("pageerror", lambda error: seen.append(f"error: {error}"))
         page.click("button.navbar-toggler")
         page.get_by_role("button", name="Log out").click()
         try:
