@@ -126,6 +126,8 @@ def test_today_week_and_timer_work_offline_and_the_log_is_saved_once(
         page.on("dialog", lambda box: (seen.append(f"dialog: {box.message}"), box.dismiss()))
         page.on("pageerror", lambda error: seen.append(f"error: {error}"))
         page.click("button.navbar-toggler")
+        # The menu fully open (Bootstrap drops "collapsing"), so the click meets a still button.
+        page.wait_for_selector("#nav.collapse.show")
         page.get_by_role("button", name="Log out").click()
         try:
             page.wait_for_url(lambda url: "/portal" not in url)
