@@ -42,8 +42,11 @@ def browser():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # The suite runs three workers beside a Celery worker and PostgreSQL on two cores: give a
+    # retrying assertion 15 s, not Playwright's 5 s (a click or a navigation waits up to 30 s).
+    expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         yield browser

@@ -3,6 +3,8 @@ everywhere, the coach's API tokens, and the page a client whose access ended see
 
 from __future__ import annotations
 
+from playwright.sync_api import expect
+
 from crm.accounts import services
 from crm.billing.access import set_access
 from extensions import db
@@ -34,11 +36,11 @@ def test_the_coach_revokes_an_api_token_after_confirming(live_server, desktop, p
         shots(page, f"api-tokens-{label}")
     desktop.once("dialog", lambda dialog: dialog.dismiss())
     desktop.get_by_role("button", name="Revoke").click()
-    assert desktop.get_by_role("button", name="Revoke").is_visible()  # dismissed: nothing done
+    expect(desktop.get_by_role("button", name="Revoke")).to_be_visible()  # dismissed: nothing done
     desktop.once("dialog", lambda dialog: dialog.accept())
     desktop.get_by_role("button", name="Revoke").click()
     desktop.wait_for_load_state()
-    assert desktop.get_by_text("Revoked").first.is_visible()
+    expect(desktop.get_by_text("Revoked").first).to_be_visible()
     shots(desktop, "api-tokens-revoked")
 
 
@@ -53,7 +55,9 @@ def test_a_client_whose_access_ended_sees_a_kind_page(
     for page, label in ((phone, "phone"), (desktop, "desktop")):
         login(page, live_server, maya.email)
         page.goto(live_server + "/portal/plan")
-        assert page.get_by_role("heading", name="Your time in the programme has ended").is_visible()
-        assert page.get_by_role("link", name="Book a FREE call").first.is_visible()
+        expect(
+            page.get_by_role("heading", name="Your time in the programme has ended")
+        ).to_be_visible()
+        expect(page.get_by_role("link", name="Book a FREE call").first).to_be_visible()
         no_sideways_scroll(page)
         shots(page, f"access-ended-{label}")

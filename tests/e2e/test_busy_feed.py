@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from playwright.sync_api import expect
+
 from crm.booking import availability as coach_availability
 from tests.crm.booking.test_busy_feed import calendar_server, event, ics  # noqa: F401 - fixture
 from tests.e2e.helpers import login, no_sideways_scroll
@@ -27,8 +29,8 @@ def test_coach_connects_her_calendar_and_sees_it_masked_and_a_warning_when_down(
     page.fill("input[name=url]", calendar_server.url)
     page.get_by_role("button", name="Connect calendar").click()
     page.wait_for_url("**/coach/availability#calendar")
-    assert page.get_by_text("Calendar connected").is_visible()
-    assert page.get_by_text("http://127.0.0.1/••••••.ics").is_visible()
+    expect(page.get_by_text("Calendar connected")).to_be_visible()
+    expect(page.get_by_text("http://127.0.0.1/••••••.ics")).to_be_visible()
     assert "secret-abc123" not in page.content()
     assert page.input_value("input[name=url]") == ""
     shots(page, "desktop-connected")
@@ -37,13 +39,13 @@ def test_coach_connects_her_calendar_and_sees_it_masked_and_a_warning_when_down(
     page.fill("input[name=url]", calendar_server.url + "?v=2")
     page.get_by_role("button", name="Replace calendar").click()
     page.wait_for_url("**/coach/availability#calendar")
-    assert page.locator("#calendar-warning").is_visible()
+    expect(page.locator("#calendar-warning")).to_be_visible()
     page.goto(live_server + "/coach")
-    assert page.locator("#calendar-warning").is_visible()
+    expect(page.locator("#calendar-warning")).to_be_visible()
     shots(page, "desktop-dashboard-warning")
 
     login(phone, live_server, coach.email)
     phone.goto(live_server + "/coach/availability#calendar")
-    assert phone.locator("#calendar-warning").is_visible()
+    expect(phone.locator("#calendar-warning")).to_be_visible()
     no_sideways_scroll(phone)
     shots(phone, "phone-warning")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from crm.time import utcnow, zone
@@ -62,11 +63,11 @@ def test_today_week_and_timer_work_offline_and_the_log_is_saved_once(
 
         context.set_offline(True)
         page.goto(live_server + "/portal")
-        assert page.get_by_text("No signal: this is your plan as last synced").is_visible()
+        expect(page.get_by_text("No signal: this is your plan as last synced")).to_be_visible()
         shots(page, "offline-today")
         page.get_by_role("link", name="This week").click()
         page.wait_for_url(f"**{week_href}")
-        assert page.locator("h1").first.is_visible()
+        expect(page.locator("h1").first).to_be_visible()
         no_sideways_scroll(page)
         shots(page, "offline-week")
         # The worker is offline too: a page it never kept falls back to the last Today.
@@ -89,8 +90,8 @@ def test_today_week_and_timer_work_offline_and_the_log_is_saved_once(
         page.click("label[for=effort-run_walk-5]")
         page.click("label[for=pain_during-run_walk-1]")
         page.get_by_role("button", name="Save").click()
-        assert page.get_by_text("1 log is waiting on your phone").is_visible()
-        assert page.get_by_role("button", name="Saved on your phone").is_visible()
+        expect(page.get_by_text("1 log is waiting on your phone")).to_be_visible()
+        expect(page.get_by_role("button", name="Saved on your phone")).to_be_visible()
         shots(page, "offline-logged")
         assert _logs(runner.id) == []
         waiting = page.evaluate("localStorage.getItem('hero-offline-logs')")
@@ -98,7 +99,7 @@ def test_today_week_and_timer_work_offline_and_the_log_is_saved_once(
         # Signal again: sent, saved, announced.
         context.set_offline(False)
         page.wait_for_selector("text=Your log from offline saved.")
-        assert page.get_by_text("✓ Done").first.is_visible()
+        expect(page.get_by_text("✓ Done").first).to_be_visible()
         shots(page, "online-saved")
         saved = _logs(runner.id)
         assert len(saved) == 1 and saved[0].effort == 5 and saved[0].pain_during == 1

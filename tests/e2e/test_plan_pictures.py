@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from playwright.sync_api import expect
+
 from crm.time import utcnow, zone
 from tests.e2e.helpers import login, no_sideways_scroll
 from tests.factories import create_user
@@ -45,7 +47,7 @@ def test_progress_page_pictures_the_goal_on_phone_and_desktop(
         login(page, live_server, runner.email)
         page.goto(live_server + "/portal/progress")
         picture = page.get_by_role("img", name="Most running in one session so far")
-        assert picture.is_visible()
+        expect(picture).to_be_visible()
         assert "Race day asks for" in page.locator(".goal-progress p").inner_text()
         no_sideways_scroll(page)
         shots(page, f"{label}-progress")
@@ -53,7 +55,7 @@ def test_progress_page_pictures_the_goal_on_phone_and_desktop(
         rehearsal_week = page.locator("details", has_text="Dress rehearsal").first
         if rehearsal_week.get_attribute("open") is None:  # later weeks are folded; she opens it
             rehearsal_week.locator("summary").first.click()
-        assert rehearsal_week.get_by_text("Dress rehearsal").first.is_visible()
+        expect(rehearsal_week.get_by_text("Dress rehearsal").first).to_be_visible()
         no_sideways_scroll(page)
         shots(page, f"{label}-plan")
 
@@ -65,5 +67,7 @@ def test_coach_library_page_shows_the_twelve_cell_grid(
     for page, label in ((desktop, "desktop"), (phone, "phone")):
         login(page, live_server, coach.email)
         page.goto(live_server + "/coach/exercises")
-        assert page.get_by_role("heading", name="Coverage: the twelve-cell hip grid").is_visible()
+        expect(
+            page.get_by_role("heading", name="Coverage: the twelve-cell hip grid")
+        ).to_be_visible()
         shots(page, f"{label}-library")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from playwright.sync_api import expect
+
 from crm.time import utcnow, zone
 from tests.e2e.helpers import login, no_sideways_scroll
 from tests.factories import create_user
@@ -22,7 +24,7 @@ def test_runner_makes_a_plan_runs_the_timer_and_logs_it(
     page.clock.install()
     login(page, live_server, runner.email)
     page.wait_for_url("**/portal")
-    assert page.get_by_role("link", name="Start your intake").is_visible()
+    expect(page.get_by_role("link", name="Start your intake")).to_be_visible()
     page.get_by_role("link", name="Start your intake").click()
 
     # Intake: can run 1 minute, trains today and every other day, owns a band.
@@ -37,13 +39,13 @@ def test_runner_makes_a_plan_runs_the_timer_and_logs_it(
     page.select_option("select[name=pain_level]", "2")
     page.fill("input[name=start_date]", today.isoformat())
     page.select_option("select[name=race_type]", "rundisney")
-    assert page.get_by_text("16 minutes per mile").first.is_visible()
+    expect(page.get_by_text("16 minutes per mile").first).to_be_visible()
     page.fill("input[name=race_date]", (today + timedelta(days=84)).isoformat())
     no_sideways_scroll(page)
     shots(page, "intake")
     page.get_by_role("button", name="Make my plan").click()
     page.wait_for_url("**/portal/plan")
-    assert page.get_by_text("Week 1", exact=False).first.is_visible()
+    expect(page.get_by_text("Week 1", exact=False).first).to_be_visible()
     no_sideways_scroll(page)
     shots(page, "plan")
 
@@ -53,7 +55,7 @@ def test_runner_makes_a_plan_runs_the_timer_and_logs_it(
     page.get_by_role("link", name="Today").click()
     page.wait_for_url("**/portal")
     timer = page.locator("[data-timer]")
-    assert timer.is_visible()
+    expect(timer).to_be_visible()
     assert page.locator("[data-phase]").text_content() == "Ready"
     no_sideways_scroll(page)
     shots(page, "today")
@@ -81,12 +83,12 @@ def test_runner_makes_a_plan_runs_the_timer_and_logs_it(
     page.click("label[for=pain_during-run_walk-1]")
     page.get_by_role("button", name="Save").click()
     page.wait_for_url("**/portal#log")
-    assert page.get_by_text("Logged. Nice work!").is_visible()
-    assert page.get_by_text("✓ Done").first.is_visible()
+    expect(page.get_by_text("Logged. Nice work!")).to_be_visible()
+    expect(page.get_by_text("✓ Done").first).to_be_visible()
     shots(page, "logged")
 
     page.goto(live_server + "/portal/progress")
-    assert page.locator("svg.chart-svg").first.is_visible()
+    expect(page.locator("svg.chart-svg").first).to_be_visible()
     no_sideways_scroll(page)
     shots(page, "progress")
     page.goto(live_server + "/portal/week")
@@ -137,9 +139,9 @@ def test_coach_sees_the_client_and_her_log_on_a_desktop(
     for page, label in ((desktop, "desktop"), (phone, "phone")):
         login(page, live_server, coach.email)
         page.goto(live_server + "/coach/clients")
-        assert page.get_by_role("link", name="Maya").is_visible()
+        expect(page.get_by_role("link", name="Maya")).to_be_visible()
         shots(page, f"clients-{label}")
         page.get_by_role("link", name="Maya").click()
-        assert page.locator("#flags").get_by_text("6/10").first.is_visible()
+        expect(page.locator("#flags").get_by_text("6/10").first).to_be_visible()
         no_sideways_scroll(page)
         shots(page, f"client-{label}")

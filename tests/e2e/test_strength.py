@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from crm.time import utcnow, zone
@@ -84,17 +85,19 @@ def test_coach_video_then_guided_session_feedback_and_next_week_changes(
     make_video(video, seconds=2, size="640x480")
     login(desktop, live_server, coach.email)
     desktop.goto(f"{live_server}/coach/exercises/{filmed.exercise_id}")
-    assert desktop.locator(f"img[src$='/strength/drawings/{filmed.exercise_id}.svg']").is_visible()
+    expect(
+        desktop.locator(f"img[src$='/strength/drawings/{filmed.exercise_id}.svg']")
+    ).to_be_visible()
     desktop.check("input[name=kind][value=video]")
     desktop.set_input_files("input[name=file]", str(video))
     desktop.get_by_role("button", name="Upload").click()
     desktop.wait_for_url(f"**/coach/exercises/{filmed.exercise_id}#demo")
-    assert desktop.locator("[data-demo-processing]").is_visible()
+    expect(desktop.locator("[data-demo-processing]")).to_be_visible()
     # A file that is not a video is refused on the form.
     (tmp_path / "notes.mp4").write_text("not a video at all")
     desktop.set_input_files("input[name=file]", str(tmp_path / "notes.mp4"))
     desktop.get_by_role("button", name="Upload").click()
-    assert "not a video we can read" in desktop.locator("[data-demo-error]").inner_text()
+    expect(desktop.locator("[data-demo-error]")).to_contain_text("not a video we can read")
     shots(desktop, "coach-refused")
     # The worker's job (the web request only queued it), run here.
     row = db_session.scalar(select(ExerciseMedia))
@@ -125,15 +128,15 @@ def test_coach_video_then_guided_session_feedback_and_next_week_changes(
     assert cards.count() == len(session.items)
     first = cards.nth(0)
     assert first.locator("video").get_attribute("poster").endswith(row.poster_key)
-    assert first.get_by_text(filmed.cue).is_visible()
-    assert cards.nth(1).locator("img.demo-drawing").is_visible()
+    expect(first.get_by_text(filmed.cue)).to_be_visible()
+    expect(cards.nth(1).locator("img.demo-drawing")).to_be_visible()
     no_sideways_scroll(page)
     shots(page, "strength-day")
 
     # The guided session, through every step.
     page.get_by_role("button", name="Start session").click()
     guide = page.locator("[data-guide]")
-    assert guide.is_visible()
+    expect(guide).to_be_visible()
     assert page.locator("[data-guide-name]").inner_text() == filmed.name
     seen: set[str] = set()
     paused = reloaded = False
@@ -175,7 +178,7 @@ def test_coach_video_then_guided_session_feedback_and_next_week_changes(
     shots(page, "feedback")
     page.get_by_role("button", name="Save").click()
     page.wait_for_url("**/portal#log")
-    assert page.get_by_text("✓ Done").first.is_visible()
+    expect(page.get_by_text("✓ Done").first).to_be_visible()
 
     # Next week's session A shows the rules' changes.
     next_week = session.date + timedelta(days=7)
@@ -197,7 +200,7 @@ def test_coach_video_then_guided_session_feedback_and_next_week_changes(
     # The coach sees, per exercise, what she did, how it felt and what changed.
     desktop.goto(f"{live_server}/coach/clients/{runner.id}")
     panel = desktop.locator("#strength")
-    assert panel.get_by_text(hurt.name).first.is_visible()
+    expect(panel.get_by_text(hurt.name).first).to_be_visible()
     assert "6/10" in panel.inner_text() and "Too hard" in panel.inner_text()
     assert "swapped for" in panel.inner_text()
     shots(desktop, "coach-client-strength")
