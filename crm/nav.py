@@ -5,7 +5,7 @@ The coach's links from MORE_FROM on sit in a "More" menu, so the bar fits on one
 
 from __future__ import annotations
 
-from flask import Flask, current_app
+from flask import Flask, current_app, url_for
 
 MORE_FROM = 60
 
@@ -19,19 +19,16 @@ def add_nav(app: Flask, audience: str, endpoint: str, label: str, order: int = 5
 
 def init_app(app: Flask) -> None:
     app.extensions.setdefault("hero_nav", {"coach": [], "runner": []})
-
-    @app.context_processor
-    def _nav():
-        nav = app.extensions["hero_nav"]
-        return {
-            "coach_nav": lambda: _links(nav["coach"], lambda order: order < MORE_FROM),
-            "coach_more_nav": lambda: _links(nav["coach"], lambda order: order >= MORE_FROM),
-            "runner_nav": lambda: _links(nav["runner"], lambda order: True),
-        }
+    app.add_template_global(nav_links)
 
 
-def _links(entries, keep) -> list[tuple[str, str, str]]:
-    """(endpoint, label, URL) of the kept entries; the URLs come from the templates' url_for,
-    which builds an argument-less link once per process."""
-    link = current_app.jinja_env.globals["url_for"]
-    return [(endpoint, label, link(endpoint)) for order, endpoint, label in entries if keep(order)]
+def nav_links(audience: str, more: bool = False) -> list[tuple[str, str, str]]:
+    """(endpoint, label, URL) of an audience's links: the coach's bar (`more=False`) or her
+    "More" menu (`more=True`); the runner has no "More" menu. The bar is rendered once per
+    process and page (templates/_nav_links.html, through `fragment`)."""
+    entries = current_app.extensions["hero_nav"][audience]
+    return [
+        (endpoint, label, url_for(endpoint))
+        for order, endpoint, label in entries
+        if audience != "coach" or (order >= MORE_FROM) == more
+    ]

@@ -20,7 +20,7 @@ from flask import (
 from flask_login import current_user
 
 from crm.accounts.access import runner_required
-from crm.forms import parse_day
+from crm.forms import blank_form, parse_day
 from extensions import db
 from programs import markup
 from programs.calendar import calendar_feed, calendar_secret, regenerate_calendar_secret
@@ -164,23 +164,20 @@ def _day_page(view: TodayView, log_form: LogForm | None = None, status: int = 20
     on_date, today = view.on_date, view.today
     forms = {}
     for s in view.sessions:
-        existing = view.logs.get(s.kind)
-        form = LogForm(formdata=None)
         if log_form is not None and log_form.kind.data == s.kind:
-            form = log_form
-        elif existing is not None:
-            form.status.data = str(existing.status)
-            form.effort.data = str(existing.effort) if existing.effort else None
-            form.pain_during.data = (
-                str(existing.pain_during) if existing.pain_during is not None else None
-            )
-            form.note.data = existing.note
-        form.session_date.data = on_date.isoformat()
-        form.kind.data = s.kind
-        forms[s.kind] = form
+            log_form.session_date.data = on_date.isoformat()
+            forms[s.kind] = log_form  # refused: her answers and their errors, as sent
+            continue
+        existing = view.logs.get(s.kind)
+        forms[s.kind] = blank_form(
+            LogForm,
+            session_date=on_date.isoformat(),
+            kind=s.kind,
+            **(_logged_values(existing) if existing is not None else {}),
+        )
     milestone = _milestone(on_date, today) if "run_walk" in view.logs else None
     # One blank form serves every prompt: the page writes each prompt's log id itself.
-    mform = MorningPainForm(formdata=None) if view.morning_prompts else None
+    mform = blank_form(MorningPainForm) if view.morning_prompts else None
     mornings = [(lg, mform) for lg in view.morning_prompts]
     return (
         render_template(
@@ -195,6 +192,16 @@ def _day_page(view: TodayView, log_form: LogForm | None = None, status: int = 20
         ),
         status,
     )
+
+
+def _logged_values(log) -> dict:
+    """A saved log as its form's values, for the day page to show it."""
+    return {
+        "status": str(log.status),
+        "effort": str(log.effort) if log.effort else None,
+        "pain_during": str(log.pain_during) if log.pain_during is not None else None,
+        "note": log.note,
+    }
 
 
 def _milestone(on_date: date, today: date) -> dict | None:

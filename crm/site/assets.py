@@ -113,6 +113,27 @@ def template_url_for(endpoint: str, **values) -> str:
     return _once(key, url_for, endpoint, **values)
 
 
+def fragment(template: str, **key) -> Markup:
+    """A piece of every page that depends on nothing but `key` and the deploy (its links, static
+    files and tags): the head's links, the navigation for an audience and a page, the scripts.
+    It is rendered from `key` alone — it cannot see the signed-in user, the request or the
+    page's variables — once per process, path prefix and key, and then reused."""
+    if not has_request_context():
+        return _render_fragment(template, key)
+    memo_key = (request.script_root, template, *sorted(key.items()))
+    return _once(memo_key, _render_fragment, template, key)
+
+
+def _render_fragment(template: str, key: dict) -> Markup:
+    env = current_app.jinja_env
+    hidden = {name: env.undefined(name=name) for name in _NOT_FOR_FRAGMENTS}
+    return Markup(env.get_template(template).render(**hidden, **key))
+
+
+# Flask's template globals that belong to one request: a fragment must not read them.
+_NOT_FOR_FRAGMENTS = ("request", "session", "g", "current_user")
+
+
 def bootstrap_css() -> Markup:
     """Bootstrap-Flask's stylesheet tag, built once per process and path prefix."""
     return _once((_prefix(), "bootstrap_css"), _bootstrap_tags, "load_css")
@@ -130,6 +151,7 @@ def _bootstrap_tags(loader: str) -> Markup:
 def init_app(app: Flask) -> None:
     app.url_defaults(_add_fingerprint)
     app.jinja_env.globals["url_for"] = template_url_for
+    app.add_template_global(fragment)
     app.add_template_global(bootstrap_css)
     app.add_template_global(bootstrap_js)
     for endpoint in _ENDPOINTS:
