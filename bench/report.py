@@ -56,10 +56,11 @@ LIMITS = {
     ),
     "Lead list, first page": (
         "2 statements (the user; the 50 rows with the capped count, the coach's zone and the "
-        "lead sources in one, as Core), no BEGIN, ROLLBACK or ping round trips "
-        "(crm/connections.py), the rows' cells prepared in Python, the filter form in plain "
-        "markup; Python's share is the signed-in floor (see /account's cost in the notes), "
-        "Jinja and the filter form's validation"
+        "lead sources in one, as Core, the sources' JSON parsed from the first row only), no "
+        "BEGIN, ROLLBACK or ping round trips (crm/connections.py), the rows' cells prepared in "
+        "Python, the filter form in plain markup, the navigation and the head's links rendered "
+        "once per process (crm.site.assets.fragment); Python's share is the signed-in floor "
+        "(the sign-in look-up, Flask's hooks), Jinja and the filter form's validation"
     ),
     "Lead list, deep keyset page": "as the first page: the keyset seek costs what page 1 costs",
     "Lead list, search (common name)": "the page and a count that stops at 1,001 matches, both "
@@ -76,8 +77,9 @@ LIMITS = {
         "its four lists built in Python (crm/dashboard/rows.py)"
     ),
     "Runner today page": "2 statements (the user with her access state; her plan, time "
-    "zone and the day's logs in one), no BEGIN, ROLLBACK or ping round trips; the log forms' "
-    "hidden inputs and rows of choices built in Python (programs/markup.py)",
+    "zone and the day's logs in one), no BEGIN, ROLLBACK or ping round trips; the log forms "
+    "read from their shape on GET (crm.forms.blank_form), their hidden inputs and rows of "
+    "choices built in Python (programs/markup.py)",
     "Health check": "a SELECT 1 and a Redis PING through the pool",
     "Stripe webhook POST": "signature check (HMAC), event ledger insert, broker publish",
 }
@@ -141,14 +143,14 @@ WOULD_TAKE = {
     "would take another shape: the request only holds the slot (one INSERT of the booking with "
     "the visitor's details) and the worker makes the lead, its timeline and the emails, so the "
     "coach's pipeline would show the lead a moment after the booking.",
-    "Lead list, first page": "A signed-in page's floor "
-    "(the sign-in look-up through the ORM, Flask's request handling and hooks, base.html, "
-    "gunicorn) is ~1.5 ms of server CPU here. Of the page's own work, the profile below shows "
-    "its statement (`lead_list_page`, as Core rows), the 50 rows prepared in Python "
-    "(`_table_rows`: ~250 escape() calls) and Jinja; the filter form, a FlaskForm validated on "
-    "every GET, is a few percent. A form-free GET would take those few percent; the rest would "
-    "need the rows kept per coach until a lead changes (a version bumped on every write to "
-    "leads, which every writer, the workers' included, would have to keep).",
+    "Lead list, first page": "A signed-in page's floor (the sign-in look-up through the ORM, "
+    "Flask's request handling and hooks, base.html, gunicorn) is about half of a signed-in "
+    "page's server CPU. Of the page's own work, the profile below shows its statement "
+    "(`lead_list_page`, as Core rows), the 50 rows prepared in Python (`_table_rows`: ~250 "
+    "escape() calls) and Jinja; the filter form, a FlaskForm validated on every GET, is a few "
+    "percent. A form-free GET would take those few percent; the rest would need the rows kept "
+    "per coach until a lead changes (a version bumped on every write to leads, which every "
+    "writer, the workers' included, would have to keep).",
     "Lead list, deep keyset page": "As the first page.",
     "Lead detail": "The lead still loads as an ORM object, and its "
     "calls and timeline are two more statements that could ride along with the lead (as the "
@@ -158,10 +160,9 @@ WOULD_TAKE = {
     "statement fewer).",
     "Runner today page": "Beside the floor she pays one statement (the "
     "plan's ~35 KB of text comes every time: its parse is kept per process by content, the "
-    "transfer is not), two WTForms forms built on every GET (~0.1 ms) and the day's template. "
-    "A form-free GET like the lead page's would take a few percent; the plan's text sent only "
-    "when the process lacks it (keyed by a hash PostgreSQL computes) would save its transfer "
-    "but not PostgreSQL's reading of it.",
+    "transfer is not) and the day's template (its forms are read from their shape, not "
+    "built). The plan's text sent only when the process lacks it (keyed by a hash PostgreSQL "
+    "computes) would save its transfer but not PostgreSQL's reading of it.",
 }
 
 
@@ -202,6 +203,7 @@ def missed_goals(missed: list[tuple[str, float]], profile: list) -> list[str]:
 def write_report(info, data, plan, facts, hello_before, hello_after, results, plans, emails,
                  bookings_made, total, profile, transcode=None) -> None:  # fmt: skip
     hello_rps = (hello_before["rps"] + hello_after["rps"]) / 2
+    hello_cpu = (hello_before.get("cpu_ms") or {}).get("server", 0.0)
     lines = [
         "# Hero benchmarks",
         "",
@@ -255,6 +257,14 @@ def write_report(info, data, plan, facts, hello_before, hello_after, results, pl
         "(gunicorn, or nginx for the proxy rows), PostgreSQL's, and wrk's own, in ms; the two "
         "cores give about 2,000 ms of CPU per second, shared by the three.",
         "",
+        "A ratio is only as steady as its baseline. The bare route's cost is almost all "
+        "gunicorn, the loopback and system calls; a page's is mostly Python. Machines weigh the "
+        f"two differently: here the bare route cost {hello_cpu:.2f} ms of server CPU a request "
+        "(0.22 ms on the Intel Xeon of earlier runs, where the signed-in pages cost about a "
+        "third of what they cost here), so the same code can meet a ratio on one machine and "
+        "miss it on another. The Python calls per request in the in-process table below are the "
+        "machine-independent figure.",
+        "",
         "| Page | Requests/s | Ratio to hello | p50 ms | p95 ms | p99 ms | CPU ms/request: "
         "server / PostgreSQL / wrk | Non-2xx/3xx | Goal | Met | What limits it |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---|",
@@ -298,14 +308,16 @@ def write_report(info, data, plan, facts, hello_before, hello_after, results, pl
         "",
         "The same pages requested in-process (Flask's test client, no HTTP, no concurrency) at "
         "this run's data size, best of five: the cost of the page itself, without the machine's "
-        "contention. The gap between these and the loaded figures above is the two shared cores.",
+        "contention. The gap between these and the loaded figures above is the two shared cores. "
+        "Python calls per request (counted by cProfile over 100 requests) need no clock: they "
+        "are the figure to compare between machines and runs.",
         "",
-        "| URL | As | Total ms | SQL ms | Queries | Bytes | Slowest statement |",
-        "|---|---|---:|---:|---:|---:|---|",
+        "| URL | As | Total ms | SQL ms | Queries | Python calls | Bytes | Slowest statement |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
         *[
-            f"| `{url[:60]}` | {who} | {t * 1000:.1f} | {q * 1000:.1f} | {n} | {size:,} | "
-            f"{slow[0] * 1000:.1f} ms `{slow[1].replace('|', '/')}` |"
-            for url, t, q, n, slow, size, who, _flat in profile
+            f"| `{url[:60]}` | {who} | {t * 1000:.1f} | {q * 1000:.1f} | {n} | {calls:,.0f} | "
+            f"{size:,} | {slow[0] * 1000:.1f} ms `{slow[1].replace('|', '/')}` |"
+            for url, t, q, n, slow, size, who, _flat, calls in profile
         ],
         "",
         "## Query counts",
@@ -315,9 +327,10 @@ def write_report(info, data, plan, facts, hello_before, hello_after, results, pl
         "today/week/progress pages and `GET /api/v1/leads` (tests/bench/test_query_counts.py) "
         "run the same number of queries for 3 rows as for 33; booking a call writes its three "
         "emails (confirmation, two reminders) in one INSERT, with no UPDATE for the consent and "
-        "no look-up of nurture emails for a new lead, and renders none of them (15 statements in "
-        "all on PostgreSQL; the worker renders the emails and the .ics when it sends them). Each "
-        "page's statements and rendered bytes have a budget (tests/bench/test_budgets.py).",
+        "no look-up of nurture emails for a new lead, and renders none of them (11 statements in "
+        "all on PostgreSQL with a calendar feed; the worker renders the emails and the .ics when "
+        "it sends them). Each page's statements and rendered bytes have a budget "
+        "(tests/bench/test_budgets.py).",
         "",
         "## Lead search: the index",
         "",
