@@ -3,9 +3,10 @@ without a sideways swipe), and the plan opens on this week with the past folded 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from crm.billing import catalogue, checkout, offers
+from crm.time import utcnow, zone
 from extensions import db
 from tests.e2e.helpers import login, no_sideways_scroll
 
@@ -49,7 +50,11 @@ def test_payments_fit_a_phone(live_server, phone, shots, coach, make_lead):
 
 
 def test_the_plan_opens_on_this_week_with_past_weeks_folded(live_server, phone, shots, make_client):
-    runner = make_client(date.today() - timedelta(weeks=3))
+    # Three weeks ago in her zone: the machine's date is a day ahead of Los Angeles' every
+    # evening there (the test failed after midnight UTC, with her still in week 3).
+    tz = "America/Los_Angeles"
+    today = utcnow().astimezone(zone(tz)).date()
+    runner = make_client(today - timedelta(weeks=3), timezone=tz)
     login(phone, live_server, runner.email)
     phone.goto(live_server + "/portal/plan")
     no_sideways_scroll(phone)
