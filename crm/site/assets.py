@@ -118,10 +118,7 @@ def fragment(template: str, **key) -> Markup:
     files and tags): the head's links, the navigation for an audience and a page, the scripts.
     It is rendered from `key` alone — it cannot see the signed-in user, the request or the
     page's variables — once per process, path prefix and key, and then reused."""
-    if not has_request_context():
-        return _render_fragment(template, key)
-    memo_key = (request.script_root, template, *sorted(key.items()))
-    return _once(memo_key, _render_fragment, template, key)
+    return _once((_prefix(), template, *sorted(key.items())), _render_fragment, template, key)
 
 
 def _render_fragment(template: str, key: dict) -> Markup:
