@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -326,10 +326,21 @@ def timeline_summary(event: EmailEvent) -> str:
 
 
 def _remember_for_commit(session: Session | scoped_session, row_ids: list[int]) -> None:
+    ids = tuple(row_ids)
+    # queue_email's single emails keep their own task; a fan-out goes out in batches.
+    after_commit(
+        session, lambda: enqueue_send(ids[0]) if len(ids) == 1 else enqueue_sends(list(ids))
+    )
+
+
+def after_commit(session: Session | scoped_session, publish: Callable[[], Any]) -> None:
+    """Call `publish` (which puts a task on the broker) once the session's transaction commits,
+    never when it rolls back: the work it asks for is then in the database for the task to
+    find. A failed publish is the sweepers' to retry, so `publish` logs its own errors."""
     if isinstance(session, scoped_session):
         session = session()  # the events below receive the real Session
     txn = session.get_nested_transaction() or session.get_transaction()
-    session.info.setdefault(_PENDING, []).append((tuple(row_ids), txn))
+    session.info.setdefault(_PENDING, []).append((publish, txn))
 
 
 def _within(txn: SessionTransaction | None, ended: SessionTransaction) -> bool:
@@ -344,12 +355,8 @@ def _within(txn: SessionTransaction | None, ended: SessionTransaction) -> bool:
 def _enqueue_committed(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if pending:
-        for row_ids, _txn in pending:
-            # queue_email's single emails keep their own task; a fan-out goes out in batches.
-            if len(row_ids) == 1:
-                enqueue_send(row_ids[0])
-            else:
-                enqueue_sends(list(row_ids))
+        for publish, _txn in pending:
+            publish()
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -376,10 +383,18 @@ def celery_app():
 
 def enqueue_send(row_id: int, countdown: float | None = None) -> bool:
     """Put a send task for the row on the broker; a failure is logged and left to the sweeper."""
+    return publish_task(SEND_TASK, [row_id], queue=outbox_queue(), countdown=countdown)
+
+
+def publish_task(
+    name: str, args: list, *, queue: str | None = None, countdown: float | None = None
+) -> bool:
+    """Put a task on the broker for work already in the database; a failure is logged and left
+    to that work's sweeper (a broker outage loses no email: the rows wait for it)."""
     try:
-        celery_app().send_task(SEND_TASK, args=[row_id], queue=_outbox_queue(), countdown=countdown)
-    except Exception:  # noqa: BLE001 - the row is durable; sweep_stuck re-enqueues it
-        log.exception("could not enqueue outbox email %s; the sweeper will retry", row_id)
+        celery_app().send_task(name, args=args, queue=queue, countdown=countdown)
+    except Exception:  # noqa: BLE001 - the work is durable; a sweeper publishes it again
+        log.exception("could not enqueue %s%s; its sweeper will retry", name, args)
         return False
     return True
 
@@ -396,7 +411,7 @@ def enqueue_sends(row_ids: list[int]) -> int:
             sent += enqueue_send(chunk[0])
             continue
         try:
-            celery_app().send_task(SEND_BATCH_TASK, args=[chunk], queue=_outbox_queue())
+            celery_app().send_task(SEND_BATCH_TASK, args=[chunk], queue=outbox_queue())
         except Exception:  # noqa: BLE001 - the rows are durable; sweep_stuck re-enqueues them
             log.exception("could not enqueue %d outbox emails; the sweeper will retry", len(chunk))
             continue
@@ -404,7 +419,7 @@ def enqueue_sends(row_ids: list[int]) -> int:
     return sent
 
 
-def _outbox_queue() -> str | None:
+def outbox_queue() -> str | None:
     return (current_app.config.get("OUTBOX_QUEUE") if has_app_context() else None) or None
 
 

@@ -9,7 +9,8 @@ when it cannot be reached the PostgreSQL half is skipped with its reason — exc
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -175,6 +176,17 @@ def db_session(app_ctx):
 @pytest.fixture
 def client(app_ctx):
     return app_ctx.test_client()
+
+
+@pytest.fixture
+def booking_worker(db_session) -> Callable[[], int]:
+    """What the Celery worker does once a booking commits, run here: queue the emails of every
+    booking still without them (crm.booking.queue_emails, as beat's sweep finds them). The
+    worker's own path is covered in tests/crm/booking/test_emails_later.py and, with a real
+    worker and SMTP server, tests/tasks/test_delivery.py."""
+    from crm.booking.services import queue_pending_booking_emails
+
+    return lambda: queue_pending_booking_emails(db_session, grace=timedelta(0))
 
 
 @pytest.fixture

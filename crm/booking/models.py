@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime, time
 
-from sqlalchemy import JSON, Enum, ForeignKey, String, Text
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.leads.models import Lead
@@ -77,9 +77,22 @@ class BookingStatus(enum.StrEnum):
 
 class Booking(db.Model):
     """A free call. `slot_start` is set while the booking holds its slot and NULL once it lets go:
-    the unique constraint on it is what makes a double booking impossible."""
+    the unique constraint on it is what makes a double booking impossible.
+
+    The booking request writes the lead, the booking and its timeline entry, nothing more; a
+    Celery task then queues her confirmation and reminders (crm.booking.confirm) and sets
+    `emails_queued_at`. Until then it is NULL, and beat's sweep finds the bookings whose task was
+    lost (a broker outage) by the partial index on it."""
 
     __tablename__ = "bookings"
+    __table_args__ = (
+        Index(
+            "ix_bookings_emails_pending",
+            "created_at",
+            sqlite_where=text("emails_queued_at IS NULL"),
+            postgresql_where=text("emails_queued_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
@@ -96,5 +109,8 @@ class Booking(db.Model):
     # The call kind when it was booked, and the video link her emails and invite carry.
     call_kind: Mapped[str] = mapped_column(String(8), default="phone", server_default="phone")
     meeting_url: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    # When her confirmation and reminders were queued: by the worker for a new booking (which
+    # book_call writes as NULL), at once for a moved call or any other row.
+    emails_queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
 
     lead: Mapped[Lead] = relationship()

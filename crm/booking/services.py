@@ -7,12 +7,14 @@ raises a domain error (crm.booking.errors) that the page or the API turns into a
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from itsdangerous import BadSignature
-from sqlalchemy import select
+from sqlalchemy import null, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +27,6 @@ from crm.booking.models import Booking, BookingStatus
 from crm.booking.slots import Rules
 from crm.leads.followups import stop_call_followups
 from crm.leads.models import Lead, Stage
-from crm.leads.people import email_entry
 from crm.leads.services import (
     add_events,
     change_stage,
@@ -36,8 +37,7 @@ from crm.leads.services import (
     stage_change_entry,
 )
 from crm.time import coach_when, is_valid_timezone, utcnow, zone
-from tasks.outbox import queue_emails
-from tasks.registry import EmailEvent
+from tasks.outbox import after_commit, outbox_queue, publish_task, queue_emails
 
 # Field limits shared by the form, the API schema and the service's own check.
 FIELD_LIMITS = {
@@ -50,6 +50,8 @@ FIELD_LIMITS = {
     "timezone": 64,
     "utm": 120,
 }
+log = logging.getLogger(__name__)
+
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
 
@@ -120,8 +122,10 @@ def book_call(
     utm: dict[str, str] | None = None,
     now: datetime | None = None,
 ) -> Booking:
-    """Book a free call: upsert the lead by email, hold the slot, move the lead to call booked,
-    put it on the timeline and queue the confirmation with its .ics — one transaction, committed.
+    """Book a free call: upsert the lead by email, hold the slot, move the lead to call booked
+    and put it on the timeline — one transaction, committed. Her confirmation (with its .ics) and
+    reminders are queued by a Celery task once it commits (`queue_booking_emails`), so the
+    request does the booking and nothing else.
 
     Raises BookingInvalid (field errors), InvalidSlot (rules) or SlotTaken (someone holds it).
     """
@@ -143,12 +147,12 @@ def book_call(
         utm=utm,
         today=now.astimezone(zone(timezone) if is_valid_timezone(timezone) else UTC).date(),
     )
+    rules = load_rules(session)  # with the settings, kept for coach_settings
     settings = coach_settings(session)
     if needs_phone(settings) and not phone and "phone" not in errors:
         errors["phone"] = PHONE_NEEDED
     if errors:
         raise BookingInvalid(errors)
-    rules = load_rules(session)
     slot = slot_rules.validate_slot(rules, slot_start, now=now)
     # Her own calendar again, now (a few seconds at most; when down, the last good copy counts).
     # None: she has no calendar feed (a feed without an address is deleted, never kept), so
@@ -188,12 +192,10 @@ def book_call(
             created_at=now,
             call_kind=call_kind,
             meeting_url=meeting_url,
+            emails_queued_at=null(),  # NULL (not the column's default): the task's to do
         )
         session.add(booking)
         session.flush()  # the unique slot_start refuses a second holder here
-        confirmation = emails.booking_email(session, booking, "booking_confirmation", rules)
-        timeline: list[EmailEvent] = []
-        queue_emails(session, [confirmation, *emails.booking_reminders(booking)], timeline=timeline)
         booked = (
             "booked",
             f"Free call booked for {_coach_time(rules, slot.start, timezone)}",
@@ -203,10 +205,13 @@ def book_call(
             *([created_entry(lead)] if created else []),
             *([stage_change_entry(moved)] if moved is not None else []),
             booked,
-            *map(email_entry, timeline),
         ])  # fmt: skip
         if not created:  # a new booking stops the nurture (a new lead has none)
             stop_call_followups(session, lead.id)
+        booking_id = booking.id
+        after_commit(
+            session, lambda: publish_task(QUEUE_EMAILS_TASK, [booking_id], queue=outbox_queue())
+        )
         # The caller answers with the booking as written here: keep it loaded through the commit
         # (which expires what the session holds) instead of reading the row back.
         session.expunge(booking)
@@ -218,6 +223,63 @@ def book_call(
             raise SlotTaken() from exc
         raise
     return booking
+
+
+QUEUE_EMAILS_TASK = "crm.booking.queue_emails"
+
+
+def queue_booking_emails(session: Session, booking_id: int, *, now: datetime | None = None) -> bool:
+    """A booking's second half, run by the worker once the booking has committed: queue her
+    confirmation (with its .ics) and the two reminders, which put themselves on her timeline.
+    Once per booking: the row is locked and marked in the same transaction, and the outbox's
+    idempotency keys refuse a second copy anyway. A call cancelled, moved or already started by
+    then gets no confirmation (its own emails have said so). Commits; False when there was
+    nothing to do."""
+    booking = session.scalar(select(Booking).where(Booking.id == booking_id).with_for_update())
+    if booking is None or booking.emails_queued_at is not None:
+        session.rollback()  # the lock
+        return False
+    now = now or utcnow()
+    if booking.status == BookingStatus.BOOKED and booking.start_at > now:
+        rules = load_rules(session)
+        confirmation = emails.booking_email(session, booking, "booking_confirmation", rules)
+        queue_emails(session, [confirmation, *emails.booking_reminders(booking)])
+    booking.emails_queued_at = now
+    session.commit()
+    return True
+
+
+def queue_pending_booking_emails(
+    session: Session,
+    *,
+    now: datetime | None = None,
+    grace: timedelta | None = None,
+    limit: int = 200,
+) -> int:
+    """Beat's sweep: the emails of bookings made more than `grace` ago (the outbox's
+    OUTBOX_STALE_SECONDS: as long as an email may wait for its task) whose task never came (the
+    broker was down when they committed, or the worker died), oldest first. Returns how many
+    bookings it queued."""
+    now = now or utcnow()
+    if grace is None:
+        grace = timedelta(seconds=current_app.config["OUTBOX_STALE_SECONDS"])
+    pending = session.scalars(
+        select(Booking.id)
+        .where(Booking.emails_queued_at.is_(None), Booking.created_at <= now - grace)
+        .order_by(Booking.created_at)
+        .limit(limit)
+    ).all()
+    session.rollback()
+    done = 0
+    for booking_id in pending:
+        try:
+            done += queue_booking_emails(session, booking_id, now=now)
+        except Exception:  # one booking's failure must not hold up the others'
+            session.rollback()
+            log.exception(
+                "could not queue the emails of booking %s; the next sweep retries", booking_id
+            )
+    return done
 
 
 def _slot_held(session: Session, start: datetime) -> bool:

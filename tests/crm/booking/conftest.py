@@ -26,14 +26,18 @@ def free_slot(db_session, availability):
 
 
 @pytest.fixture
-def book(db_session, free_slot):
-    """Book a call with sensible defaults; keywords override."""
+def book(db_session, free_slot, booking_worker):
+    """Book a call with sensible defaults, then run what the worker runs once it has committed
+    (its emails; `emails=False` leaves them to do); keywords override."""
 
-    def make(**kw):
+    def make(*, emails: bool = True, **kw):
         kw.setdefault("name", "Maria Lopez")
         kw.setdefault("email", "maria@example.com")
         kw.setdefault("slot_start", free_slot(kw.pop("slot_index", 0)).start)
         kw.setdefault("timezone", "America/New_York")
-        return services.book_call(db_session, **kw)
+        booking = services.book_call(db_session, **kw)
+        if emails:
+            booking_worker()
+        return booking
 
     return make
