@@ -106,7 +106,7 @@ def _field_errors(errors: dict[str, str]) -> dict[str, list[str]]:
 
 @bp.post("/bookings")
 @limiter.limit("10/minute")
-@bp.arguments(BookingIn)
+@bp.arguments(BookingIn())  # an instance: webargs would build one from a class per request
 @bp.response(201, BookingOut)
 @bp.alt_response(409, description="That time was just taken; `slots` lists free ones")
 @bp.alt_response(429, description="Too many bookings from here: wait for Retry-After seconds")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app, g, has_app_context
-from sqlalchemy import Date, Integer, Time, delete, null, select
+from sqlalchemy import Date, Integer, Time, bindparam, delete, func, null, select, true
 from sqlalchemy.orm import Session
 
 from crm.booking import busy_feed
@@ -51,20 +51,22 @@ def coach_settings(session: Session) -> CoachSettings:
 
 
 def load_rules(session: Session) -> Rules:
-    """The rules of the coach's settings, her weekly windows and her days off (one statement for
-    both: every booking and every slot list reads them)."""
-    settings = coach_settings(session)
-    no_int, no_time = null().cast(Integer), null().cast(Time)
-    rows = session.execute(
-        select(
-            AvailabilityWindow.weekday,
-            AvailabilityWindow.start_time,
-            AvailabilityWindow.end_time,
-            null().cast(Date).label("day"),
-        )
-        .union_all(select(no_int, no_time, no_time, DayOff.day))
-        .order_by("weekday", "start_time")
-    ).all()
+    """The rules of the coach's settings, her weekly windows and her days off: one statement
+    for the three (every booking and every slot list reads them), which also keeps the settings
+    for `coach_settings` in this request."""
+    cached = g.get("_coach_settings") if has_app_context() else None
+    if cached is not None and cached in session:
+        return _rules(cached, session.execute(_WINDOWS_AND_DAYS_OFF).all())
+    rows = session.execute(_SETTINGS_WINDOWS_AND_DAYS_OFF).all()
+    if not rows:  # no settings saved yet: the defaults, with whatever windows there are
+        return _rules(coach_settings(session), session.execute(_WINDOWS_AND_DAYS_OFF).all())
+    settings = rows[0][0]
+    if has_app_context():
+        g._coach_settings = settings
+    return _rules(settings, [row[1:] for row in rows if row[1] is not None or row[4] is not None])
+
+
+def _rules(settings: CoachSettings, rows) -> Rules:
     return Rules(
         timezone=settings.timezone,
         windows=tuple(Window(w, start, end) for w, start, end, day in rows if day is None),
@@ -74,6 +76,27 @@ def load_rules(session: Session) -> Rules:
         min_notice_hours=settings.min_notice_hours,
         horizon_days=settings.horizon_days,
     )
+
+
+# Built once per process (they run on every booking and slot list): the weekly windows and the
+# days off as one list (a day off has no weekday), and the same beside the settings' one row.
+_WINDOWS_AND_DAYS_OFF = (
+    select(
+        AvailabilityWindow.weekday,
+        AvailabilityWindow.start_time,
+        AvailabilityWindow.end_time,
+        null().cast(Date).label("day"),
+    )
+    .union_all(select(null().cast(Integer), null().cast(Time), null().cast(Time), DayOff.day))
+    .order_by("weekday", "start_time")
+)
+_both = _WINDOWS_AND_DAYS_OFF.order_by(None).subquery()
+_SETTINGS_WINDOWS_AND_DAYS_OFF = (
+    select(CoachSettings, _both.c.weekday, _both.c.start_time, _both.c.end_time, _both.c.day)
+    .outerjoin(_both, true())
+    .where(CoachSettings.id == select(func.min(CoachSettings.id)).scalar_subquery())
+    .order_by(_both.c.weekday, _both.c.start_time)
+)
 
 
 def _busy(
@@ -123,12 +146,26 @@ def free_slots(
 
 
 def _check_free(session: Session, rules: Rules, slot: Slot, *, feed: bool = True) -> None:
+    """Raise SlotTaken when a booking that holds its slot, or the coach's own calendar (`feed`),
+    comes within her buffer of `slot`. The bookings are asked for the one that clashes, if any
+    (a busy day has dozens near it)."""
     buffer = timedelta(minutes=rules.buffer_minutes)
-    if any(
-        slot.start < b_end + buffer and b_start < slot.end + buffer
-        for b_start, b_end in _busy(session, slot.start, slot.end, feed=feed)
+    start, end = slot.start - buffer, slot.end + buffer
+    if session.scalar(_CLASH, {"start": start, "end": end}) is not None or (
+        feed and busy_feed.feed_busy(session, start, end)
     ):
         raise SlotTaken()
+
+
+_CLASH = (
+    select(Booking.id)
+    .where(
+        Booking.slot_start.is_not(None),
+        Booking.start_at < bindparam("end", type_=Booking.start_at.type),
+        Booking.end_at > bindparam("start", type_=Booking.end_at.type),
+    )
+    .limit(1)
+)
 
 
 @dataclass
