@@ -56,6 +56,7 @@ def load_rules(session: Session) -> Rules:
     for `coach_settings` in this request."""
     cached = g.get("_coach_settings") if has_app_context() else None
     if cached is not None and cached in session:
+        busy_feed.note_feed_absent(False)  # not read here: get_feed asks
         return _rules(cached, session.execute(_WINDOWS_AND_DAYS_OFF).all())
     rows = session.execute(_SETTINGS_WINDOWS_AND_DAYS_OFF).all()
     if not rows:  # no settings saved yet: the defaults, with whatever windows there are
@@ -63,7 +64,8 @@ def load_rules(session: Session) -> Rules:
     settings = rows[0][0]
     if has_app_context():
         g._coach_settings = settings
-    return _rules(settings, [row[1:] for row in rows if row[1] is not None or row[4] is not None])
+    busy_feed.note_feed_absent(not rows[0][5])
+    return _rules(settings, [row[1:5] for row in rows if row[1] is not None or row[4] is not None])
 
 
 def _rules(settings: CoachSettings, rows) -> Rules:
@@ -79,7 +81,8 @@ def _rules(settings: CoachSettings, rows) -> Rules:
 
 
 # Built once per process (they run on every booking and slot list): the weekly windows and the
-# days off as one list (a day off has no weekday), and the same beside the settings' one row.
+# days off as one list (a day off has no weekday), and the same beside the settings' one row and
+# whether there is a calendar feed.
 _WINDOWS_AND_DAYS_OFF = (
     select(
         AvailabilityWindow.weekday,
@@ -92,7 +95,14 @@ _WINDOWS_AND_DAYS_OFF = (
 )
 _both = _WINDOWS_AND_DAYS_OFF.order_by(None).subquery()
 _SETTINGS_WINDOWS_AND_DAYS_OFF = (
-    select(CoachSettings, _both.c.weekday, _both.c.start_time, _both.c.end_time, _both.c.day)
+    select(
+        CoachSettings,
+        _both.c.weekday,
+        _both.c.start_time,
+        _both.c.end_time,
+        _both.c.day,
+        busy_feed.FEED_EXISTS,  # whether she has a calendar feed (see get_feed)
+    )
     .outerjoin(_both, true())
     .where(CoachSettings.id == select(func.min(CoachSettings.id)).scalar_subquery())
     .order_by(_both.c.weekday, _both.c.start_time)

@@ -21,7 +21,6 @@ from sqlalchemy import (
     bindparam,
     cast,
     func,
-    insert,
     or_,
     select,
     type_coerce,
@@ -85,9 +84,10 @@ Entry = tuple[str, str, dict[str, Any]]
 
 def add_events(session: Session, lead_id: int, entries: Iterable[Entry]) -> None:
     """Entries on one lead's timeline in one INSERT, as `record_event` would add them, for a
-    caller that needs neither their ids nor the objects (a booking's six). Does not commit."""
-    session.execute(
-        insert(LeadEvent),
+    caller that needs neither their ids nor the objects (a booking's three). Core, on the
+    session's connection: no ORM bulk machinery for rows nobody reads here. Does not commit."""
+    session.connection().execute(
+        LeadEvent.__table__.insert(),
         [
             {"lead_id": lead_id, "kind": kind, "summary": summary[:300], "data": data or {},
              "actor_id": None}
