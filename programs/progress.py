@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from programs.community.models import Post as CommunityPost
-from programs.engine.model import RUN_WALK
+from programs.engine.model import RUN_WALK, Plan
 from programs.engine.progress import (
     GoalProgress,
     PainTrend,
@@ -28,32 +28,46 @@ from programs.plans import (
     logs_for,
     parsed_plan,
     session_logs,
+    sessions_on,
 )
 
 # Continuous running, longest first: the community's milestone kinds (programs.community).
 MILESTONE_MINUTES = ((30, "continuous_30"), (20, "continuous_20"), (10, "continuous_10"))
 
 
-def _longest_runs(session: DbSession, user_id: int) -> dict[date, int]:
+def _longest_runs(session: DbSession, user_id: int, active: Plan | None) -> dict[date, int]:
     """Longest run segment (seconds) of her run/walk session on each day: the active plan's
-    sessions win over older plans' (her earlier logs may belong to a plan since replaced)."""
+    sessions win over older plans' (her earlier logs may belong to a plan since replaced).
+    `active`: her active plan as the caller has it already (its text is then not read again)."""
     longest: dict[date, int] = {}
-    plans = session.scalars(
+    query = (
         select(PLAN_TEXT)
         .where(PlanRecord.user_id == user_id)
         .order_by(PlanRecord.active.desc(), PlanRecord.created_at.desc(), PlanRecord.id.desc())
     )
-    for plan_json in plans:
-        for s in parsed_plan(plan_json).sessions:
+    plans: list[Plan] = []
+    if active is not None:
+        plans.append(active)
+        query = query.where(PlanRecord.active.is_(False))
+    plans += (parsed_plan(plan_json) for plan_json in session.scalars(query))
+    for plan in plans:
+        for s in plan.sessions:
             if s.kind == RUN_WALK and s.date not in longest:
                 longest[s.date] = s.longest_run_seconds
     return longest
 
 
-def run_milestone(session: DbSession, user_id: int, on_date: date) -> str | None:
+def run_milestone(
+    session: DbSession, user_id: int, on_date: date, *, active: Plan | None = None
+) -> str | None:
     """The milestone her run/walk done on ``on_date`` reached for the first time — the
     longest continuous run the plan set that day is 10, 20 or 30 minutes or more, and no
-    run/walk she logged as done earlier was that long — as a community milestone kind."""
+    run/walk she logged as done earlier was that long — as a community milestone kind.
+    `active`: her active plan, when the caller has loaded it."""
+    if active is not None:
+        planned = [s for s in sessions_on(active, on_date) if s.kind == RUN_WALK]
+        if planned and planned[0].longest_run_seconds < MILESTONE_MINUTES[-1][0] * 60:
+            return None  # her plan's run that day is shorter than the least milestone
     done = list(
         session.scalars(
             select(WorkoutLog.session_date).where(
@@ -66,7 +80,7 @@ def run_milestone(session: DbSession, user_id: int, on_date: date) -> str | None
     )
     if on_date not in done:
         return None
-    longest = _longest_runs(session, user_id)
+    longest = _longest_runs(session, user_id, active)
     before = max((longest.get(d, 0) for d in done if d < on_date), default=0)
     today = longest.get(on_date, 0)
     for minutes, kind in MILESTONE_MINUTES:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from programs.community.models import Post
 from programs.logs import record_workout
 from programs.plan_edits import set_intervals
+from programs.plans import active_plan, load_plan
 from programs.progress import run_milestone
 from tests.programs.community.conftest import enrol  # noqa: F401 - a fixture
 from tests.programs.conftest import day
@@ -70,6 +71,11 @@ def test_only_a_first_counts_and_each_new_distance_is_its_own_milestone(
     assert run_milestone(db_session, member.id, day(second)) == "continuous_10"
     assert run_milestone(db_session, member.id, day(third)) is None
     assert run_milestone(db_session, member.id, day(fourth)) == "continuous_20"
+    # The day page passes her active plan, as it has it already: the same answers.
+    plan = load_plan(active_plan(db_session, member.id))
+    for offset in RUN_DAYS:
+        expected = run_milestone(db_session, member.id, day(offset))
+        assert run_milestone(db_session, member.id, day(offset), active=plan) == expected
     with _noon(fourth):
         auth.login(member)
         assert 'value="continuous_20"' in client.get("/portal").text
