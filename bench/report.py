@@ -39,20 +39,22 @@ LIMITS = {
     "and days off in one, the week's bookings, her calendar feed) and rendering a radio per "
     "free slot of the week and the form's fields",
     "Slots API (7 days)": COPY,
-    "Slots API (7 days), computed (no-cache)": "4 statements (settings, windows and days off "
-    "in one, the week's bookings, her calendar feed) and flask-smorest's serialisation; the "
-    "slots themselves take <1 ms",
+    "Slots API (7 days), computed (no-cache)": "2 statements (the coach's settings, windows "
+    "and days off and whether she has a calendar feed in one; the week's bookings; her feed's "
+    "copy only when she has one) and flask-smorest's serialisation; the slots themselves take "
+    "<1 ms",
     "Landing page, nginx cache": NGINX,
     "Articles list, nginx cache": NGINX,
     "An article, nginx cache": NGINX,
     "Public slots page, nginx cache": NGINX,
     "Booking POST (API)": (
-        "11 statements in one transaction on PostgreSQL (the coach's settings; her windows and "
-        "days off; her calendar feed; the slot's neighbours; the lead by email; the new lead, "
-        "inserted at its final stage; the booking; the coach's email overrides and the "
-        "suppressions; the three emails in one INSERT; the six timeline entries in one Core "
-        "INSERT) and the commit; the emails are rendered by the worker at send time. Python's "
-        "share is SQLAlchemy's statement execution and unit of work"
+        "6 statements in one transaction on PostgreSQL (the coach's settings, windows and days "
+        "off and whether she has a calendar feed in one; a booking that clashes with the slot, "
+        "if any; the lead by email; the new lead, inserted at its final stage; the booking; its "
+        "timeline entries in one Core INSERT), the commit, and the publish of the task with "
+        "which the worker queues her three emails (crm.booking.queue_emails). Python's share: "
+        "SQLAlchemy's unit of work for the lead and the booking, Celery's publish, "
+        "flask-smorest's parsing and Flask's hooks"
     ),
     "Lead list, first page": (
         "2 statements (the user; the 50 rows with the capped count, the coach's zone and the "
@@ -79,7 +81,10 @@ LIMITS = {
     "Runner today page": "2 statements (the user with her access state; her plan, time "
     "zone and the day's logs in one), no BEGIN, ROLLBACK or ping round trips; the log forms "
     "read from their shape on GET (crm.forms.blank_form), their hidden inputs and rows of "
-    "choices built in Python (programs/markup.py)",
+    "choices built in Python (programs/markup.py). This runner has done a run/walk of 10 "
+    "minutes or more today, so the page also asks whether it was her first that long (2 "
+    "statements: her run/walks done so far and her older plans; the active plan is the one "
+    "the page holds)",
     "Health check": "a SELECT 1 and a Redis PING through the pool",
     "Stripe webhook POST": "signature check (HMAC), event ledger insert, broker publish",
 }
@@ -135,14 +140,17 @@ def ms(us: float) -> str:
 
 # What meeting a missed goal would take, from the CPU column and the profiles of this run.
 WOULD_TAKE = {
-    "Booking POST (API)": "It is 11 statements now "
-    "(was 15) and a commit that waits for the disk; each statement costs ~0.3 ms of Python "
-    "(SQLAlchemy's execution) and ~0.15 ms of PostgreSQL. What is left to fold in this shape "
-    "is the coach's settings with her windows, the email overrides with the suppressions, and "
-    "the calendar feed read once instead of twice: 8 statements, perhaps a fifth less. The rest "
-    "would take another shape: the request only holds the slot (one INSERT of the booking with "
-    "the visitor's details) and the worker makes the lead, its timeline and the emails, so the "
-    "coach's pipeline would show the lead a moment after the booking.",
+    "Booking POST (API)": "The request no longer queues any email: "
+    "it books, and the worker queues the confirmation and reminders once it commits (this "
+    "session: 13,400 Python calls a booking before, ~7,600 now). Profiled in-process (300 "
+    "bookings), what is left is the unit of work and the two INSERTs of the lead and the "
+    "booking (~20 %), Celery's publish (~13 %: kombu's machinery around one LPUSH), the rules "
+    "(~11 %), the lead look-up (~10 %), the timeline's INSERT (~6 %) and Flask, webargs and "
+    "the hooks (~23 %). Inserting a new lead and its booking as Core, beside merge_lead's ORM "
+    "path for a returning one, would take perhaps a sixth; the rest would need the request to "
+    "hold only the slot (one INSERT of the booking with her details) and the worker to make "
+    "the lead and its timeline too, which would change the API's answer (no lead id yet) and "
+    "show the coach a booking without its lead for a moment.",
     "Lead list, first page": "A signed-in page's floor (the sign-in look-up through the ORM, "
     "Flask's request handling and hooks, base.html, gunicorn) is about half of a signed-in "
     "page's server CPU. Of the page's own work, the profile below shows its statement "
@@ -325,10 +333,12 @@ def write_report(info, data, plan, facts, hello_before, hello_after, results, pl
         "Asserted in tests, not timed: the lead list (tests/crm/leads/test_lead_list.py), the "
         "dashboard, pipeline, lead detail, outbox, the coach's client list, the runner's "
         "today/week/progress pages and `GET /api/v1/leads` (tests/bench/test_query_counts.py) "
-        "run the same number of queries for 3 rows as for 33; booking a call writes its three "
-        "emails (confirmation, two reminders) in one INSERT, with no UPDATE for the consent and "
-        "no look-up of nurture emails for a new lead, and renders none of them (11 statements in "
-        "all on PostgreSQL with a calendar feed; the worker renders the emails and the .ics when "
+        "run the same number of queries for 3 rows as for 33; booking a call writes the lead, "
+        "the booking and its timeline and no email, with no UPDATE for the consent and no "
+        "look-up of nurture emails for a new lead (6 statements on SQLite; a calendar feed "
+        "adds the read of its copy), and the worker queues its three emails (confirmation, two "
+        "reminders) in one INSERT once it commits, rendering none of them (the sender renders "
+        "the emails and the .ics when "
         "it sends them). Each page's statements and rendered bytes have a budget "
         "(tests/bench/test_budgets.py).",
         "",

@@ -95,8 +95,11 @@ def _slot_json(slot: Slot, tz: str) -> dict[str, str]:
 def list_slots(start=None, days: int = 7, tz: str | None = None):
     """Free slots from `start` (default today) for `days` days, shown in zone `tz`
     (default: the coach's)."""
-    tz = tz or coach_availability.coach_settings(db.session).timezone
-    slots = coach_availability.free_slots(db.session, start_day=start, days=days, tz=tz)
+    rules = coach_availability.load_rules(db.session)  # with her zone: one statement
+    tz = tz or rules.timezone
+    slots = coach_availability.free_slots(
+        db.session, start_day=start, days=days, tz=tz, rules=rules
+    )
     return [_slot_json(slot, tz) for slot in slots]
 
 
