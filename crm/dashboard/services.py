@@ -17,6 +17,7 @@ from crm.time import zone
 
 FUNNEL_DAYS = 90
 UPCOMING_DAYS = 14
+CALLS_SHOWN = 20  # today's and upcoming calls on the dashboard, each
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,15 @@ def _calls_statement() -> Select:
         Booking.lead_id, Booking.start_at, Booking.timezone, Booking.status,
         Lead.name.label("lead_name"),
     ).join(Lead, Lead.id == Booking.lead_id)  # fmt: skip
-    today = base.where(
-        Booking.start_at >= today_start, Booking.start_at < tomorrow, Booking.status.in_(live)
+    today = (
+        base.where(
+            Booking.start_at >= today_start, Booking.start_at < tomorrow, Booking.status.in_(live)
+        )
+        # Her own rules leave room for fewer calls than this in a day; should a day hold more,
+        # the latest are shown (those still to come among them), not the morning's.
+        .order_by(Booking.start_at.desc())
+        .limit(CALLS_SHOWN)
+        .subquery()
     )
     upcoming = (
         base.where(
@@ -50,15 +58,16 @@ def _calls_statement() -> Select:
             Booking.status == BookingStatus.BOOKED,
         )
         .order_by(Booking.start_at)
-        .limit(20)
+        .limit(CALLS_SHOWN)
         .subquery()
     )
-    both = union_all(today, select(upcoming)).subquery()
+    both = union_all(select(today), select(upcoming)).subquery()
     return select(both).order_by(both.c.start_at)
 
 
 def calls(session: Session, tz_name: str, now: datetime) -> tuple[list[Row], list[Row]]:
-    """(today's calls, upcoming calls in the next two weeks, 20 at most), in one statement.
+    """(today's calls, upcoming calls in the next two weeks; CALLS_SHOWN of each at most), in one
+    statement.
 
     Each row is what the pages show of a call: its lead_id, start_at, timezone and status, and
     the lead's name as `lead_name` (not ORM objects: the rest of the rows stays in the tables)."""

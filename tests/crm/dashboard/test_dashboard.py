@@ -64,6 +64,17 @@ def test_calls_today_and_upcoming_in_the_coachs_time_zone(db_session, make_lead)
     assert [b.lead_name for b in upcoming] == ["Tomorrow"]
 
 
+def test_a_day_with_more_calls_than_shown_lists_its_latest(db_session, make_lead):
+    tz = "UTC"
+    now = datetime(2025, 6, 2, 15, tzinfo=UTC)
+    shown = services.CALLS_SHOWN
+    for k in range(shown + 5):  # every 30 minutes from 00:00: more than her rules would allow
+        lead = make_lead(name=f"Call {k:02d}", email=f"call{k}@example.com")
+        _book(db_session, lead, datetime(2025, 6, 2, tzinfo=UTC) + timedelta(minutes=30 * k))
+    today, _upcoming = services.calls(db_session, tz, now)
+    assert [b.lead_name for b in today] == [f"Call {k:02d}" for k in range(5, shown + 5)]
+
+
 def test_new_leads_this_week_start_on_monday(db_session, make_lead):
     now = datetime(2025, 6, 4, 12, tzinfo=UTC)  # a Wednesday
     make_lead(name="Monday", created_at=datetime(2025, 6, 2, 8, tzinfo=UTC))
