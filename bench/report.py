@@ -74,9 +74,10 @@ LIMITS = {
     "and the page's forms in plain markup on GET (WTForms validates the POSTs)",
     "Coach dashboard": (
         "6 statements (the user; the kept funnel and revenue with the coach's zone and the busy "
-        "feed's status; today's and upcoming calls in one; new leads with the week's count from "
-        "the index; clients who need her; the articles' attribution in one grouped statement), "
-        "its four lists built in Python (crm/dashboard/rows.py)"
+        "feed's status; today's and upcoming calls in one, 20 of each at most: the seeded "
+        "calendar has a call every 30 minutes of every day, ~40 today; new leads with the "
+        "week's count from the index; clients who need her; the articles' attribution in one "
+        "grouped statement), its four lists built in Python (crm/dashboard/rows.py)"
     ),
     "Runner today page": "2 statements (the user with her access state; her plan, time "
     "zone and the day's logs in one), no BEGIN, ROLLBACK or ping round trips; the log forms "
