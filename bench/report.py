@@ -142,8 +142,8 @@ def ms(us: float) -> str:
 # What meeting a missed goal would take, from the CPU column and the profiles of this run.
 WOULD_TAKE = {
     "Booking POST (API)": "The request no longer queues any email: "
-    "it books, and the worker queues the confirmation and reminders once it commits (this "
-    "session: 13,400 Python calls a booking before, ~7,600 now). Profiled in-process (300 "
+    "it books, and the worker queues the confirmation and reminders once it commits (13,400 "
+    "Python calls a booking before that change, ~7,600 after). Profiled in-process (300 "
     "bookings), what is left is the unit of work and the two INSERTs of the lead and the "
     "booking (~20 %), Celery's publish (~13 %: kombu's machinery around one LPUSH), the rules "
     "(~11 %), the lead look-up (~10 %), the timeline's INSERT (~6 %) and Flask, webargs and "
@@ -167,11 +167,15 @@ WOULD_TAKE = {
     "Coach dashboard": "Less Python in its template (the funnel, the revenue card and the "
     "articles' attribution table, ~0.7 ms) and the new leads read with the calls (one "
     "statement fewer).",
-    "Runner today page": "Beside the floor she pays one statement (the "
-    "plan's ~35 KB of text comes every time: its parse is kept per process by content, the "
-    "transfer is not) and the day's template (its forms are read from their shape, not "
-    "built). The plan's text sent only when the process lacks it (keyed by a hash PostgreSQL "
-    "computes) would save its transfer but not PostgreSQL's reading of it.",
+    "Runner today page": "Beside the floor she pays her day's statement (the plan's "
+    "~35 KB of text comes every time: its parse is kept per process by content, the "
+    "transfer is not), the day's "
+    "template (its forms are read from their shape, not built) and, once a run/walk of 10 "
+    "minutes or more is done that day, two statements for the milestone card (her run/walks "
+    "done so far and her older plans). The plan's text sent only when the process lacks it "
+    "(keyed by a hash PostgreSQL computes) would save its transfer but not PostgreSQL's "
+    "reading of it; the milestone could be kept with the log when she saves it, were it not "
+    "that a log sent late from a phone can make an earlier day the first.",
 }
 
 
