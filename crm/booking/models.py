@@ -79,8 +79,8 @@ class Booking(db.Model):
     """A free call. `slot_start` is set while the booking holds its slot and NULL once it lets go:
     the unique constraint on it is what makes a double booking impossible.
 
-    The booking request writes the lead, the booking and its timeline entry, nothing more; a
-    Celery task then queues her confirmation and reminders (crm.booking.confirm) and sets
+    The booking request writes the lead, the booking and its timeline entries, nothing more; a
+    Celery task then queues her confirmation and reminders (crm.booking.queue_emails) and sets
     `emails_queued_at`. Until then it is NULL, and beat's sweep finds the bookings whose task was
     lost (a broker outage) by the partial index on it."""
 

@@ -39,6 +39,11 @@ from crm.leads.services import (
 from crm.time import coach_when, is_valid_timezone, utcnow, zone
 from tasks.outbox import after_commit, outbox_queue, publish_task, queue_emails
 
+log = logging.getLogger(__name__)
+
+# The worker's half of a booking (crm/booking/tasks.py), published once the booking commits.
+QUEUE_EMAILS_TASK = "crm.booking.queue_emails"
+
 # Field limits shared by the form, the API schema and the service's own check.
 FIELD_LIMITS = {
     "name": 120,
@@ -50,8 +55,6 @@ FIELD_LIMITS = {
     "timezone": 64,
     "utm": 120,
 }
-log = logging.getLogger(__name__)
-
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
 
@@ -223,9 +226,6 @@ def book_call(
             raise SlotTaken() from exc
         raise
     return booking
-
-
-QUEUE_EMAILS_TASK = "crm.booking.queue_emails"
 
 
 def queue_booking_emails(session: Session, booking_id: int, *, now: datetime | None = None) -> bool:
