@@ -93,6 +93,16 @@ def test_a_call_cancelled_before_the_task_runs_gets_no_confirmation(db_session, 
     assert db_session.get(Booking, booking.id).emails_queued_at is not None
 
 
+def test_a_task_that_comes_after_the_call_has_started_queues_nothing(db_session, book):
+    """A sweep long after a broker outage: no confirmation for a call already under way, and
+    the booking leaves the sweep's list (a booking whose emails keep failing leaves it too)."""
+    booking = book(emails=False)
+    late = booking.start_at + timedelta(minutes=1)
+    assert services.queue_booking_emails(db_session, booking.id, now=late) is True
+    assert _templates(db_session) == []
+    assert services.queue_pending_booking_emails(db_session, now=late) == 0
+
+
 def test_a_moved_call_queues_its_own_emails_at_once(db_session, book, free_slot):
     booking = book(emails=False)
     moved = services.reschedule_booking(db_session, booking.id, free_slot(3).start)
