@@ -120,9 +120,10 @@ def app(backend, tmp_path_factory):
     url = f"sqlite:///{tmp_dir / 'hero.sqlite'}" if backend == "sqlite" else PG_URL
     app = create_app(make_test_config(url, tmp_dir))
     app.config["HERO_TEST_TMP"] = tmp_dir
-    # Tests keep one app context open and the test client reuses it, so Flask-Login's per-context
-    # cache of the current user would leak from one request into the next: forget it each time.
-    request_started.connect(_forget_cached_user, app)
+    # Tests keep one app context open and the test client reuses it, so what a request keeps in
+    # `g` (Flask-Login's current user, the coach's settings, the CSRF token) would leak into the
+    # next: each request starts with an empty `g`, as it does when served.
+    request_started.connect(_fresh_g, app)
     with app.app_context():
         _reset_schema()
     yield app
@@ -133,8 +134,8 @@ def app(backend, tmp_path_factory):
         _drop_database(PG_URL.rsplit("/", 1)[1])
 
 
-def _forget_cached_user(sender, **extra) -> None:
-    g.pop("_login_user", None)
+def _fresh_g(sender, **extra) -> None:
+    vars(g).clear()
 
 
 def _reset_schema() -> None:
