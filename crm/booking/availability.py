@@ -52,11 +52,10 @@ def coach_settings(session: Session) -> CoachSettings:
 
 def load_rules(session: Session) -> Rules:
     """The rules of the coach's settings, her weekly windows and her days off: one statement
-    for the three (every booking and every slot list reads them), which also keeps the settings
-    for `coach_settings` in this request."""
+    for the three, and whether she has a calendar feed (every booking and every slot list reads
+    them), which also keeps the settings for `coach_settings` in this request."""
     cached = g.get("_coach_settings") if has_app_context() else None
     if cached is not None and cached in session:
-        busy_feed.note_feed_absent(False)  # not read here: get_feed asks
         return _rules(cached, session.execute(_WINDOWS_AND_DAYS_OFF).all())
     rows = session.execute(_SETTINGS_WINDOWS_AND_DAYS_OFF).all()
     if not rows:  # no settings saved yet: the defaults, with whatever windows there are
@@ -64,11 +63,11 @@ def load_rules(session: Session) -> Rules:
     settings = rows[0][0]
     if has_app_context():
         g._coach_settings = settings
-    busy_feed.note_feed_absent(not rows[0][5])
-    return _rules(settings, [row[1:5] for row in rows if row[1] is not None or row[4] is not None])
+    windows = [row[1:5] for row in rows if row[1] is not None or row[4] is not None]
+    return _rules(settings, windows, calendar_feed=bool(rows[0][5]))
 
 
-def _rules(settings: CoachSettings, rows) -> Rules:
+def _rules(settings: CoachSettings, rows, calendar_feed: bool | None = None) -> Rules:
     return Rules(
         timezone=settings.timezone,
         windows=tuple(Window(w, start, end) for w, start, end, day in rows if day is None),
@@ -77,6 +76,7 @@ def _rules(settings: CoachSettings, rows) -> Rules:
         buffer_minutes=settings.buffer_minutes,
         min_notice_hours=settings.min_notice_hours,
         horizon_days=settings.horizon_days,
+        calendar_feed=calendar_feed,
     )
 
 
@@ -101,7 +101,7 @@ _SETTINGS_WINDOWS_AND_DAYS_OFF = (
         _both.c.start_time,
         _both.c.end_time,
         _both.c.day,
-        busy_feed.FEED_EXISTS,  # whether she has a calendar feed (see get_feed)
+        busy_feed.FEED_EXISTS,  # whether she has a calendar feed (Rules.calendar_feed)
     )
     .outerjoin(_both, true())
     .where(CoachSettings.id == select(func.min(CoachSettings.id)).scalar_subquery())
@@ -151,7 +151,7 @@ def free_slots(
         now=now,
         range_start=range_start,
         range_end=range_end,
-        busy=_busy(session, range_start, range_end),
+        busy=_busy(session, range_start, range_end, feed=rules.calendar_feed is not False),
     )
 
 

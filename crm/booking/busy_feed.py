@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import recurring_ical_events
 from celery import shared_task
-from flask import current_app, g, has_app_context
+from flask import current_app
 from icalendar import Calendar
 from sqlalchemy import Subquery, func, select
 from sqlalchemy.orm import Session
@@ -75,18 +75,10 @@ def mask_url(url: str) -> str:
 
 
 def get_feed(session: Session) -> BusyFeed | None:
-    if has_app_context() and g.get("_busy_feed_absent"):
-        return None  # this request's load_rules saw no feed (see note_feed_absent)
     return session.scalar(select(BusyFeed).order_by(BusyFeed.id).limit(1))
 
 
-def note_feed_absent(absent: bool) -> None:
-    """What a caller's own statement said of the feed's row (load_rules reads it beside the
-    rules): with none, `get_feed` answers None in this request without asking again."""
-    if has_app_context():
-        g._busy_feed_absent = absent
-
-
+# Whether there is a feed, for a caller's own statement (load_rules reads it with the rules).
 FEED_EXISTS = select(BusyFeed.id).exists()
 
 
@@ -94,7 +86,6 @@ def save_feed_url(session: Session, raw: str) -> BusyFeed | None:
     """Store (or, with "", remove) the coach's calendar address. A new address starts with no
     busy times until its first fetch. Commits. Raises AvailabilityError."""
     url = normalise_feed_url(raw)
-    note_feed_absent(False)  # ask: this request may have read the rules before
     feed = get_feed(session)
     if not url:
         if feed is not None:

@@ -160,7 +160,11 @@ def book_call(
     # Her own calendar again, now (a few seconds at most; when down, the last good copy counts).
     # None: she has no calendar feed (a feed without an address is deleted, never kept), so
     # there is no copy to read again.
-    fed = busy_feed.refresh_busy_feed(session, timeout=busy_feed.BOOKING_TIMEOUT, now=now)
+    fed = (
+        None
+        if rules.calendar_feed is False  # read with the rules: nothing to fetch
+        else busy_feed.refresh_busy_feed(session, timeout=busy_feed.BOOKING_TIMEOUT, now=now)
+    )
     _check_free(session, rules, slot, feed=fed is not None)
 
     fields: dict[str, Any] = {

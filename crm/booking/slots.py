@@ -38,6 +38,9 @@ class Rules:
     buffer_minutes: int = 10
     min_notice_hours: int = 12
     horizon_days: int = 30
+    # Whether the coach has a calendar feed whose busy times count too, as load_rules read it
+    # with the rest (None: not read; the feed is then looked up where it is needed).
+    calendar_feed: bool | None = None
 
     @property
     def tz(self) -> ZoneInfo:
