@@ -409,13 +409,8 @@ def enqueue_sends(row_ids: list[int]) -> int:
         chunk = row_ids[start : start + SEND_BATCH]
         if len(chunk) == 1:
             sent += enqueue_send(chunk[0])
-            continue
-        try:
-            celery_app().send_task(SEND_BATCH_TASK, args=[chunk], queue=outbox_queue())
-        except Exception:  # noqa: BLE001 - the rows are durable; sweep_stuck re-enqueues them
-            log.exception("could not enqueue %d outbox emails; the sweeper will retry", len(chunk))
-            continue
-        sent += len(chunk)
+        elif publish_task(SEND_BATCH_TASK, [chunk], queue=outbox_queue()):
+            sent += len(chunk)
     return sent
 
 

@@ -183,8 +183,8 @@ def client(app_ctx):
 def booking_worker(db_session) -> Callable[[], int]:
     """What the Celery worker does once a booking commits, run here: queue the emails of every
     booking still without them (crm.booking.queue_emails, as beat's sweep finds them). The
-    worker's own path is covered in tests/crm/booking/test_emails_later.py and, with a real
-    worker and SMTP server, tests/tasks/test_delivery.py."""
+    worker's own path, with a real Celery worker and SMTP server, is covered in
+    tests/crm/booking/test_emails_later.py and tests/faults/test_broker_down.py."""
     from crm.booking.services import queue_pending_booking_emails
 
     return lambda: queue_pending_booking_emails(db_session, grace=timedelta(0))
