@@ -100,12 +100,7 @@ def queue_email(
     return row
 
 
-def queue_emails(
-    session: Session,
-    items: Iterable[Mapping[str, Any]],
-    *,
-    timeline: list[EmailEvent] | None = None,
-) -> list[int]:
+def queue_emails(session: Session, items: Iterable[Mapping[str, Any]]) -> list[int]:
     """Many `queue_email` calls at once, for fan-outs (check-ins, sequences): the same rows, the
     same rules, in a handful of statements per BULK_CHUNK emails instead of ~5 per email.
 
@@ -115,19 +110,13 @@ def queue_emails(
     the leads' consent), one multi-row INSERT … ON CONFLICT DO NOTHING on the idempotency key
     (so an existing or concurrent duplicate is skipped, never an error), and the timeline events
     of the rows that belong to a lead. Adds to the caller's transaction (no commit); the send
-    tasks are enqueued, in batches, once it commits. Returns the ids of the new rows.
-
-    `timeline`: a list to put those events in instead of recording them, for a caller that puts
-    them on the timeline with its own entries, in one INSERT and in the order it wants."""
+    tasks are enqueued, in batches, once it commits. Returns the ids of the new rows."""
     pending = [_normalised(item) for item in items]
     ids: list[int] = []
     for start in range(0, len(pending), BULK_CHUNK):
         chunk_ids, events = _queue_chunk(session, pending[start : start + BULK_CHUNK])
         ids += chunk_ids
-        if timeline is None:
-            record_events(session, events)
-        else:
-            timeline += events
+        record_events(session, events)
     return ids
 
 
