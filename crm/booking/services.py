@@ -157,15 +157,7 @@ def book_call(
     if errors:
         raise BookingInvalid(errors)
     slot = slot_rules.validate_slot(rules, slot_start, now=now)
-    # Her own calendar again, now (a few seconds at most; when down, the last good copy counts).
-    # None: she has no calendar feed (a feed without an address is deleted, never kept), so
-    # there is no copy to read again.
-    fed = (
-        None
-        if rules.calendar_feed is False  # read with the rules: nothing to fetch
-        else busy_feed.refresh_busy_feed(session, timeout=busy_feed.BOOKING_TIMEOUT, now=now)
-    )
-    _check_free(session, rules, slot, feed=fed is not None)
+    _check_free(session, rules, slot, feed=_calendar_again(session, rules, now))
 
     fields: dict[str, Any] = {
         "phone": phone,
@@ -286,6 +278,18 @@ def queue_pending_booking_emails(
     return done
 
 
+def _calendar_again(session: Session, rules: Rules, now: datetime) -> bool:
+    """Her own calendar fetched again before a call is held (a few seconds at most; when it is
+    down, the last good copy counts). False when she has no calendar feed (a feed without an
+    address is deleted, never kept), so there is no copy to read: as the rules say, or as the
+    refresh finds."""
+    if rules.calendar_feed is False:
+        return False
+    return (
+        busy_feed.refresh_busy_feed(session, timeout=busy_feed.BOOKING_TIMEOUT, now=now) is not None
+    )
+
+
 def _slot_held(session: Session, start: datetime) -> bool:
     return session.scalar(select(Booking.id).where(Booking.slot_start == start)) is not None
 
@@ -322,12 +326,12 @@ def reschedule_booking(
     slot = slot_rules.validate_slot(rules, new_slot_start, now=now)
     if slot.start == old.start_at:
         raise BookingError("That is the time you already have.", field="slot_start")
-    busy_feed.refresh_busy_feed(session, timeout=busy_feed.BOOKING_TIMEOUT, now=now)
+    fed = _calendar_again(session, rules, now)
     try:
         old.status = BookingStatus.RESCHEDULED
         old.slot_start = None
         session.flush()  # free the old slot before checking and holding the new one
-        _check_free(session, rules, slot)
+        _check_free(session, rules, slot, feed=fed)
         new = Booking(
             lead=old.lead,
             start_at=slot.start,
