@@ -82,10 +82,9 @@ LIMITS = {
     "Runner today page": "2 statements (the user with her access state; her plan, time "
     "zone and the day's logs in one), no BEGIN, ROLLBACK or ping round trips; the log forms "
     "read from their shape on GET (crm.forms.blank_form), their hidden inputs and rows of "
-    "choices built in Python (programs/markup.py). This runner has done a run/walk of 10 "
-    "minutes or more today, so the page also asks whether it was her first that long (2 "
-    "statements: her run/walks done so far and her older plans; the active plan is the one "
-    "the page holds)",
+    "choices built in Python (programs/markup.py). Her milestone (was the run/walk she did "
+    "that day her first that long?) rides in the day's statement: each log keeps the run her "
+    "plan set when she logged it, and a subquery reads the longest before it",
     "Health check": "a SELECT 1 and a Redis PING through the pool",
     "Stripe webhook POST": "signature check (HMAC), event ledger insert, broker publish",
 }

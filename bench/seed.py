@@ -199,6 +199,7 @@ def seed_bench(
     from crm.leads.models import Lead, LeadEvent, Stage
     from programs.intake import submit_intake
     from programs.models import LogStatus, PlanRecord, RunnerProfile, WorkoutLog
+    from programs.plans import load_plan
 
     if db.session.scalar(sa.select(Lead.id).limit(1)) is not None:
         raise click.ClickException("The database already has leads; seed-bench needs an empty one.")
@@ -386,16 +387,24 @@ def seed_bench(
     per_client, extra = divmod(logs, clients) if clients else (0, 0)
     statuses = [LogStatus.DONE] * 7 + [LogStatus.PARTIAL, LogStatus.SKIPPED]
 
+    # Each run/walk keeps the longest run its template's plan set that day, as a logged one does.
+    runs = [
+        {s.date: s.longest_run_seconds for s in load_plan(plan).sessions if s.kind == "run_walk"}
+        for _, plan in templates
+    ]
+
     def log_rows():
         for i in range(clients):
             n = per_client + (1 if i < extra else 0)
             for k in range(n):
                 status = rng.choice(statuses)
                 skipped = status == LogStatus.SKIPPED
+                session_date = anchor - timedelta(days=1 + k // 2)
                 yield {
                     "user_id": first_client_id + i,
-                    "session_date": anchor - timedelta(days=1 + k // 2),
+                    "session_date": session_date,
                     "kind": "run_walk" if k % 2 == 0 else "strength",
+                    "run_seconds": runs[i % len(runs)].get(session_date) if k % 2 == 0 else None,
                     "status": status,
                     "effort": None if skipped else rng.randint(3, 9),
                     "pain_during": None if skipped else rng.choice([0, 0, 0, 1, 2, 3, 5]),

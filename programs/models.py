@@ -134,6 +134,9 @@ class WorkoutLog(db.Model):
     pain_next_morning: Mapped[int | None]
     note: Mapped[str] = mapped_column(Text, default="")
     client_id: Mapped[str | None] = mapped_column(String(64))
+    # A run/walk's longest continuous run, in seconds, as her plan set it when she logged it: her
+    # milestones (programs.progress) compare it with her earlier run/walks' without their plans.
+    run_seconds: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -33,9 +33,8 @@ from programs.errors import PortalError
 from programs.forms import ConfirmForm, EmailChoiceForm, IntakeForm, LogForm, MorningPainForm
 from programs.intake import submit_intake
 from programs.logs import record_morning_pain, record_workout
-from programs.models import LogStatus
 from programs.plans import active_plan, load_plan, logs_for, runner_profile
-from programs.progress import Progress, milestone_shared, run_milestone
+from programs.progress import Progress, milestone_shared
 from programs.progress import progress as runner_progress
 from programs.strength import feedback_from_form, record_strength_session, strength_day
 from programs.today import TodayView, local_today
@@ -176,7 +175,7 @@ def _day_page(view: TodayView, log_form: LogForm | None = None, status: int = 20
             kind=s.kind,
             **(_logged_values(existing) if existing is not None else {}),
         )
-    milestone = _milestone(view) if "run_walk" in view.logs else None
+    milestone = _milestone(view) if view.milestone else None
     # One blank form serves every prompt: the page writes each prompt's log id itself.
     mform = blank_form(MorningPainForm) if view.morning_prompts else None
     mornings = [(lg, mform) for lg in view.morning_prompts]
@@ -207,11 +206,8 @@ def _logged_values(log) -> dict:
 
 def _milestone(view: TodayView) -> dict | None:
     """The share-with-the-community card, for a member whose run/walk that day was a first."""
-    on_date, today = view.on_date, view.today
-    if view.logs["run_walk"].status != LogStatus.DONE:
-        return None  # no milestone without the run done: no need to ask
-    kind = run_milestone(db.session, current_user.id, on_date, active=view.plan)
-    if kind is None or not is_member(db.session, current_user.id):
+    on_date, today, kind = view.on_date, view.today, view.milestone
+    if not is_member(db.session, current_user.id):
         return None
     form = MilestoneForm(formdata=None, kind=kind)
     here = (

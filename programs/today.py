@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session as DbSession
 from crm.accounts.models import User
 from crm.time import utcnow, zone
 from programs.engine import Plan, Session
+from programs.engine.model import RUN_WALK
+from programs.engine.progress import first_milestone
 from programs.models import LogStatus, PlanRecord, RunnerProfile, WorkoutLog
 from programs.plans import (
     PLAN_TEXT,
@@ -19,6 +21,7 @@ from programs.plans import (
     runner_profile,
     sessions_on,
 )
+from programs.progress import longest_before
 
 DEFAULT_TIMEZONE = "America/Los_Angeles"
 
@@ -54,6 +57,7 @@ class TodayView:
     next_session: Session | None = None
     morning_prompts: list[WorkoutLog] = field(default_factory=list)
     week_index: int | None = None
+    milestone: str | None = None  # the community milestone her run/walk that day reached first
 
     @property
     def starts_later(self) -> bool:
@@ -63,11 +67,18 @@ class TodayView:
 @cache
 def _day_statement() -> Select:
     """Her active plan's text, her time zone and her logs between :low and :high, one row per log
-    (one row with no log when there is none). The plan's ~35 KB of text comes on the first row
+    (one row with no log when there is none), each run/walk done in full with the longest run of
+    those she did before it (her milestone). The plan's ~35 KB of text comes on the first row
     only. Built once: building it costs more than running it; the values are bound per call."""
     first_row = func.row_number().over(order_by=(WorkoutLog.session_date, WorkoutLog.kind)) == 1
+    done_run = and_(WorkoutLog.kind == RUN_WALK, WorkoutLog.status == LogStatus.DONE)
     return (
-        select(case((first_row, PLAN_TEXT)), RunnerProfile.timezone, WorkoutLog)
+        select(
+            case((first_row, PLAN_TEXT)),
+            RunnerProfile.timezone,
+            WorkoutLog,
+            case((done_run, longest_before(WorkoutLog))),
+        )
         .select_from(PlanRecord)
         .outerjoin(RunnerProfile, RunnerProfile.user_id == PlanRecord.user_id)
         .outerjoin(
@@ -111,8 +122,12 @@ def today(
         if week.start_date <= on_date < week.start_date + timedelta(days=7):
             view.week_index = week.index
     since = on_date - timedelta(days=2)
-    recent = [lg for *_, lg in rows if lg is not None and since <= lg.session_date <= on_date]
+    recent = [lg for *_, lg, _ in rows if lg is not None and since <= lg.session_date <= on_date]
     view.logs = {lg.kind: lg for lg in recent if lg.session_date == on_date}
+    run = view.logs.get(RUN_WALK)
+    if run is not None and run.status == LogStatus.DONE:
+        before = next(longest for *_, lg, longest in rows if lg is run)
+        view.milestone = first_milestone(run.run_seconds, before)
     view.morning_prompts = [
         lg
         for lg in recent

@@ -103,3 +103,64 @@ def test_plan_calendars_are_filled_for_existing_plans(backend, tmp_path):
         db.engine.dispose()
     if backend == "postgresql":
         _drop_database(SCRATCH_DB)
+
+
+def test_run_seconds_are_filled_for_logged_run_walks(backend, tmp_path):
+    """0007 adds workout_logs.run_seconds and fills it for the run/walks already logged: the
+    longest run of that day's session in her active plan, else in her newest older plan."""
+    app = create_app(make_test_config(_scratch_url(backend, tmp_path), tmp_path))
+
+    def run_walk(day: str, *runs: int) -> dict:
+        segments = [{"kind": "walk", "seconds": 60}] + [{"kind": "run", "seconds": s} for s in runs]
+        return {"date": day, "title": "Run/walk", "kind": "run_walk", "segments": segments}
+
+    active = {
+        "weeks": [{"sessions": [run_walk("2026-12-01", 300, 600), run_walk("2026-12-03", 90)]}]
+    }
+    older = {"weeks": [{"sessions": [run_walk("2026-12-03", 1200), run_walk("2026-11-28", 240)]}]}
+    with app.app_context():
+        upgrade(revision="0006_booking_emails_later")
+        with db.engine.begin() as conn:
+            user_id = conn.execute(
+                sa.text(
+                    "INSERT INTO users (email, password_hash, role, first_name, last_name,"
+                    " timezone, active, created_at) VALUES ('r@example.com', '', 'RUNNER', 'R',"
+                    " '', 'UTC', true, CURRENT_TIMESTAMP) RETURNING id"
+                )
+            ).scalar()
+            for plan, is_active in ((older, False), (active, True)):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO plan_records (user_id, engine_version, base_plan, plan,"
+                        " calendar, coach_edits, active, created_at, updated_at) VALUES (:u, '1',"
+                        " :p, :p, '[]', '[]', :a, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    ),
+                    {"u": user_id, "p": json.dumps(plan), "a": is_active},
+                )
+            for day, kind in (("2026-12-01", "run_walk"), ("2026-12-03", "run_walk"),
+                              ("2026-11-28", "run_walk"), ("2026-11-20", "run_walk"),
+                              ("2026-12-01", "strength")):  # fmt: skip
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO workout_logs (user_id, session_date, kind, status, note,"
+                        " created_at, updated_at) VALUES (:u, :d, :k, 'DONE', '',"
+                        " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    ),
+                    {"u": user_id, "d": day, "k": kind},
+                )
+        upgrade()
+        with db.engine.connect() as conn:
+            filled = conn.execute(
+                sa.text("SELECT session_date, kind, run_seconds FROM workout_logs")
+            ).all()
+        filled = {(str(day), kind): seconds for day, kind, seconds in filled}
+        assert filled == {
+            ("2026-12-01", "run_walk"): 600,  # the active plan's longest run that day
+            ("2026-12-03", "run_walk"): 90,  # the active plan wins over the older one
+            ("2026-11-28", "run_walk"): 240,  # only the older plan had that day
+            ("2026-11-20", "run_walk"): None,  # in no plan
+            ("2026-12-01", "strength"): None,
+        }
+        db.engine.dispose()
+    if backend == "postgresql":
+        _drop_database(SCRATCH_DB)

@@ -21,6 +21,20 @@ from .words import short_date
 
 DONE, PARTIAL, SKIPPED = "done", "partial", "skipped"
 
+# Continuous running, longest first: the community's milestone kinds (programs.community).
+MILESTONE_MINUTES = ((30, "continuous_30"), (20, "continuous_20"), (10, "continuous_10"))
+
+
+def first_milestone(run_seconds: int | None, before_seconds: int | None) -> str | None:
+    """The milestone a run/walk done in full reached for the first time: its longest continuous
+    run (``run_seconds``) is 10, 20 or 30 minutes or more and no run/walk she did in full before
+    it was that long (``before_seconds``: the longest of those, None when there was none)."""
+    today, before = run_seconds or 0, before_seconds or 0
+    for minutes, kind in MILESTONE_MINUTES:
+        if today >= minutes * 60 > before:
+            return kind
+    return None
+
 
 @dataclass(frozen=True, slots=True)
 class SessionLog:
