@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app
 from sqlalchemy import (
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from crm.billing.catalogue import on_sale
 from crm.billing.models import Enrolment, Programme
-from crm.booking.models import Booking, CoachSettings
+from crm.booking.models import Booking, BookingStatus, CoachSettings
 from crm.forms import normalise_email
 from crm.leads.models import Lead, LeadEvent, Note, Stage
 from crm.time import utcnow, zone
@@ -759,20 +759,6 @@ def delete_note(
 
 
 @cache
-def _bookings_statement() -> Select:
-    return (
-        select(Booking.id, Booking.start_at, Booking.timezone, Booking.status)
-        .where(Booking.lead_id == bindparam("lead_id"))
-        .order_by(Booking.start_at.desc())
-    )
-
-
-def lead_bookings(session: Session, lead_id: int) -> list[Row]:
-    """The lead's bookings, newest first: the id, start_at, timezone and status the page shows."""
-    return list(session.connection().execute(_bookings_statement(), {"lead_id": lead_id}))
-
-
-@cache
 def _enrolments_statement() -> Select:
     return (
         select(Enrolment)
@@ -805,20 +791,48 @@ def lead_notes(session: Session, lead_id: int) -> list[Row]:
     return list(session.connection().execute(_notes_statement(), {"lead_id": lead_id}))
 
 
-@cache
-def _timeline_statement() -> Select:
-    return (
-        select(LeadEvent.created_at, LeadEvent.summary)
-        .where(LeadEvent.lead_id == bindparam("lead_id"))
-        .order_by(LeadEvent.created_at.desc(), LeadEvent.id.desc())
-        .limit(bindparam("limit"))
-    )
+class Call(NamedTuple):
+    """One of the lead's calls, as the lead page shows it."""
+
+    id: int
+    start_at: datetime
+    timezone: str
+    status: BookingStatus
 
 
-def lead_timeline(session: Session, lead_id: int, limit: int = 200) -> list[Row]:
-    """The lead's timeline, newest first: each event's created_at and summary."""
-    params = {"lead_id": lead_id, "limit": limit}
-    return list(session.connection().execute(_timeline_statement(), params))
+class TimelineEntry(NamedTuple):
+    created_at: datetime
+    summary: str
+
+
+TIMELINE_SHOWN = 200  # the lead page's timeline: the newest entries
+
+
+def _json_rows(dialect: str, columns: list, where: Any, newest: list, limit: int | None = None):
+    """Rows of one of the lead's lists as a JSON array of arrays, ordered by `newest` descending
+    (NULL when there are none): a column of the lead's statement, so the list costs no statement
+    of its own."""
+    inner = select(
+        *(column.label(f"v{i}") for i, column in enumerate(columns)),
+        *(column.label(f"k{i}") for i, column in enumerate(newest)),
+    ).where(where)
+    inner = inner.correlate(Lead).order_by(*(column.desc() for column in newest))
+    if limit is not None:
+        inner = inner.limit(limit)
+    inner = inner.subquery()
+    values = [inner.c[f"v{i}"] for i in range(len(columns))]
+    if dialect == "postgresql":
+        order = [inner.c[f"k{i}"].desc() for i in range(len(newest))]
+        listed = func.json_agg(aggregate_order_by(func.json_build_array(*values), *order))
+        return type_coerce(select(listed).scalar_subquery(), JSON)
+    row = func.json_array(*values)  # SQLite aggregates in the subquery's order
+    return type_coerce(select(func.json_group_array(func.json(row))).scalar_subquery(), JSON)
+
+
+def _utc(value: str) -> datetime:
+    """A timestamp from a JSON list: PostgreSQL writes its offset, SQLite's values are UTC."""
+    moment = datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass
@@ -827,10 +841,10 @@ class LeadDetail:
 
     lead: Lead
     tz_name: str  # the coach's
-    bookings: list[Row]
+    bookings: list[Call]  # newest first
     enrolments: list[Enrolment]
     notes: list[Row]
-    timeline: list[Row]
+    timeline: list[TimelineEntry]  # newest first, TIMELINE_SHOWN at most
     offer_programmes: list[tuple[int, str]]  # on sale (an active price), by name: the offer menu
 
 
@@ -853,26 +867,43 @@ def _lead_detail_statement(dialect: str) -> Select:
         return select(model.id).where(model.lead_id == Lead.id).exists()
 
     programmes = type_coerce(_offer_programmes(dialect), JSON)
+    calls = _json_rows(
+        dialect,
+        [Booking.id, Booking.start_at, Booking.timezone, Booking.status],
+        Booking.lead_id == Lead.id,
+        [Booking.start_at, Booking.id],
+    )
+    timeline = _json_rows(
+        dialect,
+        [LeadEvent.created_at, LeadEvent.summary],
+        LeadEvent.lead_id == Lead.id,
+        [LeadEvent.created_at, LeadEvent.id],
+        TIMELINE_SHOWN,
+    )
     return select(
-        Lead, coach_timezone_subquery(), has(Booking), has(Enrolment), has(Note), programmes
+        Lead, coach_timezone_subquery(), calls, has(Enrolment), has(Note), programmes, timeline
     ).where(Lead.id == bindparam("lead_id"))
 
 
 def lead_detail(session: Session, lead_id: int) -> LeadDetail:
-    """The lead page's data; LeadNotFound. The first statement reads the lead, the coach's zone,
-    which of the lead's lists have rows, so an empty list (no calls, no notes, not a client:
-    most leads) costs no query, and the programmes on sale (the offer menu)."""
+    """The lead page's data; LeadNotFound. One statement reads the lead, the coach's zone, her
+    calls and her timeline (as JSON lists), which of her other lists have rows, so an empty one
+    (no notes, not a client: most leads) costs no query, and the programmes on sale (the offer
+    menu)."""
     stmt = _lead_detail_statement(session.get_bind().dialect.name)
     row = session.execute(stmt, {"lead_id": lead_id}).first()
     if row is None:
         raise LeadNotFound("No such lead.")
-    lead, tz_name, bookings, enrolments, notes, programmes = row
+    lead, tz_name, calls, enrolments, notes, programmes, timeline = row
     return LeadDetail(
         lead=lead,
         tz_name=timezone_or_default(tz_name),
-        bookings=lead_bookings(session, lead_id) if bookings else [],
+        bookings=[
+            Call(call_id, _utc(start), zone_name, BookingStatus[status])
+            for call_id, start, zone_name, status in calls or ()
+        ],
         enrolments=lead_enrolments(session, lead_id) if enrolments else [],
         notes=lead_notes(session, lead_id) if notes else [],
-        timeline=lead_timeline(session, lead_id),
+        timeline=[TimelineEntry(_utc(at), summary) for at, summary in timeline or ()],
         offer_programmes=[(pid, name) for pid, name in programmes or ()],
     )

@@ -30,9 +30,10 @@ BUDGETS = {
     "slots_api": ("anonymous", 2, 4_000),
     # The user; 50 rows with the page's count, the coach's zone and the sources riding along.
     "lead_list": ("coach", 2, 36_000),
-    # The user; one statement reads the lead, the coach's zone, which of her lists have rows and
-    # the programmes on sale; her calls; her timeline.
-    "lead_detail": ("coach", 4, 24_000),
+    # The user; one statement reads the lead, the coach's zone, her calls and her timeline (as
+    # JSON lists), which of her other lists have rows and the programmes on sale; her notes (this
+    # lead has ten).
+    "lead_detail": ("coach", 3, 24_000),
     # The user; the funnel and revenue from dashboard_counts with the coach's zone and the busy
     # feed's status (issue 14); today's and upcoming calls; new leads; flagged clients; the
     # articles' attribution (one statement each).

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from crm.booking.models import Booking, BookingStatus
 from crm.leads.models import LeadEvent, Note
+from crm.leads.services import TIMELINE_SHOWN, lead_detail
 from extensions import db
 
 
@@ -95,3 +96,33 @@ def test_pause_and_resume_automation(coach_client, make_lead):
     coach_client.post(f"/coach/leads/{lead.id}/automation", data={"paused": "0"})
     db.session.refresh(lead)
     assert lead.automation_paused is False
+
+
+def test_calls_and_timeline_come_newest_first_and_the_timeline_is_capped(
+    coach_client, make_lead, db_session
+):
+    """The calls and the timeline ride in the lead's one statement (as JSON lists): each call
+    keeps its time, zone and status, the newest first; the timeline shows its newest entries."""
+    lead = make_lead(name="Tess Timeline")
+    start = datetime(2030, 1, 7, 17, 0, tzinfo=UTC)
+    for days, status in ((0, BookingStatus.HELD), (7, BookingStatus.BOOKED)):
+        at = start + timedelta(days=days, microseconds=250_000)
+        db_session.add(Booking(lead_id=lead.id, start_at=at, end_at=at + timedelta(minutes=20),
+                               slot_start=at, status=status, timezone="Europe/London"))  # fmt: skip
+    first = datetime(2029, 1, 1, tzinfo=UTC)
+    for i in range(TIMELINE_SHOWN + 5):
+        db_session.add(LeadEvent(lead_id=lead.id, kind="note", summary=f"entry {i}",
+                                 created_at=first + timedelta(hours=i)))  # fmt: skip
+    db_session.commit()
+    detail = lead_detail(db_session, lead.id)
+    assert [(c.start_at, c.timezone, c.status) for c in detail.bookings] == [
+        (start + timedelta(days=7, microseconds=250_000), "Europe/London", BookingStatus.BOOKED),
+        (start + timedelta(microseconds=250_000), "Europe/London", BookingStatus.HELD),
+    ]
+    shown = [entry.summary for entry in detail.timeline if entry.summary.startswith("entry")]
+    assert len(detail.timeline) == TIMELINE_SHOWN
+    assert shown[0] == f"entry {TIMELINE_SHOWN + 4}" and "entry 4" not in shown
+    assert detail.timeline[0].created_at == first + timedelta(hours=TIMELINE_SHOWN + 4)
+    html = coach_client.get(f"/coach/leads/{lead.id}").get_data(as_text=True)
+    assert html.index(f"entry {TIMELINE_SHOWN + 4}") < html.index(f"entry {TIMELINE_SHOWN}")
+    assert "entry 4<" not in html
