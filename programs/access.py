@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 from flask_login import current_user
-from sqlalchemy import ColumnElement, case, exists, null, select
+from sqlalchemy import ColumnElement, case, exists, null, or_, select
 from sqlalchemy.orm import Session
 
 from crm.accounts.access import register_access_state
@@ -31,7 +31,9 @@ LIVE = (EnrolmentStatus.ACTIVE, EnrolmentStatus.PAST_DUE)
 def access_state_column() -> ColumnElement:
     """Per user (correlated to `User`): NULL when she may use the portal, else "paused" or
     "ended" (her newest enrolment's status)."""
-    live = exists().where(Enrolment.user_id == User.id, Enrolment.status.in_(LIVE))
+    # Two comparisons, not IN: an IN list is rendered anew on every execution of the sign-in
+    # look-up (SQLAlchemy's "post-compile" parameters); these are compiled once.
+    live = exists().where(Enrolment.user_id == User.id, or_(*(Enrolment.status == s for s in LIVE)))
     newest = (
         select(Enrolment.status)
         .where(Enrolment.user_id == User.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from html import escape as escape_html
 
 from flask import (
     Blueprint,
@@ -20,7 +21,7 @@ from flask import (
 )
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from werkzeug.routing import BuildError
 
 from crm.accounts.access import coach_required
@@ -155,20 +156,22 @@ _BADGES = {
 def _table_rows(rows, tz_name: str) -> Markup:
     """The lead table's rows as HTML, built here: 50 rows of nine cells through the template's
     autoescape (a call per cell) and the `when` filter cost more than the rest of the page. Every
-    value from the database goes through escape(); the URL is digits and the day ours."""
+    value from the database goes through the standard library's html.escape (the same five
+    characters as markupsafe's, at half the cost: no Markup per cell); the URL is digits and the
+    day ours."""
     detail = url_for("leads.lead_detail", lead_id=0).removesuffix("0")  # one build, not 50
     day = day_formatter(tz_name)
     html = []
     for r in rows:
-        email = escape(r.email)
+        email = escape_html(r.email)
         html.append(
             "\n      <tr>\n"
-            f'        <td><a href="{detail}{r.id}">{escape(r.name)}</a>\n'
+            f'        <td><a href="{detail}{r.id}">{escape_html(r.name)}</a>\n'
             f'            <div class="small text-muted d-md-none text-break">{email}</div></td>\n'
             f'        <td class="d-none d-md-table-cell text-break">{email}</td>\n'
-            f'        <td class="d-none d-lg-table-cell">{escape(r.phone)}</td>\n'
+            f'        <td class="d-none d-lg-table-cell">{escape_html(r.phone)}</td>\n'
             f"        <td>{_BADGES[r.stage]}</td>\n"
-            f'        <td class="d-none d-md-table-cell">{escape(r.source)}</td>\n'
+            f'        <td class="d-none d-md-table-cell">{escape_html(r.source)}</td>\n'
             f'        <td class="d-none d-sm-table-cell small">{day(r.created_at)}</td>\n'
             "      </tr>\n    "
         )
