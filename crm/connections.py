@@ -19,6 +19,13 @@ were for:
   until the commit or rollback are one transaction, exactly as before. A connection someone set
   to AUTOCOMMIT on purpose (the sender's marks) is left as it is.
 
+A third rule saves Python, not round trips: **a cursor's description is built when read.**
+SQLAlchemy reads `cursor.description` after every statement, but uses it only the first time it
+sees a statement's result (it keeps the result's columns with the compiled statement). psycopg
+builds a `Column` object per column on every read: a quarter of the client's CPU for a
+statement. Hero's cursors (`DescribedOnRead`) hand SQLAlchemy a sequence of the same length that
+builds those columns only when one is asked for.
+
 SQLite (the no-server default) keeps SQLAlchemy's usual handling: it has no round trips to save.
 """
 
@@ -28,8 +35,11 @@ import functools
 import re
 import select
 import time
+from collections.abc import Sequence
 
+import psycopg
 from flask import Flask
+from psycopg.pq import ExecStatus
 from sqlalchemy import event, exc
 
 from extensions import db
@@ -59,6 +69,43 @@ def init_app(app: Flask) -> None:
     event.listen(engine, "before_cursor_execute", _transaction_for_writes)
 
 
+class _Description(Sequence):
+    """A result's columns, as psycopg describes them, built on the first look at one of them.
+    Each SQLAlchemy statement has a cursor of its own, so the result it describes stays put."""
+
+    __slots__ = ("_cursor", "_result", "_size", "_columns")
+
+    def __init__(self, cursor: psycopg.Cursor, size: int) -> None:
+        self._cursor, self._result, self._size = cursor, cursor.pgresult, size
+        self._columns: list[psycopg.Column] | None = None
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, index):
+        if self._columns is None:
+            if self._cursor.pgresult is not self._result:
+                raise RuntimeError("the cursor has moved on to another result")
+            self._columns = [psycopg.Column(self._cursor, i) for i in range(self._size)]
+        return self._columns[index]
+
+
+class DescribedOnRead(psycopg.Cursor):
+    """psycopg's cursor, with a `description` that costs nothing until a column is read."""
+
+    @property
+    def description(self) -> Sequence[psycopg.Column] | None:
+        result = self.pgresult
+        if result is None:
+            return None
+        if result.nfields or result.status in _TUPLES:  # as psycopg decides (a "SELECT ;")
+            return _Description(self, result.nfields)
+        return None
+
+
+_TUPLES = frozenset({ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE, ExecStatus.TUPLES_CHUNK})
+
+
 def _checkout(dbapi_connection, record, proxy) -> None:
     idle_since = record.info.get("idle_since")
     if idle_since is not None and time.monotonic() - idle_since > PING_AFTER_IDLE:
@@ -66,6 +113,7 @@ def _checkout(dbapi_connection, record, proxy) -> None:
     elif _server_has_spoken(dbapi_connection):
         raise exc.DisconnectionError("the database server closed this connection")
     dbapi_connection.autocommit = True
+    dbapi_connection.cursor_factory = DescribedOnRead
 
 
 def _checkin(dbapi_connection, record) -> None:

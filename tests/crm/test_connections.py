@@ -104,3 +104,26 @@ def test_a_long_idle_connection_is_pinged(pg, monkeypatch):
     kill(first)
     assert backend_pid() != first
     assert pinged
+
+
+def test_a_cursor_describes_its_result_when_a_column_is_read(pg):
+    """SQLAlchemy reads `description` after every statement; Hero's cursors build psycopg's
+    columns only when one is looked at, and describe what psycopg would."""
+    cursor = db.session.connection().connection.dbapi_connection.cursor()
+    assert isinstance(cursor, connections.DescribedOnRead)
+    cursor.execute("SELECT 1 AS a, 'x'::text AS b")
+    described = cursor.description
+    assert len(described) == 2
+    assert [(c.name, c.type_code) for c in described] == [("a", 23), ("b", 25)]  # int4, text
+    cursor.execute("SELECT")  # tuples, no columns: described, and empty
+    assert cursor.description is not None and len(cursor.description) == 0
+    cursor.execute("SET LOCAL statement_timeout = 0")
+    assert cursor.description is None
+    cursor.execute("SELECT 1 AS a")
+    stale = cursor.description
+    cursor.execute("SELECT 2 AS z")
+    with pytest.raises(RuntimeError):
+        stale[0]  # it would describe another result: refused, not wrong
+    # Through SQLAlchemy, a statement it has not seen yet is described from the cursor.
+    row = db.session.execute(sa.text("SELECT 7 AS seven, 'k' AS kay")).one()
+    assert row._mapping == {"seven": 7, "kay": "k"}
