@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from html import escape as escape_html
 
@@ -114,9 +115,24 @@ def _page_links(filters: services.LeadFilters, cursor: str | None, page) -> dict
     return {"prev_url": prev_url, "next_url": next_url}
 
 
+# The lead list's filter fields: a URL with none of them (the first page, or a later one of the
+# whole list) asks for the defaults, with nothing to validate.
+FILTER_ARGS = frozenset({"q", "stage", "source", "created_from", "created_to", "sort"})
+
+
+@functools.lru_cache(maxsize=64)
+def _blank_filters(script_root: str, sources: tuple[str, ...]) -> Markup:
+    """The filter form with nothing asked for, rendered once per process, path prefix and list
+    of sources (a new source renders it anew): the same markup as a refused or filtered one."""
+    form = _with_sources(LeadFilterForm(formdata=None), list(sources))
+    return Markup(render_template("leads/_filters.html", form=form))
+
+
 @bp.get("/coach/leads")
 @coach_required
 def lead_list():
+    if FILTER_ARGS.isdisjoint(request.args):
+        return _lead_list_page(None, services.LeadFilters())
     form = LeadFilterForm(request.args)  # the sources are the menu's, not a rule to validate
     if not form.validate():
         tz_name, sources = services.timezone_and_sources(db.session)
@@ -124,17 +140,26 @@ def lead_list():
         return render_template(
             "leads/list.html", form=form, page=None, total=0, filters=None, tz_name="UTC"
         ), 400
-    filters = _filters(form)
+    return _lead_list_page(form, _filters(form))
+
+
+def _lead_list_page(form: LeadFilterForm | None, filters: services.LeadFilters):
+    """A page of the list for valid `filters`; `form` is None when none was asked for."""
     cursor = request.args.get("cursor") or None
     try:
         page = services.lead_list_page(db.session, filters, cursor=cursor)
     except services.LeadError as exc:
         flash(str(exc), "warning")
         return redirect(url_for("leads.lead_list", **filters.as_args()))
-    _with_sources(form, page.sources)
+    blank = None
+    if form is None:
+        blank = _blank_filters(request.script_root, tuple(page.sources))
+    else:
+        _with_sources(form, page.sources)
     return render_template(
         "leads/list.html",
         form=form,
+        blank_filters=blank,
         page=page,
         rows=_table_rows(page.rows, page.tz_name),
         total=page.total,

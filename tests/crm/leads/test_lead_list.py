@@ -245,3 +245,21 @@ def test_zone_and_sources_ride_with_the_rows_unless_a_date_filter_needs_the_zone
     assert '<option value="instagram">instagram</option>' in html
     assert statements_for(coach_client, "/coach/leads?created_from=2020-01-01") == 3
     assert statements_for(coach_client, "/coach/leads?q=zzz-no-match") == 3  # empty: zone after
+
+
+def test_the_blank_filters_are_the_form_a_filtered_page_shows(coach_client, make_lead):
+    """With no filter in the URL the form is rendered once per process, not built and validated
+    per request: it is the same markup as the form of a page that asks for the defaults."""
+    make_lead(source="instagram")
+
+    def filters_of(url: str) -> str:
+        html = coach_client.get(url).get_data(as_text=True)
+        start = html.index('<form method="get"')
+        return html[start : html.index("</form>", start)]
+
+    blank = filters_of("/coach/leads")
+    assert blank == filters_of("/coach/leads?sort=newest&q=")
+    assert '<option value="instagram">instagram</option>' in blank
+    make_lead(source="podcast")  # a new source: the menu has it at once
+    assert '<option value="podcast">podcast</option>' in filters_of("/coach/leads")
+    assert 'value="Garcia"' in filters_of("/coach/leads?q=Garcia")
