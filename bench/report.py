@@ -60,17 +60,17 @@ LIMITS = {
         "2 statements (the user; the 50 rows with the capped count, the coach's zone and the "
         "lead sources in one, as Core, the sources' JSON parsed from the first row only), no "
         "BEGIN, ROLLBACK or ping round trips (crm/connections.py), the rows' cells prepared in "
-        "Python, the filter form in plain markup, the navigation and the head's links rendered "
-        "once per process (crm.site.assets.fragment); Python's share is the signed-in floor "
-        "(the sign-in look-up, Flask's hooks), Jinja and the filter form's validation"
+        "Python, the filter form (no filter asked for), the navigation and the head's links "
+        "rendered once per process; Python's share is the signed-in floor (the sign-in "
+        "look-up, Flask's hooks), the 50 rows and Jinja"
     ),
     "Lead list, deep keyset page": "as the first page: the keyset seek costs what page 1 costs",
     "Lead list, search (common name)": "the page and a count that stops at 1,001 matches, both "
     "from the trigram indexes' bitmaps",
     "Lead list, search (rare email)": "three trigram bitmap index scans; no count query when "
     "the matches fit on one page",
-    "Lead detail": "4 statements (the user; the lead with the coach's zone, which of its lists "
-    "have rows and the programmes on sale; her calls; her notes and timeline as plain columns) "
+    "Lead detail": "2 statements (the user; the lead with the coach's zone, her calls and her "
+    "timeline as JSON lists, which of her other lists have rows and the programmes on sale) "
     "and the page's forms in plain markup on GET (WTForms validates the POSTs)",
     "Coach dashboard": (
         "6 statements (the user; the kept funnel and revenue with the coach's zone and the busy "
@@ -142,8 +142,8 @@ def ms(us: float) -> str:
 WOULD_TAKE = {
     "Booking POST (API)": "The request no longer queues any email: it books, and the "
     "worker queues the confirmation "
-    "and reminders once it commits (13,400 Python calls a booking before that change, ~7,600 "
-    "after). Profiled in-process (300 bookings), what is left is the unit of work and the two "
+    "and reminders once it commits (13,400 Python calls a booking before that change, ~7,200 "
+    "now). Profiled in-process (300 bookings), what is left is the unit of work and the two "
     "INSERTs of the lead and the booking (~20 %), Celery's publish (~13 %: kombu's machinery "
     "around one LPUSH), the rules (~11 %), the lead look-up (~10 %), the timeline's INSERT "
     "(~6 %) and Flask, webargs and the hooks (~23 %). A new lead and its booking inserted as "
@@ -154,28 +154,27 @@ WOULD_TAKE = {
     "show the coach a booking without its lead for a moment.",
     "Lead list, first page": "A signed-in page's floor (the sign-in look-up through the ORM, "
     "Flask's request handling and hooks, base.html, gunicorn) is about half of a signed-in "
-    "page's server CPU. Of the page's own work, the profile below shows its statement "
-    "(`lead_list_page`, as Core rows), the 50 rows prepared in Python (`_table_rows`: ~250 "
-    "escape() calls) and Jinja; the filter form, a FlaskForm validated on every GET, is a few "
-    "percent. A form-free GET would take those few percent; the rest would need the rows kept "
-    "per coach until a lead changes (a version bumped on every write to leads, which every "
-    "writer, the workers' included, would have to keep).",
+    "page's server CPU. The filter form is now rendered once per process when no filter is "
+    "asked for (7,200 → 5,600 Python calls a request). Of the page's own work the profile "
+    "below shows its statement (`lead_list_page`, as Core rows: PostgreSQL's share is the "
+    "capped count's 1,001 index entries and the sources' skip scan), the 50 rows prepared in "
+    "Python (`_table_rows`) and Jinja. The rest would need the rows kept per coach until a "
+    "lead changes (a version bumped on every write to leads, which every writer, the "
+    "workers' included, would have to keep).",
     "Lead list, deep keyset page": "As the first page.",
-    "Lead detail": "The lead still loads as an ORM object, and its "
-    "calls and timeline are two more statements that could ride along with the lead (as the "
-    "programmes on sale already do) and be built in Python like the list's rows.",
+    "Lead detail": "Its calls and timeline now ride with the lead as JSON lists (4 statements "
+    "→ 2). What is left is the floor, the lead as an ORM object (the forms read it) and "
+    "the page's template.",
     "Coach dashboard": "Less Python in its template (the funnel, the revenue card and the "
     "articles' attribution table, ~0.7 ms) and the new leads read with the calls (one "
     "statement fewer).",
     "Runner today page": "Beside the floor she pays her day's statement (the plan's "
     "~35 KB of text comes every time: its parse is kept per process by content, the "
-    "transfer is not), the day's "
-    "template (its forms are read from their shape, not built) and, once a run/walk of 10 "
-    "minutes or more is done that day, two statements for the milestone card (her run/walks "
-    "done so far and her older plans). The plan's text sent only when the process lacks it "
+    "transfer is not) and the day's template (its forms are read from their shape, not "
+    "built). Her milestone now rides in that statement (each log keeps the run her plan set "
+    "when she logged it), not two more. The plan's text sent only when the process lacks it "
     "(keyed by a hash PostgreSQL computes) would save its transfer but not PostgreSQL's "
-    "reading of it; the milestone could be kept with the log when she saves it, were it not "
-    "that a log sent late from a phone can make an earlier day the first.",
+    "reading of it.",
 }
 
 
