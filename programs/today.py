@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
@@ -16,6 +18,7 @@ from programs.engine.model import RUN_WALK
 from programs.engine.progress import first_milestone
 from programs.models import LogStatus, PlanRecord, RunnerProfile, WorkoutLog
 from programs.plans import (
+    PLAN_CACHE_SIZE,
     PLAN_TEXT,
     parsed_plan,
     runner_profile,
@@ -64,18 +67,39 @@ class TodayView:
         return self.plan is not None and self.plan.profile.start_date > self.on_date
 
 
+# Each runner's active plan as this process last read it, with its id and version: her day's
+# statement sends the plan's text only when it has changed since. The newest PLAN_CACHE_SIZE.
+_held_plans: OrderedDict[int, tuple[int, datetime, Plan]] = OrderedDict()
+_NOTHING_HELD = (0, datetime(1970, 1, 1, tzinfo=UTC), None)
+
+
+def _hold(user_id: int, plan_id: int, updated_at: datetime, plan: Plan) -> None:
+    _held_plans[user_id] = (plan_id, updated_at, plan)
+    with suppress(KeyError):  # threads: another may have moved or dropped it meanwhile
+        _held_plans.move_to_end(user_id)
+        while len(_held_plans) > PLAN_CACHE_SIZE:
+            _held_plans.popitem(last=False)
+
+
 @cache
 def _day_statement() -> Select:
-    """Her active plan's text, her time zone and her logs between :low and :high, one row per log
-    (one row with no log when there is none), each run/walk done in full with the longest run of
-    those she did before it (her milestone). The plan's ~35 KB of text comes on the first row
-    only. Built once: building it costs more than running it; the values are bound per call."""
+    """Her active plan's text, her time zone, her plan's id and version (`updated_at`) and her logs
+    between :low and :high, one row per log (one row with no log when there is none), each
+    run/walk done in full with the longest run of those she did before it (her milestone). The
+    plan's ~35 KB of text comes on the first row only, and only when it is not the version this
+    process holds (:held_id, :held_at). Built once: building it costs more than running it; the
+    values are bound per call."""
     first_row = func.row_number().over(order_by=(WorkoutLog.session_date, WorkoutLog.kind)) == 1
+    held = and_(
+        PlanRecord.id == bindparam("held_id"), PlanRecord.updated_at == bindparam("held_at")
+    )
     done_run = and_(WorkoutLog.kind == RUN_WALK, WorkoutLog.status == LogStatus.DONE)
     return (
         select(
-            case((first_row, PLAN_TEXT)),
+            case((and_(first_row, ~held), PLAN_TEXT)),
             RunnerProfile.timezone,
+            PlanRecord.id,
+            PlanRecord.updated_at,
             WorkoutLog,
             case((done_run, longest_before(WorkoutLog))),
         )
@@ -105,16 +129,25 @@ def today(
     else:  # her date is within a day of UTC's; the exact window is cut below
         utc_date = now.astimezone(UTC).date()
         low, high = utc_date - timedelta(days=3), utc_date + timedelta(days=1)
-    rows = session.execute(_day_statement(), {"user_id": user_id, "low": low, "high": high}).all()
+    held_id, held_at, held_plan = _held_plans.get(user_id, _NOTHING_HELD)
+    params = {"user_id": user_id, "low": low, "high": high, "held_id": held_id,
+              "held_at": held_at}  # fmt: skip
+    rows = session.execute(_day_statement(), params).all()
     if not rows:
         local = local_today(session, user_id, now)
         return TodayView(on_date=on_date or local, today=local)
-    plan_text = next(text for text, *_ in rows if text is not None)
-    tz_name = rows[0][1]
+    plan_text = next((text for text, *_ in rows if text is not None), None)
+    tz_name, plan_id, plan_at = rows[0][1:4]
+    if plan_text is None:  # the version this process holds
+        plan = held_plan
+        with suppress(KeyError):  # another thread may have let it go meanwhile
+            _held_plans.move_to_end(user_id)
+    else:
+        plan = parsed_plan(plan_text)
+        _hold(user_id, plan_id, plan_at, plan)
     # No profile (not a state intake leaves): the account's zone, as local_today reads it.
     local = _local_date(tz_name if tz_name is not None else runner_timezone(session, user_id), now)
     on_date = on_date or local
-    plan = parsed_plan(plan_text)
     view = TodayView(on_date=on_date, today=local, plan=plan)
     view.sessions = sessions_on(plan, on_date)
     view.next_session = next((s for s in plan.sessions if s.date > on_date), None)
