@@ -36,6 +36,17 @@ def _index_definitions() -> set[str]:
         return {row[0] for row in rows}
 
 
+def _insert_runner(conn) -> int:
+    """A runner's row, as the schema of an older revision takes it; her id."""
+    return conn.execute(
+        sa.text(
+            "INSERT INTO users (email, password_hash, role, first_name, last_name,"
+            " timezone, active, created_at) VALUES ('r@example.com', '', 'RUNNER', 'R',"
+            " '', 'UTC', true, CURRENT_TIMESTAMP) RETURNING id"
+        )
+    ).scalar()
+
+
 def test_migrations_match_the_models(backend, tmp_path):
     app = create_app(make_test_config(_scratch_url(backend, tmp_path), tmp_path))
     with app.app_context():
@@ -76,13 +87,7 @@ def test_plan_calendars_are_filled_for_existing_plans(backend, tmp_path):
     with app.app_context():
         upgrade(revision="0002")
         with db.engine.begin() as conn:
-            user_id = conn.execute(
-                sa.text(
-                    "INSERT INTO users (email, password_hash, role, first_name, last_name,"
-                    " timezone, active, created_at) VALUES ('r@example.com', '', 'RUNNER', 'R',"
-                    " '', 'UTC', true, CURRENT_TIMESTAMP) RETURNING id"
-                )
-            ).scalar()
+            user_id = _insert_runner(conn)
             conn.execute(
                 sa.text(
                     "INSERT INTO plan_records (user_id, engine_version, base_plan, plan,"
@@ -121,13 +126,7 @@ def test_run_seconds_are_filled_for_logged_run_walks(backend, tmp_path):
     with app.app_context():
         upgrade(revision="0006_booking_emails_later")
         with db.engine.begin() as conn:
-            user_id = conn.execute(
-                sa.text(
-                    "INSERT INTO users (email, password_hash, role, first_name, last_name,"
-                    " timezone, active, created_at) VALUES ('r@example.com', '', 'RUNNER', 'R',"
-                    " '', 'UTC', true, CURRENT_TIMESTAMP) RETURNING id"
-                )
-            ).scalar()
+            user_id = _insert_runner(conn)
             for plan, is_active in ((older, False), (active, True)):
                 conn.execute(
                     sa.text(
