@@ -145,6 +145,7 @@ def day_formatter(coach_tz: str, now: datetime | None = None) -> Callable[[Momen
             return ""
         return _day(moment.astimezone(coach) if isinstance(moment, datetime) else moment, today)
 
+    day.year = today.year  # what its texts depend on besides the moment: the year is shown or not
     return day
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event
 
 from crm.booking.models import CoachSettings
-from crm.leads import services
+from crm.leads import routes, services
 from crm.leads.models import Stage
 from crm.leads.services import LeadFilters, list_leads
 from extensions import db
@@ -263,3 +263,27 @@ def test_the_blank_filters_are_the_form_a_filtered_page_shows(coach_client, make
     make_lead(source="podcast")  # a new source: the menu has it at once
     assert '<option value="podcast">podcast</option>' in filters_of("/coach/leads")
     assert 'value="Garcia"' in filters_of("/coach/leads?q=Garcia")
+
+
+def test_a_row_seen_before_shows_what_changed_since(coach_client, make_lead, db_session):
+    """Each row's HTML is kept by everything it shows: a lead renamed or moved on since the list
+    was last seen shows as she is now, never as the kept HTML had her."""
+    lead = make_lead(name="Rita Before", source="instagram")
+    before = coach_client.get("/coach/leads").get_data(as_text=True)
+    assert "Rita Before" in before and routes._BADGES[Stage.CALL_BOOKED] not in before
+    lead.name = "Rita After"
+    lead.stage = Stage.CALL_BOOKED
+    db_session.commit()
+    html = coach_client.get("/coach/leads").get_data(as_text=True)
+    assert "Rita After" in html and "Rita Before" not in html
+    assert routes._BADGES[Stage.CALL_BOOKED] in html
+
+
+def test_the_kept_rows_stay_bounded(coach_client, make_lead, monkeypatch):
+    monkeypatch.setattr(routes, "ROW_HTML_LIMIT", 3)
+    routes._row_html.clear()
+    for i in range(8):
+        make_lead(name=f"Bounded {i}")
+    html = coach_client.get("/coach/leads").get_data(as_text=True)
+    assert all(f"Bounded {i}" in html for i in range(8))
+    assert len(routes._row_html) <= 3
