@@ -7,6 +7,7 @@ raises a domain error (crm.booking.errors) that the page or the API turns into a
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -31,6 +32,7 @@ from crm.leads.services import (
     add_events,
     change_stage,
     created_entry,
+    find_lead,
     merge_lead,
     move_stage,
     record_event,
@@ -108,6 +110,29 @@ def _validate_fields(
     return errors
 
 
+class _LeadMadeMeanwhile(Exception):
+    """Her lead was INSERTed by another request after this one looked for it."""
+
+
+def _once_more_if_she_was_made_meanwhile(book):
+    """Two bookings with one new email at once (two tabs, two slots): both look for her, find
+    no lead and INSERT one; the second INSERT breaks the email's uniqueness. That booking is made
+    once more, and this time finds her lead and merges into it, instead of failing."""
+
+    @functools.wraps(book)
+    def booking(session: Session, **fields):
+        try:
+            return book(session, **fields)
+        except _LeadMadeMeanwhile:
+            try:
+                return book(session, **fields)
+            except _LeadMadeMeanwhile as again:  # not that race after all
+                raise again.__cause__ from None
+
+    return booking
+
+
+@_once_more_if_she_was_made_meanwhile
 def book_call(
     session: Session,
     *,
@@ -173,6 +198,7 @@ def book_call(
         "consent_at": now,
     }
     call_kind, meeting_url = meeting_for(settings)
+    created = False
     try:
         # The lead is written once, in its final stage (a new one: INSERTed as call booked), with
         # the booking; its timeline afterwards, with the emails' events, in one INSERT (Core: no
@@ -220,6 +246,8 @@ def book_call(
         session.rollback()
         if _slot_held(session, slot.start):
             raise SlotTaken() from exc
+        if created and find_lead(session, email) is not None:
+            raise _LeadMadeMeanwhile() from exc
         raise
     return booking
 

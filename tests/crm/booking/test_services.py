@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from icalendar import Calendar
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from crm.booking import availability as coach_availability
 from crm.booking import emails as booking_emails
@@ -21,6 +22,7 @@ from crm.booking.errors import (
 )
 from crm.booking.models import AvailabilityWindow, Booking, BookingStatus, DayOff
 from crm.booking.slots import InvalidSlot
+from crm.leads import services as lead_services
 from crm.leads.models import Lead, LeadEvent, Stage
 from crm.time import utcnow, zone
 from tasks.models import OutboxEmail
@@ -112,6 +114,34 @@ def test_booking_again_with_the_same_email_in_other_case_updates_one_lead(db_ses
     assert lead.phone == "555 0199"
     assert lead.source == "google"  # first touch is kept
     assert lead.stage == Stage.CALL_BOOKED
+
+
+def test_two_bookings_at_once_with_one_new_email_make_one_lead(db_session, book, monkeypatch):
+    """Two tabs, two slots, one new email, at once: the second request looked for her before
+    the first had made her lead, so its INSERT of the lead breaks the email's uniqueness. It is
+    made once more, finds her lead and merges into it: two calls, one lead, no error."""
+    first = book(email="twice@example.com")
+    real = lead_services.find_lead
+    looks: list[str] = []
+
+    def missed_once(session, email):  # the second request's look-up, before the first commits
+        looks.append(email)
+        return None if len(looks) == 1 else real(session, email)
+
+    monkeypatch.setattr(lead_services, "find_lead", missed_once)
+    second = book(email="twice@example.com", slot_index=3)
+    assert len(looks) >= 2  # looked, missed, broke the uniqueness, looked again
+    assert second.lead_id == first.lead_id
+    assert db_session.scalar(select(func.count()).select_from(Lead)) == 1
+    assert db_session.scalar(select(func.count()).select_from(Booking)) == 2
+
+
+def test_a_broken_uniqueness_that_is_not_that_race_still_fails(db_session, book, monkeypatch):
+    """Her look-up misses every time (not a race): the booking is not tried forever."""
+    book(email="stuck@example.com")
+    monkeypatch.setattr(lead_services, "find_lead", lambda session, email: None)
+    with pytest.raises(IntegrityError):
+        book(email="stuck@example.com", slot_index=3)
 
 
 def test_confirmation_is_queued_with_ics_and_manage_link(db_session, book):
