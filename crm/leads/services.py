@@ -808,21 +808,30 @@ class TimelineEntry(NamedTuple):
 TIMELINE_SHOWN = 200  # the lead page's timeline: the newest entries
 
 
-def _json_rows(dialect: str, columns: list, where: Any, newest: list, limit: int | None = None):
-    """Rows of one of the lead's lists as a JSON array of arrays, ordered by `newest` descending
-    (NULL when there are none): a column of the lead's statement, so the list costs no statement
-    of its own."""
+def _json_rows(
+    dialect: str,
+    columns: list,
+    where: Any,
+    keys: list,
+    *,
+    newest_first: bool = True,
+    limit: int | None = None,
+):
+    """Rows as a JSON array of arrays of `columns`, ordered by `keys` (descending when
+    `newest_first`), NULL when there are none: a column of the lead's statement (correlated to
+    the lead when `where` names it), so the list costs no statement of its own."""
     inner = select(
         *(column.label(f"v{i}") for i, column in enumerate(columns)),
-        *(column.label(f"k{i}") for i, column in enumerate(newest)),
+        *(column.label(f"k{i}") for i, column in enumerate(keys)),
     ).where(where)
-    inner = inner.correlate(Lead).order_by(*(column.desc() for column in newest))
+    inner = inner.correlate(Lead).order_by(*(k.desc() if newest_first else k for k in keys))
     if limit is not None:
         inner = inner.limit(limit)
     inner = inner.subquery()
     values = [inner.c[f"v{i}"] for i in range(len(columns))]
     if dialect == "postgresql":
-        order = [inner.c[f"k{i}"].desc() for i in range(len(newest))]
+        order = [inner.c[f"k{i}"] for i in range(len(keys))]
+        order = [k.desc() for k in order] if newest_first else order
         listed = func.json_agg(aggregate_order_by(func.json_build_array(*values), *order))
         return type_coerce(select(listed).scalar_subquery(), JSON)
     row = func.json_array(*values)  # SQLite aggregates in the subquery's order
@@ -848,25 +857,15 @@ class LeadDetail:
     offer_programmes: list[tuple[int, str]]  # on sale (an active price), by name: the offer menu
 
 
-def _offer_programmes(dialect: str) -> Any:
-    """The programmes an offer can be for, as a JSON array of [id, name] by name (or NULL)."""
-    pair = (func.json_build_array if dialect == "postgresql" else func.json_array)(
-        Programme.id, Programme.name
-    )
-    if dialect == "postgresql":
-        listed = func.json_agg(aggregate_order_by(pair, Programme.name))
-        return select(listed).where(on_sale()).scalar_subquery()
-    ordered = select(pair.label("pair")).where(on_sale())
-    ordered = ordered.order_by(Programme.name).subquery()  # SQLite aggregates in this order
-    return select(func.json_group_array(func.json(ordered.c.pair))).scalar_subquery()
-
-
 @cache
 def _lead_detail_statement(dialect: str) -> Select:
     def has(model) -> Any:
         return select(model.id).where(model.lead_id == Lead.id).exists()
 
-    programmes = type_coerce(_offer_programmes(dialect), JSON)
+    # The programmes an offer can be for (on sale: an active price), [id, name] by name.
+    programmes = _json_rows(
+        dialect, [Programme.id, Programme.name], on_sale(), [Programme.name], newest_first=False
+    )
     calls = _json_rows(
         dialect,
         [Booking.id, Booking.start_at, Booking.timezone, Booking.status],
@@ -878,7 +877,7 @@ def _lead_detail_statement(dialect: str) -> Select:
         [LeadEvent.created_at, LeadEvent.summary],
         LeadEvent.lead_id == Lead.id,
         [LeadEvent.created_at, LeadEvent.id],
-        TIMELINE_SHOWN,
+        limit=TIMELINE_SHOWN,
     )
     return select(
         Lead, coach_timezone_subquery(), calls, has(Enrolment), has(Note), programmes, timeline

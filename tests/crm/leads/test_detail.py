@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from crm.billing.models import Price, PriceKind, Programme
 from crm.booking.models import Booking, BookingStatus
 from crm.leads.models import LeadEvent, Note
 from crm.leads.services import TIMELINE_SHOWN, lead_detail
@@ -126,3 +127,19 @@ def test_calls_and_timeline_come_newest_first_and_the_timeline_is_capped(
     html = coach_client.get(f"/coach/leads/{lead.id}").get_data(as_text=True)
     assert html.index(f"entry {TIMELINE_SHOWN + 4}") < html.index(f"entry {TIMELINE_SHOWN}")
     assert "entry 4<" not in html
+
+
+def test_the_offer_menu_lists_the_programmes_on_sale_by_name(db_session, make_lead):
+    """Read in the lead's statement too: only a programme with an active price, by name."""
+
+    def programme(name: str, *, on_sale: bool) -> Programme:
+        price = Price(kind=PriceKind.ONE_TIME, amount_cents=9900, currency="usd", active=on_sale)
+        row = Programme(name=name, description="A plan.", weeks=8, prices=[price])
+        db_session.add(row)
+        return row
+
+    zeta, alpha = programme("Zeta 10K", on_sale=True), programme("Alpha 5K", on_sale=True)
+    programme("Retired plan", on_sale=False)
+    db_session.commit()
+    detail = lead_detail(db_session, make_lead().id)
+    assert detail.offer_programmes == [(alpha.id, "Alpha 5K"), (zeta.id, "Zeta 10K")]
