@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
@@ -20,6 +18,7 @@ from programs.models import LogStatus, PlanRecord, RunnerProfile, WorkoutLog
 from programs.plans import (
     PLAN_CACHE_SIZE,
     PLAN_TEXT,
+    Newest,
     parsed_plan,
     runner_profile,
     sessions_on,
@@ -69,16 +68,8 @@ class TodayView:
 
 # Each runner's active plan as this process last read it, with its id and version: her day's
 # statement sends the plan's text only when it has changed since. The newest PLAN_CACHE_SIZE.
-_held_plans: OrderedDict[int, tuple[int, datetime, Plan]] = OrderedDict()
+_held_plans: Newest[int, tuple[int, datetime, Plan]] = Newest(PLAN_CACHE_SIZE)
 _NOTHING_HELD = (0, datetime(1970, 1, 1, tzinfo=UTC), None)
-
-
-def _hold(user_id: int, plan_id: int, updated_at: datetime, plan: Plan) -> None:
-    _held_plans[user_id] = (plan_id, updated_at, plan)
-    with suppress(KeyError):  # threads: another may have moved or dropped it meanwhile
-        _held_plans.move_to_end(user_id)
-        while len(_held_plans) > PLAN_CACHE_SIZE:
-            _held_plans.popitem(last=False)
 
 
 @cache
@@ -129,7 +120,7 @@ def today(
     else:  # her date is within a day of UTC's; the exact window is cut below
         utc_date = now.astimezone(UTC).date()
         low, high = utc_date - timedelta(days=3), utc_date + timedelta(days=1)
-    held_id, held_at, held_plan = _held_plans.get(user_id, _NOTHING_HELD)
+    held_id, held_at, held_plan = _held_plans.get(user_id) or _NOTHING_HELD
     params = {"user_id": user_id, "low": low, "high": high, "held_id": held_id,
               "held_at": held_at}  # fmt: skip
     rows = session.execute(_day_statement(), params).all()
@@ -140,11 +131,9 @@ def today(
     tz_name, plan_id, plan_at = rows[0][1:4]
     if plan_text is None:  # the version this process holds
         plan = held_plan
-        with suppress(KeyError):  # another thread may have let it go meanwhile
-            _held_plans.move_to_end(user_id)
     else:
         plan = parsed_plan(plan_text)
-        _hold(user_id, plan_id, plan_at, plan)
+        _held_plans.put(user_id, (plan_id, plan_at, plan))
     # No profile (not a state intake leaves): the account's zone, as local_today reads it.
     local = _local_date(tz_name if tz_name is not None else runner_timezone(session, user_id), now)
     on_date = on_date or local
