@@ -116,6 +116,9 @@ class Config:
         self.OUTBOX_STALE_SECONDS = int(env.get("OUTBOX_STALE_SECONDS", "300"))
         self.SMTP_TIMEOUT = float(env.get("SMTP_TIMEOUT", "30"))
         self.OUTBOX_QUEUE = env.get("OUTBOX_QUEUE", "celery")  # the Celery queue for email sends
+        # Seconds a new booking's emails wait, at most, for the worker's task: each web process
+        # publishes one a window, for every booking made in it (tasks.outbox.WindowedTask).
+        self.BOOKING_EMAILS_WINDOW = float(env.get("BOOKING_EMAILS_WINDOW", "1"))
 
         self.STRIPE_SECRET_KEY = env.get("STRIPE_SECRET_KEY", "")
         self.STRIPE_PUBLISHABLE_KEY = env.get("STRIPE_PUBLISHABLE_KEY", "")

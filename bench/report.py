@@ -51,10 +51,11 @@ LIMITS = {
         "6 statements in one transaction on PostgreSQL (the coach's settings, windows and days "
         "off and whether she has a calendar feed in one; a booking that clashes with the slot, "
         "if any; the lead by email; the new lead, inserted at its final stage; the booking; its "
-        "timeline entries in one Core INSERT), the commit, and the publish of the task with "
-        "which the worker queues her three emails (crm.booking.queue_emails). Python's share: "
-        "SQLAlchemy's unit of work for the lead and the booking, Celery's publish, "
-        "flask-smorest's parsing and Flask's hooks"
+        "timeline entries in one Core INSERT) and the commit. The task with which the worker "
+        "queues her three emails (crm.booking.queue_emails) is published once a second by "
+        "each gunicorn worker, for all its bookings of that second. Python's share: "
+        "SQLAlchemy's unit of work for the lead and the booking, flask-smorest's parsing and "
+        "Flask's hooks"
     ),
     "Lead list, first page": (
         "2 statements (the user; the 50 rows with the capped count, the coach's zone and the "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,7 @@ SEND_BATCH = 50
 # Rows per multi-row INSERT in queue_emails (PostgreSQL allows 65,535 parameters: ~20 a row).
 BULK_CHUNK = 500
 _PENDING = "hero_outbox_pending"
+_DUE = "hero_windowed_tasks_due"
 
 
 class OutboxError(Exception):
@@ -401,6 +403,34 @@ def enqueue_sends(row_ids: list[int]) -> int:
         elif publish_task(SEND_BATCH_TASK, [chunk], queue=outbox_queue()):
             sent += len(chunk)
     return sent
+
+
+class WindowedTask:
+    """A task that finds its work in the database (the rows commits leave for it), published
+    after such a commit at most once per window by each app in a process, to run when that
+    window ends: the one run finds every commit made inside it. Under a crowd a web process
+    publishes once a window instead of once a commit; a lone commit's work waits the window.
+
+    Sound because Celery never runs a task before its ETA, and the worker's clock agrees with
+    this one's (one machine, or NTP): a commit that finds a run still due was made before that
+    run's query. A publish that fails (the broker is down) is the task's beat sweep to make up
+    for, and the next commit publishes again. `window_setting` names the config key in seconds;
+    0 publishes after every commit, to run at once."""
+
+    def __init__(self, name: str, window_setting: str) -> None:
+        self.name, self.window_setting = name, window_setting
+
+    def after_commit(self, session: Session | scoped_session) -> None:
+        after_commit(session, self._publish)
+
+    def _publish(self) -> None:
+        due = current_app.extensions.setdefault(_DUE, {})
+        now = time.time()
+        if now < due.get(self.name, 0.0):
+            return  # a run published earlier is due after this commit, and will find its work
+        window = float(current_app.config[self.window_setting])
+        if publish_task(self.name, [], queue=outbox_queue(), countdown=window or None):
+            due[self.name] = now + window
 
 
 def outbox_queue() -> str | None:

@@ -94,6 +94,9 @@ class SuiteConfig(Config):
         self.CELERY = {**self.CELERY, "broker_url": broker}
         self.STRIPE_SECRET_KEY = ""
         self.SMTP_HOST = ""
+        # Each booking publishes its own task, to run at once: a test's booking never waits on
+        # a window another test opened (tests/crm/booking/test_emails_later.py opens one).
+        self.BOOKING_EMAILS_WINDOW = 0.0
 
 
 def make_test_config(database_url: str, tmp_dir) -> dict:
@@ -182,7 +185,7 @@ def client(app_ctx):
 @pytest.fixture
 def booking_worker(db_session) -> Callable[[], int]:
     """What the Celery worker does once a booking commits, run here: queue the emails of every
-    booking still without them (crm.booking.queue_emails, as beat's sweep finds them). The
+    booking still without them (crm.booking.queue_emails, as its run finds them). The
     worker's own path, with a real Celery worker and SMTP server, is covered in
     tests/crm/booking/test_emails_later.py and tests/faults/test_broker_down.py."""
     from crm.booking.services import queue_pending_booking_emails

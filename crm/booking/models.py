@@ -80,9 +80,10 @@ class Booking(db.Model):
     the unique constraint on it is what makes a double booking impossible.
 
     The booking request writes the lead, the booking and its timeline entries, nothing more; a
-    Celery task then queues her confirmation and reminders (crm.booking.queue_emails) and sets
-    `emails_queued_at`. Until then it is NULL, and beat's sweep finds the bookings whose task was
-    lost (a broker outage) by the partial index on it."""
+    Celery task (crm.booking.queue_emails, published once a window for every booking made in
+    it) then queues her confirmation and reminders and sets `emails_queued_at`. Until then it is
+    NULL, and that task and beat's sweep (for a task lost to a broker outage) find the bookings
+    waiting by the partial index on it."""
 
     __tablename__ = "bookings"
     __table_args__ = (

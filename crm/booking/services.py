@@ -15,7 +15,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from itsdangerous import BadSignature
-from sqlalchemy import null, select
+from sqlalchemy import null, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,12 +39,15 @@ from crm.leads.services import (
     stage_change_entry,
 )
 from crm.time import coach_when, is_valid_timezone, utcnow, zone
-from tasks.outbox import after_commit, outbox_queue, publish_task, queue_emails
+from tasks.outbox import WindowedTask, queue_emails
 
 log = logging.getLogger(__name__)
 
-# The worker's half of a booking (crm/booking/tasks.py), published once the booking commits.
+# The worker's half of a booking (crm/booking/tasks.py): queue the emails of the bookings made
+# so far. Published once a window (BOOKING_EMAILS_WINDOW) by each web process, after a booking
+# commits, and run as the window ends: one publish for every booking of a crowd's second.
 QUEUE_EMAILS_TASK = "crm.booking.queue_emails"
+_QUEUE_EMAILS = WindowedTask(QUEUE_EMAILS_TASK, "BOOKING_EMAILS_WINDOW")
 
 # Field limits shared by the form, the API schema and the service's own check.
 FIELD_LIMITS = {
@@ -152,8 +155,8 @@ def book_call(
 ) -> Booking:
     """Book a free call: upsert the lead by email, hold the slot, move the lead to call booked
     and put it on the timeline — one transaction, committed. Her confirmation (with its .ics) and
-    reminders are queued by a Celery task once it commits (`queue_booking_emails`), so the
-    request does the booking and nothing else.
+    reminders are queued by a Celery task once it commits (`queue_pending_booking_emails`, within
+    BOOKING_EMAILS_WINDOW seconds), so the request does the booking and nothing else.
 
     Raises BookingInvalid (field errors), InvalidSlot (rules) or SlotTaken (someone holds it).
     """
@@ -233,10 +236,7 @@ def book_call(
         ])  # fmt: skip
         if not created:  # a new booking stops the nurture (a new lead has none)
             stop_call_followups(session, lead.id)
-        booking_id = booking.id
-        after_commit(
-            session, lambda: publish_task(QUEUE_EMAILS_TASK, [booking_id], queue=outbox_queue())
-        )
+        _QUEUE_EMAILS.after_commit(session)
         # The caller answers with the booking as written here: keep it loaded through the commit
         # (which expires what the session holds) instead of reading the row back.
         session.expunge(booking)
@@ -256,10 +256,13 @@ def queue_booking_emails(session: Session, booking_id: int, *, now: datetime | N
     """A booking's second half, run by the worker once the booking has committed: queue her
     confirmation (with its .ics) and the two reminders, which put themselves on her timeline.
     Once per booking: the row is locked and marked in the same transaction, and the outbox's
-    idempotency keys refuse a second copy anyway. A call cancelled, moved or already started by
-    then gets no confirmation (its own emails have said so). Commits; False when there was
-    nothing to do."""
-    booking = session.scalar(select(Booking).where(Booking.id == booking_id).with_for_update())
+    idempotency keys refuse a second copy anyway; a row another run holds locked is that run's
+    (two sweeps at once share the list instead of queueing behind each other). A call
+    cancelled, moved or already started by then gets no confirmation (its own emails have said
+    so). Commits; False when there was nothing to do."""
+    booking = session.scalar(
+        select(Booking).where(Booking.id == booking_id).with_for_update(skip_locked=True)
+    )
     if booking is None or booking.emails_queued_at is not None:
         session.rollback()  # the lock
         return False
@@ -278,32 +281,39 @@ def queue_pending_booking_emails(
     *,
     now: datetime | None = None,
     grace: timedelta | None = None,
-    limit: int = 200,
+    batch: int = 200,
 ) -> int:
-    """Beat's sweep: the emails of bookings made more than `grace` ago (the outbox's
-    OUTBOX_STALE_SECONDS: as long as an email may wait for its task) whose task never came (the
-    broker was down when they committed, or the worker died), oldest first. Returns how many
-    bookings it queued."""
+    """The emails of every booking made at least `grace` ago that is still without them, oldest
+    first, each tried once (read `batch` at a time). The task the bookings publish runs it with
+    no grace; beat's sweep with the outbox's OUTBOX_STALE_SECONDS (as long as an email may wait
+    for its task), for the bookings whose task never came (the broker was down when they
+    committed, or the worker died). Returns how many bookings it queued."""
     now = now or utcnow()
     if grace is None:
         grace = timedelta(seconds=current_app.config["OUTBOX_STALE_SECONDS"])
-    pending = session.scalars(
-        select(Booking.id)
-        .where(Booking.emails_queued_at.is_(None), Booking.created_at <= now - grace)
-        .order_by(Booking.created_at)
-        .limit(limit)
-    ).all()
-    session.rollback()
-    done = 0
-    for booking_id in pending:
-        try:
-            done += queue_booking_emails(session, booking_id, now=now)
-        except Exception:  # one booking's failure must not hold up the others'
-            session.rollback()
-            log.exception(
-                "could not queue the emails of booking %s; the next sweep retries", booking_id
-            )
-    return done
+    pending = select(Booking.created_at, Booking.id).where(
+        Booking.emails_queued_at.is_(None), Booking.created_at <= now - grace
+    )
+    done, after = 0, None
+    while True:
+        page = (
+            pending
+            if after is None
+            else pending.where(tuple_(Booking.created_at, Booking.id) > tuple_(*after))
+        )
+        rows = session.execute(page.order_by(Booking.created_at, Booking.id).limit(batch)).all()
+        session.rollback()
+        for _created_at, booking_id in rows:
+            try:
+                done += queue_booking_emails(session, booking_id, now=now)
+            except Exception:  # one booking's failure must not hold up the others'
+                session.rollback()
+                log.exception(
+                    "could not queue the emails of booking %s; the next sweep retries", booking_id
+                )
+        if len(rows) < batch:
+            return done
+        after = tuple(rows[-1])
 
 
 def _calendar_again(session: Session, rules: Rules, now: datetime) -> bool:

@@ -4,9 +4,12 @@ queues the emails whose task was lost, and their send tasks go out as it commits
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import datetime
 
 import pytest
+import redis
 import sqlalchemy as sa
 
 from app import create_app
@@ -98,3 +101,38 @@ def test_booking_survives_a_broker_outage_and_its_email_is_sent_once_it_returns(
     finally:
         print(worker.tail())
         worker.stop()
+
+
+def test_a_publish_the_broker_refused_opens_no_window(broker_app, redis_server, db_session):
+    """Bookings publish their emails' task once a window. A publish the broker refused opens
+    none: the first booking once it is back publishes (to run as its window ends), and one made
+    inside that window publishes nothing more."""
+    broker_app.config["BOOKING_EMAILS_WINDOW"] = 60.0
+    coach_availability.ensure_default_availability(db_session)
+    slots = coach_availability.free_slots(db_session, days=14)
+    client = broker_app.test_client()
+
+    def book(index: int) -> None:
+        response = client.post(
+            "/api/v1/bookings",
+            json={
+                "name": f"Runner {index}",
+                "email": f"runner{index}@example.com",
+                "slot_start": slots[index].start.isoformat(),
+                "timezone": "America/New_York",
+                "marketing_consent": False,
+            },
+        )
+        assert response.status_code == 201, response.get_json()
+
+    redis_server.stop()
+    book(0)
+    redis_server.start()
+    book(1)
+    published = time.time()
+    book(2)
+    queue = redis.Redis.from_url(redis_server.url)
+    messages = [json.loads(body) for body in queue.lrange(broker_app.config["OUTBOX_QUEUE"], 0, -1)]
+    assert [message["headers"]["task"] for message in messages] == ["crm.booking.queue_emails"]
+    eta = datetime.fromisoformat(messages[0]["headers"]["eta"]).timestamp()
+    assert published - 5 < eta - 60 <= published

@@ -1,8 +1,10 @@
 """A booking's request does the booking; the worker queues her emails once it has committed
-(crm.booking.queue_emails), exactly once, and beat's sweep catches a task that never came."""
+(crm.booking.queue_emails, published once a window by each web process for every booking made
+in it), exactly once, and beat's sweep catches a task that never came."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -68,6 +70,52 @@ def test_the_request_books_and_the_worker_sends_the_confirmation(
     assert timeline[3:].count("email_queued") == 3
 
 
+def test_one_task_a_window_queues_every_booking_made_in_it(
+    outbox_peers, client, db_session, free_slot, app_ctx, monkeypatch
+):
+    """A crowd: the first booking publishes the task, to run as the window ends; the bookings
+    made inside the window publish nothing, and that one run queues all their emails."""
+    worker, smtp = outbox_peers
+    monkeypatch.setitem(app_ctx.config, "BOOKING_EMAILS_WINDOW", 2.0)
+    monkeypatch.setitem(app_ctx.extensions, "hero_windowed_tasks_due", {})  # no window open
+
+    def received() -> int:  # the worker's log line for each task it is given
+        return len(
+            re.findall(r"Task crm\.booking\.queue_emails\[\S+\] received", worker.tail(10**6))
+        )
+
+    before = received()
+    people = ["ada@example.com", "bea@example.com", "cy@example.com"]
+    ids = []
+    for index, email in enumerate(people):
+        response = client.post(
+            "/api/v1/bookings",
+            json={
+                "name": email.split("@")[0].title(),
+                "email": email,
+                "slot_start": free_slot(index).start.isoformat(),
+                "timezone": "Europe/London",
+                "marketing_consent": False,
+            },
+        )
+        assert response.status_code == 201, response.get_json()
+        ids.append(response.get_json()["id"])
+
+    smtp.wait_for(3, timeout=30)
+    assert sorted(message["To"] for message in smtp.messages) == people
+    assert received() - before == 1
+    db_session.expire_all()
+    first = db_session.get(Booking, ids[0])
+    # Not before the window's end: the bookings made inside it were all there to be found.
+    assert first.emails_queued_at - first.created_at >= timedelta(seconds=2)
+    for booking_id in ids:
+        assert _templates(db_session, booking_id) == [
+            "booking_confirmation",
+            "booking_reminder",
+            "booking_reminder",
+        ]
+
+
 def test_the_emails_are_queued_once_however_often_the_task_runs(db_session, book):
     booking = book(emails=False)
     assert booking.emails_queued_at is None
@@ -115,6 +163,19 @@ def test_a_moved_call_queues_its_own_emails_at_once(db_session, book, free_slot)
     # The first booking's task, late, sends no confirmation for a time she no longer has.
     assert services.queue_booking_emails(db_session, booking.id) is True
     assert _templates(db_session, booking.id) == []
+
+
+def test_the_task_queues_every_waiting_booking_in_batches(db_session, book):
+    """Published with no grace, it takes every booking still waiting, page after page, and
+    tries each once."""
+    bookings = [
+        book(emails=False, email=f"crowd{index}@example.com", slot_index=index)
+        for index in range(5)
+    ]
+    assert services.queue_pending_booking_emails(db_session, grace=timedelta(0), batch=2) == 5
+    for booking in bookings:
+        assert len(_templates(db_session, booking.id)) == 3
+    assert services.queue_pending_booking_emails(db_session, grace=timedelta(0), batch=2) == 0
 
 
 def test_the_sweep_queues_the_bookings_whose_task_is_late(app_ctx, db_session, book):
