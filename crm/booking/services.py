@@ -15,7 +15,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from itsdangerous import BadSignature
-from sqlalchemy import null, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,12 +32,14 @@ from crm.leads.services import (
     add_events,
     change_stage,
     created_entry,
-    find_lead,
-    merge_lead,
+    lead_id_for,
+    merge_into,
     move_stage,
+    new_lead,
     record_event,
     stage_change_entry,
 )
+from crm.rows import attach, insert_row
 from crm.time import coach_when, is_valid_timezone, utcnow, zone
 from tasks.outbox import WindowedTask, queue_emails
 
@@ -203,27 +205,32 @@ def book_call(
     call_kind, meeting_url = meeting_for(settings)
     created = False
     try:
-        # The lead is written once, in its final stage (a new one: INSERTed as call booked), with
-        # the booking; its timeline afterwards, with the emails' events, in one INSERT (Core: no
-        # objects to build and flush for entries nobody reads here).
-        lead, created = merge_lead(session, email=email, name=name, **fields)
+        # The lead is written once, in its final stage (a new one: INSERTed as call booked), then
+        # the booking, then its timeline in one INSERT. A new lead and the booking are INSERTed
+        # by Core (crm.rows): nothing in this request changes them after, so the unit of work
+        # would have nothing to track.
+        lead_id = lead_id_for(session, email)
+        created = lead_id is None
+        lead = new_lead(email=email, name=name, **fields) if created else session.get(Lead, lead_id)
+        if not created:
+            merge_into(lead, name=name, **fields)
         moved = None
         if lead.stage in (Stage.NEW, Stage.LOST, Stage.CALL_HELD):
             moved = move_stage(lead, Stage.CALL_BOOKED, force=True)
-        booking = Booking(
-            lead=lead,
+        if created:
+            insert_row(session, lead)
+        booking = insert_row(session, Booking(
+            lead_id=lead.id,
             start_at=slot.start,
             end_at=slot.end,
-            slot_start=slot.start,
+            slot_start=slot.start,  # its uniqueness refuses a second holder here
             status=BookingStatus.BOOKED,
             timezone=timezone,
             created_at=now,
             call_kind=call_kind,
             meeting_url=meeting_url,
-            emails_queued_at=null(),  # NULL (not the column's default): the task's to do
-        )
-        session.add(booking)
-        session.flush()  # the unique slot_start refuses a second holder here
+            emails_queued_at=None,  # NULL (not the column's default): the task's to do
+        ))  # fmt: skip
         booked = (
             "booked",
             f"Free call booked for {_coach_time(rules, slot.start, timezone)}",
@@ -237,19 +244,16 @@ def book_call(
         if not created:  # a new booking stops the nurture (a new lead has none)
             stop_call_followups(session, lead.id)
         _QUEUE_EMAILS.after_commit(session)
-        # The caller answers with the booking as written here: keep it loaded through the commit
-        # (which expires what the session holds) instead of reading the row back.
-        session.expunge(booking)
         session.commit()
-        session.add(booking)
     except IntegrityError as exc:
         session.rollback()
         if _slot_held(session, slot.start):
             raise SlotTaken() from exc
-        if created and find_lead(session, email) is not None:
+        if created and lead_id_for(session, email) is not None:
             raise _LeadMadeMeanwhile() from exc
         raise
-    return booking
+    # The caller answers with the booking as written here, not read back.
+    return attach(session, booking)
 
 
 def queue_booking_emails(session: Session, booking_id: int, *, now: datetime | None = None) -> bool:

@@ -100,6 +100,15 @@ def find_lead(session: Session, email: str) -> Lead | None:
     return session.scalar(select(Lead).where(Lead.email == normalise_email(email)))
 
 
+def lead_id_for(session: Session, email: str) -> int | None:
+    """The id of the lead with this address, if any: a Core statement on the session's
+    connection, for a caller that makes a new lead more often than it finds one (a booking)."""
+    return session.connection().scalar(_LEAD_ID_BY_EMAIL, {"email": normalise_email(email)})
+
+
+_LEAD_ID_BY_EMAIL = select(Lead.id).where(Lead.email == bindparam("email"))
+
+
 def upsert_lead(session: Session, *, email: str, name: str, **fields: Any) -> tuple[Lead, bool]:
     """The lead for this email, created or updated with the non-empty fields given.
 
@@ -118,27 +127,43 @@ def merge_lead(session: Session, *, email: str, name: str, **fields: Any) -> tup
     """`upsert_lead`'s rules without its writes: a new lead is added to the session unflushed
     (no id yet) and without its "created" event, which the caller records (`created_entry`)
     once it has flushed, so whatever else it changes (a stage) goes into the same INSERT."""
-    consent_at = fields.pop("consent_at", None)
     lead = find_lead(session, email)
-    created = lead is None
-    if created:
-        # The defaults a caller reads before the INSERT (the timeline's summaries), spelled out.
-        lead = Lead(email=normalise_email(email), name=name.strip(), stage=Stage.NEW,
-                    source="direct", lost_reason="")  # fmt: skip
+    if lead is None:
+        lead = new_lead(email=email, name=name, **fields)
         session.add(lead)
-    else:
-        lead.name = name.strip() or lead.name
+        return lead, True
+    merge_into(lead, name=name, **fields)
+    return lead, False
+
+
+def new_lead(*, email: str, name: str, **fields: Any) -> Lead:
+    """A lead not seen before, by `upsert_lead`'s rules, in no session (`merge_lead` adds it;
+    a booking INSERTs it itself)."""
+    # The defaults a caller reads before the INSERT (the timeline's summaries), spelled out.
+    lead = Lead(email=normalise_email(email), name=name.strip(), stage=Stage.NEW,
+                source="direct", lost_reason="")  # fmt: skip
+    _merge_fields(lead, fields, first_touch=True)
+    return lead
+
+
+def merge_into(lead: Lead, *, name: str, **fields: Any) -> None:
+    """A known lead brought up to date by `upsert_lead`'s rules (first touch kept)."""
+    lead.name = name.strip() or lead.name
+    _merge_fields(lead, fields, first_touch=False)
+
+
+def _merge_fields(lead: Lead, fields: dict[str, Any], *, first_touch: bool) -> None:
+    consent_at = fields.pop("consent_at", None)
     for key, value in fields.items():
         if value in (None, "", {}):
             continue
-        if not created and key in {"source", "utm"}:
+        if not first_touch and key in {"source", "utm"}:
             continue
         if key == "marketing_consent" and not value:
             continue
         setattr(lead, key, value)
     if lead.marketing_consent and lead.consent_at is None:
         lead.consent_at = consent_at or utcnow()
-    return lead, created
 
 
 def created_entry(lead: Lead) -> Entry:

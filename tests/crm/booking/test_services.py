@@ -22,7 +22,6 @@ from crm.booking.errors import (
 )
 from crm.booking.models import AvailabilityWindow, Booking, BookingStatus, DayOff
 from crm.booking.slots import InvalidSlot
-from crm.leads import services as lead_services
 from crm.leads.models import Lead, LeadEvent, Stage
 from crm.time import utcnow, zone
 from tasks.models import OutboxEmail
@@ -121,14 +120,14 @@ def test_two_bookings_at_once_with_one_new_email_make_one_lead(db_session, book,
     the first had made her lead, so its INSERT of the lead breaks the email's uniqueness. It is
     made once more, finds her lead and merges into it: two calls, one lead, no error."""
     first = book(email="twice@example.com")
-    real = lead_services.find_lead
+    real = services.lead_id_for
     looks: list[str] = []
 
     def missed_once(session, email):  # the second request's look-up, before the first commits
         looks.append(email)
         return None if len(looks) == 1 else real(session, email)
 
-    monkeypatch.setattr(lead_services, "find_lead", missed_once)
+    monkeypatch.setattr(services, "lead_id_for", missed_once)
     second = book(email="twice@example.com", slot_index=3)
     assert len(looks) >= 2  # looked, missed, broke the uniqueness, looked again
     assert second.lead_id == first.lead_id
@@ -139,7 +138,7 @@ def test_two_bookings_at_once_with_one_new_email_make_one_lead(db_session, book,
 def test_a_broken_uniqueness_that_is_not_that_race_still_fails(db_session, book, monkeypatch):
     """Her look-up misses every time (not a race): the booking is not tried forever."""
     book(email="stuck@example.com")
-    monkeypatch.setattr(lead_services, "find_lead", lambda session, email: None)
+    monkeypatch.setattr(services, "lead_id_for", lambda session, email: None)
     with pytest.raises(IntegrityError):
         book(email="stuck@example.com", slot_index=3)
 
