@@ -30,7 +30,7 @@ def coach_settings(session: Session) -> CoachSettings:
     """The settings row; an unsaved default one (coach's configured zone) when there is none yet.
 
     The row is read once per app context (a request, a task) while it stays in `session`: a page
-    asks for the zone, the call kind and the rules, and each ask would otherwise cost a query."""
+    asks for the zone and the call kind, and each ask would otherwise cost a query."""
     cached = g.get("_coach_settings") if has_app_context() else None
     if cached is not None and cached in session:
         return cached
@@ -51,23 +51,19 @@ def coach_settings(session: Session) -> CoachSettings:
 
 
 def load_rules(session: Session) -> Rules:
-    """The rules of the coach's settings, her weekly windows and her days off: one statement
-    for the three, and whether she has a calendar feed (every booking and every slot list reads
-    them), which also keeps the settings for `coach_settings` in this request."""
-    cached = g.get("_coach_settings") if has_app_context() else None
-    if cached is not None and cached in session:
-        return _rules(cached, session.execute(_WINDOWS_AND_DAYS_OFF).all())
-    rows = session.execute(_SETTINGS_WINDOWS_AND_DAYS_OFF).all()
+    """The rules of the coach's settings, her weekly windows and her days off, and whether she
+    has a calendar feed: one Core statement for all four (every booking and every slot list reads
+    them; the ORM's settings object would cost more than the statement)."""
+    rows = session.connection().execute(_SETTINGS_WINDOWS_AND_DAYS_OFF).all()
     if not rows:  # no settings saved yet: the defaults, with whatever windows there are
         return _rules(coach_settings(session), session.execute(_WINDOWS_AND_DAYS_OFF).all())
-    settings = rows[0][0]
-    if has_app_context():
-        g._coach_settings = settings
-    windows = [row[1:5] for row in rows if row[1] is not None or row[4] is not None]
-    return _rules(settings, windows, calendar_feed=bool(rows[0][5]))
+    windows = [row[-4:] for row in rows if row.weekday is not None or row.day is not None]
+    return _rules(rows[0], windows, calendar_feed=bool(rows[0].feed))
 
 
-def _rules(settings: CoachSettings, rows, calendar_feed: bool | None = None) -> Rules:
+def _rules(settings, rows, calendar_feed: bool | None = None) -> Rules:
+    """Rules from the settings (a CoachSettings, or a row with its columns) and the windows
+    and days off as (weekday, start, end, day) rows."""
     return Rules(
         timezone=settings.timezone,
         windows=tuple(Window(w, start, end) for w, start, end, day in rows if day is None),
@@ -77,6 +73,8 @@ def _rules(settings: CoachSettings, rows, calendar_feed: bool | None = None) -> 
         min_notice_hours=settings.min_notice_hours,
         horizon_days=settings.horizon_days,
         calendar_feed=calendar_feed,
+        call_kind=settings.call_kind,
+        video_link=settings.video_link or "",
     )
 
 
@@ -96,12 +94,18 @@ _WINDOWS_AND_DAYS_OFF = (
 _both = _WINDOWS_AND_DAYS_OFF.order_by(None).subquery()
 _SETTINGS_WINDOWS_AND_DAYS_OFF = (
     select(
-        CoachSettings,
+        CoachSettings.timezone,
+        CoachSettings.call_minutes,
+        CoachSettings.buffer_minutes,
+        CoachSettings.min_notice_hours,
+        CoachSettings.horizon_days,
+        CoachSettings.call_kind,
+        CoachSettings.video_link,
+        busy_feed.FEED_EXISTS.label("feed"),  # whether she has a calendar feed
         _both.c.weekday,
         _both.c.start_time,
         _both.c.end_time,
         _both.c.day,
-        busy_feed.FEED_EXISTS,  # whether she has a calendar feed (Rules.calendar_feed)
     )
     .outerjoin(_both, true())
     .where(CoachSettings.id == select(func.min(CoachSettings.id)).scalar_subquery())

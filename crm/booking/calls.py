@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from crm.booking.availability import coach_settings
 from crm.booking.errors import AvailabilityError
 from crm.booking.models import CallKind, CoachSettings
+from crm.booking.slots import Rules
 
 JITSI_BASE = "https://meet.jit.si/"
 LINK_LIMIT = 300
@@ -24,12 +25,13 @@ def jitsi_room() -> str:
     return f"{JITSI_BASE}0to5KHero-{secrets.token_hex(16)}"
 
 
-def needs_phone(settings: CoachSettings) -> bool:
+def needs_phone(settings: CoachSettings | Rules) -> bool:
     return settings.call_kind == CallKind.PHONE
 
 
-def meeting_for(settings: CoachSettings) -> tuple[str, str]:
-    """(call kind, meeting URL) for a new booking under these settings."""
+def meeting_for(settings: CoachSettings | Rules) -> tuple[str, str]:
+    """(call kind, meeting URL) for a new booking under these settings (or the rules that
+    `load_rules` read with them)."""
     if needs_phone(settings):
         return CallKind.PHONE, ""
     return CallKind.VIDEO, settings.video_link or jitsi_room()

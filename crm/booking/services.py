@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from crm.booking import busy_feed, emails
 from crm.booking import slots as slot_rules
-from crm.booking.availability import _check_free, coach_settings, load_rules
+from crm.booking.availability import _check_free, load_rules
 from crm.booking.calls import PHONE_NEEDED, meeting_for, needs_phone
 from crm.booking.errors import BookingError, BookingInvalid, InvalidToken, SlotTaken
 from crm.booking.models import Booking, BookingStatus
@@ -180,9 +180,8 @@ def book_call(
         utm=utm,
         today=now.astimezone(zone(timezone) if is_valid_timezone(timezone) else UTC).date(),
     )
-    rules = load_rules(session)  # with the settings, kept for coach_settings
-    settings = coach_settings(session)
-    if needs_phone(settings) and not phone and "phone" not in errors:
+    rules = load_rules(session)  # with how the call happens
+    if needs_phone(rules) and not phone and "phone" not in errors:
         errors["phone"] = PHONE_NEEDED
     if errors:
         raise BookingInvalid(errors)
@@ -202,7 +201,7 @@ def book_call(
         "utm": utm,
         "consent_at": now,
     }
-    call_kind, meeting_url = meeting_for(settings)
+    call_kind, meeting_url = meeting_for(rules)
     created = False
     try:
         # The lead is written once, in its final stage (a new one: INSERTed as call booked), then

@@ -41,6 +41,9 @@ class Rules:
     # Whether the coach has a calendar feed whose busy times count too, as load_rules read it
     # with the rest (None: not read; the feed is then looked up where it is needed).
     calendar_feed: bool | None = None
+    # Not a slot rule: how the call happens, which a booking reads with them (crm.booking.calls).
+    call_kind: str = "video"
+    video_link: str = ""
 
     @property
     def tz(self) -> ZoneInfo:
