@@ -48,14 +48,15 @@ LIMITS = {
     "An article, nginx cache": NGINX,
     "Public slots page, nginx cache": NGINX,
     "Booking POST (API)": (
-        "6 statements in one transaction on PostgreSQL (the coach's settings, windows and days "
-        "off and whether she has a calendar feed in one; a booking that clashes with the slot, "
-        "if any; the lead by email; the new lead, inserted at its final stage; the booking; its "
-        "timeline entries in one Core INSERT) and the commit. The task with which the worker "
+        "5 statements on PostgreSQL (the coach's settings, windows and days off, whether she "
+        "has a calendar feed and how the call happens, in one; a booking that clashes with the "
+        "slot, if any, and her lead's id, in one; then, in one transaction, the new lead, "
+        "inserted at its final stage, and the booking, each a Core INSERT (crm/rows.py), and "
+        "its timeline entries in one INSERT) and the commit. The task with which the worker "
         "queues her three emails (crm.booking.queue_emails) is published once a second by "
         "each gunicorn worker, for all its bookings of that second. Python's share: "
-        "SQLAlchemy's unit of work for the lead and the booking, flask-smorest's parsing and "
-        "Flask's hooks"
+        "SQLAlchemy's and psycopg's execution of the 5 statements, flask-smorest's parsing "
+        "and Flask's hooks"
     ),
     "Lead list, first page": (
         "2 statements (the user; the 50 rows with the capped count, the coach's zone and the "
@@ -343,7 +344,7 @@ def write_report(info, data, plan, facts, hello_before, hello_after, results, pl
         "today/week/progress pages and `GET /api/v1/leads` (tests/bench/test_query_counts.py) "
         "run the same number of queries for 3 rows as for 33; booking a call writes the lead, "
         "the booking and its timeline and no email, with no UPDATE for the consent and no "
-        "look-up of nurture emails for a new lead (6 statements on SQLite; a calendar feed "
+        "look-up of nurture emails for a new lead (5 statements on SQLite; a calendar feed "
         "adds the read of its copy), and the worker queues its three emails (confirmation, two "
         "reminders) in one INSERT once it commits, rendering none of them (the sender renders "
         "the emails and the .ics when "

@@ -15,6 +15,8 @@ from crm.booking import slots as slot_rules
 from crm.booking.errors import AvailabilityError, SlotTaken
 from crm.booking.models import AvailabilityWindow, Booking, CoachSettings, DayOff
 from crm.booking.slots import Rules, Slot, Window
+from crm.forms import normalise_email
+from crm.leads.services import LEAD_ID_BY_EMAIL
 from crm.time import is_valid_timezone, utcnow, zone
 
 # Sane bounds for the coach's settings.
@@ -159,19 +161,28 @@ def free_slots(
     )
 
 
-def _check_free(session: Session, rules: Rules, slot: Slot, *, feed: bool = True) -> None:
+def _check_free(
+    session: Session, rules: Rules, slot: Slot, *, feed: bool = True, lead_email: str = ""
+) -> int | None:
     """Raise SlotTaken when a booking that holds its slot, or the coach's own calendar (`feed`),
     comes within her buffer of `slot`. The bookings are asked for the one that clashes, if any
-    (a busy day has dozens near it)."""
+    (a busy day has dozens near it). With `lead_email`: the id of the lead with that address, if
+    any, asked in the same statement (a new booking's two look-ups in one round trip)."""
     buffer = timedelta(minutes=rules.buffer_minutes)
     start, end = slot.start - buffer, slot.end + buffer
-    if session.scalar(_CLASH, {"start": start, "end": end}) is not None or (
-        feed and busy_feed.feed_busy(session, start, end)
-    ):
+    clash, lead_id = (
+        session.connection()
+        .execute(
+            _CLASH_AND_LEAD, {"start": start, "end": end, "email": normalise_email(lead_email)}
+        )
+        .one()
+    )
+    if clash is not None or (feed and busy_feed.feed_busy(session, start, end)):
         raise SlotTaken()
+    return lead_id
 
 
-_CLASH = (
+_CLASH_AND_LEAD = select(
     select(Booking.id)
     .where(
         Booking.slot_start.is_not(None),
@@ -179,6 +190,8 @@ _CLASH = (
         Booking.end_at > bindparam("start", type_=Booking.end_at.type),
     )
     .limit(1)
+    .scalar_subquery(),
+    LEAD_ID_BY_EMAIL.scalar_subquery(),  # no lead has the address "" (no email is empty)
 )
 
 

@@ -186,7 +186,9 @@ def book_call(
     if errors:
         raise BookingInvalid(errors)
     slot = slot_rules.validate_slot(rules, slot_start, now=now)
-    _check_free(session, rules, slot, feed=_calendar_again(session, rules, now))
+    lead_id = _check_free(
+        session, rules, slot, feed=_calendar_again(session, rules, now), lead_email=email
+    )
 
     fields: dict[str, Any] = {
         "phone": phone,
@@ -208,7 +210,6 @@ def book_call(
         # the booking, then its timeline in one INSERT. A new lead and the booking are INSERTed
         # by Core (crm.rows): nothing in this request changes them after, so the unit of work
         # would have nothing to track.
-        lead_id = lead_id_for(session, email)
         created = lead_id is None
         lead = new_lead(email=email, name=name, **fields) if created else session.get(Lead, lead_id)
         if not created:

@@ -103,10 +103,11 @@ def find_lead(session: Session, email: str) -> Lead | None:
 def lead_id_for(session: Session, email: str) -> int | None:
     """The id of the lead with this address, if any: a Core statement on the session's
     connection, for a caller that makes a new lead more often than it finds one (a booking)."""
-    return session.connection().scalar(_LEAD_ID_BY_EMAIL, {"email": normalise_email(email)})
+    return session.connection().scalar(LEAD_ID_BY_EMAIL, {"email": normalise_email(email)})
 
 
-_LEAD_ID_BY_EMAIL = select(Lead.id).where(Lead.email == bindparam("email"))
+# Also asked beside the booking's clash check (crm.booking.availability._check_free).
+LEAD_ID_BY_EMAIL = select(Lead.id).where(Lead.email == bindparam("email"))
 
 
 def upsert_lead(session: Session, *, email: str, name: str, **fields: Any) -> tuple[Lead, bool]:

@@ -198,10 +198,10 @@ def test_a_booking_costs_a_fixed_handful_of_statements(app_ctx, db_session, book
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", record)
     # the settings, windows, days off and whether she has a calendar feed (one statement; with
-    # none there is no copy to read again), a booking that clashes with the slot, the lead;
-    # INSERT lead (already in its stage: no UPDATE), booking; the timeline's three entries in
-    # one INSERT.
-    assert len(seen) == 6, seen
+    # none there is no copy to read again); a booking that clashes with the slot and her lead
+    # (one statement); INSERT lead (already in its stage: no UPDATE), booking; the timeline's
+    # three entries in one INSERT.
+    assert len(seen) == 5, seen
     assert len([s for s in seen if s.startswith("INSERT INTO lead_events")]) == 1
     assert not [s for s in seen if s.startswith("UPDATE leads")]
     assert not [s for s in seen if "outbox_emails" in s or "email_overrides" in s]

@@ -120,14 +120,15 @@ def test_two_bookings_at_once_with_one_new_email_make_one_lead(db_session, book,
     the first had made her lead, so its INSERT of the lead breaks the email's uniqueness. It is
     made once more, finds her lead and merges into it: two calls, one lead, no error."""
     first = book(email="twice@example.com")
-    real = services.lead_id_for
+    real = services._check_free  # which looks her lead up with the slot's clash check
     looks: list[str] = []
 
-    def missed_once(session, email):  # the second request's look-up, before the first commits
-        looks.append(email)
-        return None if len(looks) == 1 else real(session, email)
+    def missed_once(*args, **kwargs):  # the second request's look-up, before the first commits
+        looks.append(kwargs["lead_email"])
+        lead_id = real(*args, **kwargs)
+        return None if len(looks) == 1 else lead_id
 
-    monkeypatch.setattr(services, "lead_id_for", missed_once)
+    monkeypatch.setattr(services, "_check_free", missed_once)
     second = book(email="twice@example.com", slot_index=3)
     assert len(looks) >= 2  # looked, missed, broke the uniqueness, looked again
     assert second.lead_id == first.lead_id
@@ -138,7 +139,8 @@ def test_two_bookings_at_once_with_one_new_email_make_one_lead(db_session, book,
 def test_a_broken_uniqueness_that_is_not_that_race_still_fails(db_session, book, monkeypatch):
     """Her look-up misses every time (not a race): the booking is not tried forever."""
     book(email="stuck@example.com")
-    monkeypatch.setattr(services, "lead_id_for", lambda session, email: None)
+    real = services._check_free
+    monkeypatch.setattr(services, "_check_free", lambda *a, **k: real(*a, **k) and None)
     with pytest.raises(IntegrityError):
         book(email="stuck@example.com", slot_index=3)
 
