@@ -110,6 +110,8 @@ def record_workout(
     if morning_v is not None:
         log.pain_next_morning = morning_v
     log.note = (note or "").strip()
+    if log.planned is None:  # what she is logging against: her plan keeps that day so
+        log.planned = [s.to_dict() for s in planned if s.kind == kind]
     if kind == RUN_WALK:  # what her plan asked of her that day, for her milestones
         log.run_seconds = next(s.longest_run_seconds for s in planned if s.kind == RUN_WALK)
     if client_id:

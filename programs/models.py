@@ -137,6 +137,9 @@ class WorkoutLog(db.Model):
     # A run/walk's longest continuous run, in seconds, as her plan set it when she logged it: her
     # milestones (programs.progress) compare it with her earlier run/walks' without their plans.
     run_seconds: Mapped[int | None]
+    # The session(s) of this kind that day as her plan showed them when she first logged it: her
+    # plan is worked out again on every log, and a logged day stays what she was asked to do.
+    planned: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -2,8 +2,10 @@
 
 A plan record keeps the engine's plan as generated (``base``) and the plan the runner sees
 (``plan`` = base adapted to her logs with the coach's edits applied), recomputed from scratch
-by ``readapt`` after every log or edit so the result never depends on the order things happened
-in. Every function takes a SQLAlchemy session and plain values; none commits.
+by ``readapt`` after every log or edit. The one thing it does not recompute is history: a day
+she has logged keeps the sessions she logged against (kept with the log, ``planned``), whatever
+the later logs made of the weeks around it. Every function takes a SQLAlchemy session and plain
+values; none commits.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session as DbSession
 
-from programs.engine import CoachEdit, Plan, Session, adapt
+from programs.engine import CoachEdit, Plan, Session, adapt, keep_as_logged
 from programs.engine import WorkoutLog as EngineLog
 from programs.engine.edits import enforce_edits
 from programs.engine.model import RUN_WALK
@@ -170,6 +172,17 @@ def readapt(session: DbSession, record: PlanRecord) -> Plan:
         pinned=pinned_exercises(session, record.user_id),
         logged={lg.session_date for lg in logs},
     )
+    plan = keep_as_logged(plan, _as_logged(logs))
     plan = enforce_edits(plan, edits)
     record.plan = plan.to_dict()
     return plan
+
+
+def _as_logged(logs: Iterable[WorkoutLog]) -> dict[tuple[date, str], tuple[Session, ...]]:
+    """The sessions each log was made against, by day and kind (a log without them, from
+    before they were kept, leaves its day to the plan)."""
+    return {
+        (lg.session_date, lg.kind): tuple(Session.from_dict(d) for d in lg.planned)
+        for lg in logs
+        if lg.planned
+    }

@@ -163,3 +163,67 @@ def test_run_seconds_are_filled_for_logged_run_walks(backend, tmp_path):
         db.engine.dispose()
     if backend == "postgresql":
         _drop_database(SCRATCH_DB)
+
+
+def test_logs_keep_the_sessions_their_plans_show_now(backend, tmp_path):
+    """0008 adds workout_logs.planned and fills it for the logs already there: that day's
+    sessions of the log's kind in her active plan, else in her newest older plan."""
+    app = create_app(make_test_config(_scratch_url(backend, tmp_path), tmp_path))
+
+    def session(day: str, kind: str, title: str) -> dict:
+        return {"date": day, "title": title, "kind": kind, "segments": []}
+
+    def plan(*sessions: dict) -> dict:
+        return {"weeks": [{"sessions": list(sessions)}]}
+
+    active = plan(
+        session("2026-12-01", "run_walk", "Active run"),
+        session("2026-12-01", "strength", "Active hips"),
+    )
+    older = plan(
+        session("2026-12-01", "run_walk", "Older run"),
+        session("2026-11-28", "run_walk", "Older only"),
+    )
+    with app.app_context():
+        upgrade(revision="0007_log_run_seconds")
+        with db.engine.begin() as conn:
+            user_id = _insert_runner(conn)
+            for stored, is_active in ((older, False), (active, True)):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO plan_records (user_id, engine_version, base_plan, plan,"
+                        " calendar, coach_edits, active, created_at, updated_at) VALUES (:u, '1',"
+                        " :p, :p, '[]', '[]', :a, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    ),
+                    {"u": user_id, "p": json.dumps(stored), "a": is_active},
+                )
+            for day, kind in (("2026-12-01", "run_walk"), ("2026-12-01", "strength"),
+                              ("2026-11-28", "run_walk"), ("2026-11-20", "run_walk")):  # fmt: skip
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO workout_logs (user_id, session_date, kind, status, note,"
+                        " created_at, updated_at) VALUES (:u, :d, :k, 'DONE', '',"
+                        " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    ),
+                    {"u": user_id, "d": day, "k": kind},
+                )
+        upgrade()
+        with db.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(
+                    sa.column("session_date"), sa.column("kind"), sa.column("planned", sa.JSON)
+                ).select_from(sa.table("workout_logs"))
+            ).all()
+        titles = {
+            (str(day), kind): [s["title"] for s in planned] if planned else None
+            for day, kind, planned in rows
+        }
+        assert titles == {
+            ("2026-12-01", "run_walk"): ["Active run"],  # the active plan wins
+            ("2026-12-01", "strength"): ["Active hips"],  # the log's own kind
+            ("2026-11-28", "run_walk"): ["Older only"],  # only the older plan had that day
+            ("2026-11-20", "run_walk"): None,  # in no plan
+        }
+        db.engine.dispose()
+    if backend == "postgresql":
+        _drop_database(SCRATCH_DB)

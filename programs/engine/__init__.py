@@ -4,7 +4,7 @@ No Flask and no database here; the app persists ``Plan.to_json()`` and calls ``a
 workout logs. See ``plan`` for the invariants every plan satisfies.
 """
 
-from .adapt import RULES, CoachEdit, WorkoutLog, adapt, coach_flags
+from .adapt import RULES, CoachEdit, WorkoutLog, adapt, coach_flags, keep_as_logged
 from .library import Exercise, Library, LibraryError, load_library, validate_exercise
 from .model import Change, CoachFlag, Plan, RaceStrategy, Segment, Session, StrengthItem, Week
 from .plan import generate_plan
@@ -32,6 +32,7 @@ __all__ = [
     "WorkoutLog",
     "adapt",
     "coach_flags",
+    "keep_as_logged",
     "generate_plan",
     "load_library",
     "render_text",

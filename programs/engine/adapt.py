@@ -214,6 +214,27 @@ def pin_days(weeks: Iterable[Week], pinned: Mapping[date, Sequence[Session]]) ->
     return out
 
 
+def keep_as_logged(plan: Plan, logged: Mapping[tuple[date, str], Sequence[Session]]) -> Plan:
+    """``plan`` with each logged day's sessions of the logged kind put back as she was shown
+    them when she logged it (``logged[(day, kind)]``). Her plan is worked out again from its
+    start on every log, and a verdict on an earlier week rebuilds the weeks after it: without
+    this, a day she ran as an eased session would read as the harder one the rebuild started
+    from. History is not rewritten."""
+    if not logged:
+        return plan
+    weeks = []
+    for week in plan.weeks:
+        end = week.start_date + timedelta(days=7)
+        here = {key: kept for key, kept in logged.items() if week.start_date <= key[0] < end}
+        if not here:
+            weeks.append(week)
+            continue
+        sessions = [s for s in week.sessions if (s.date, s.kind) not in here]
+        sessions += [s for kept in here.values() for s in kept]
+        weeks.append(replace(week, sessions=tuple(sorted(sessions, key=lambda s: s.date))))
+    return replace(plan, weeks=tuple(weeks))
+
+
 def _rebuild(
     plan: Plan,
     library: Library,
@@ -362,4 +383,13 @@ def _no_impact_after_pain(plan: Plan, logs: Mapping[date, WorkoutLog], library: 
     return replace(plan, weeks=tuple(weeks))
 
 
-__all__ = ["RULES", "CoachEdit", "LogError", "WorkoutLog", "adapt", "coach_flags", "pin_days"]
+__all__ = [
+    "RULES",
+    "CoachEdit",
+    "LogError",
+    "WorkoutLog",
+    "adapt",
+    "coach_flags",
+    "keep_as_logged",
+    "pin_days",
+]

@@ -5,6 +5,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from crm.alerts.models import CoachFlag, FlagKind
+from programs.engine import Plan
 from programs.errors import PortalError
 from programs.logs import record_workout
 from programs.models import LogStatus, WorkoutLog
@@ -106,3 +107,23 @@ def test_log_form_saves_and_rerenders_errors(client, auth, db_session, planned_r
         )
     assert ok.status_code == 302
     assert db_session.scalar(select(func.count(WorkoutLog.id))) == 1
+
+
+def test_a_logged_day_keeps_the_session_she_was_asked_for(db_session, planned_runner):
+    """Her plan is worked out again from the start on every log. A day she has logged stays
+    the session she was shown and did, not what the plan would have said without the later
+    logs' changes (here: the week the step back eased)."""
+
+    def run_on(plan, offset):
+        (run,) = [s for s in plan.sessions if s.date == day(offset) and s.kind == "run_walk"]
+        return run
+
+    for offset, pain in ((0, 1), (2, 6), (4, 1), (5, 1)):  # pain 6/10: week 2 steps back
+        _log(db_session, planned_runner, offset, pain=pain)
+    record = active_plan(db_session, planned_runner.id)
+    eased = run_on(load_plan(record), 9)
+    assert eased.segments != run_on(Plan.from_dict(record.base_plan), 9).segments
+    _log(db_session, planned_runner, 9)  # she runs the eased session
+    for offset in (11, 12, 14):  # and logs on: each log works her plan out again
+        _log(db_session, planned_runner, offset)
+    assert run_on(load_plan(active_plan(db_session, planned_runner.id)), 9) == eased

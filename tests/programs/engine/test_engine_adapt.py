@@ -183,3 +183,20 @@ def test_pain_above_two_mid_week_takes_the_hop_out_of_the_days_that_follow():
     cells = {(lib[i].direction, lib[i].knee) for i in ids}
     before = next(s for s in plan.sessions if s.date == hop_day and s.kind == "strength")
     assert cells == {(lib[i.exercise_id].direction, lib[i.exercise_id].knee) for i in before.items}
+
+
+def test_a_logged_day_is_put_back_as_she_was_shown_it():
+    from dataclasses import replace
+
+    from programs.engine import keep_as_logged
+
+    plan = _plan()
+    run = plan.weeks[1].runs[0]
+    seen = replace(run, title="What she ran", segments=run.segments[:1])
+    kept = keep_as_logged(plan, {(run.date, run.kind): (seen,)})
+    assert [s for s in kept.sessions if s.date == run.date and s.kind == run.kind] == [seen]
+    others = [s for s in plan.sessions if (s.date, s.kind) != (run.date, run.kind)]
+    assert [s for s in kept.sessions if (s.date, s.kind) != (run.date, run.kind)] == others
+    assert keep_as_logged(plan, {}) is plan
+    outside = {(plan.weeks[-1].start_date + timedelta(days=30), "run_walk"): (seen,)}
+    assert keep_as_logged(plan, outside).weeks == plan.weeks  # a day her plan no longer has
