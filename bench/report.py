@@ -143,20 +143,17 @@ def ms(us: float) -> str:
 
 # What meeting a missed goal would take, from the CPU column and the profiles of this run.
 WOULD_TAKE = {
-    "Booking POST (API)": "The request no longer queues any email: it books, and the "
-    "worker queues the confirmation and reminders once it commits (13,400 Python calls a "
-    "booking before that change, ~7,200 now; psycopg's cursor description, built only when "
-    "read, took a little more off every statement). Measured in-process: the unit of work "
-    "and the two INSERTs of the lead and the booking are the largest share; Celery's publish "
-    "costs 0.29 ms of CPU a booking (timed alone, 500 publishes), plus Redis's; the rules, "
-    "the clash check, the lead look-up and the timeline's INSERT are a statement each. Two "
-    "things were tried and not kept: a new lead and its booking inserted as Core rows (8 % "
-    "fewer Python calls, not worth a second path beside merge_lead's), and the leads' "
-    "trigram indexes with GIN's pending list on (PostgreSQL 1.42 → 1.24 ms a booking, the "
-    "ratio unchanged, and the coach's search would pay for it). Meeting the goal would need "
-    "the request to hold only the slot (one INSERT of the booking with her details) and the "
-    "worker to make the lead and its timeline too, which would change the API's answer (no "
-    "lead id yet) and show the coach a booking without its lead for a moment.",
+    "Booking POST (API)": "The request books and does nothing else: 5 statements (the rules "
+    "with how the call happens; the clash check with her lead's id; the new lead and the "
+    "booking as Core INSERTs, crm/rows.py; the timeline as one multi-row INSERT) and the "
+    "commit; the worker's task is published once a second per process, not per booking "
+    "(Celery's publish was 12 % of a booking's CPU). 7,200 → 4,600 Python calls a booking "
+    "in this round. What is left is SQLAlchemy's and psycopg's cost a statement (~175 µs of "
+    "CPU each, measured), Flask's and flask-smorest's handling, and PostgreSQL's: the "
+    "leads' three trigram indexes cost it ~0.2 ms a new lead (5,000 INSERTs timed with and "
+    "without them). Fewer statements would mean one dialect's SQL (a CTE inserting the lead "
+    "and the booking together), or the worker making the lead, which would change the API's "
+    "answer (no lead id yet).",
     "Lead list, first page": "A signed-in page's floor (the sign-in look-up through the ORM, "
     "Flask's request handling and hooks, base.html, gunicorn) is about half of a signed-in "
     "page's server CPU. The filter form is now rendered once per process when no filter is "
