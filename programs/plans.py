@@ -11,15 +11,13 @@ values; none commits.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Iterable
-from contextlib import suppress
 from datetime import date
-from typing import Generic, TypeVar
 
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session as DbSession
 
+from crm.memo import Newest
 from programs.engine import CoachEdit, Plan, Session, adapt, keep_as_logged
 from programs.engine import WorkoutLog as EngineLog
 from programs.engine.edits import enforce_edits
@@ -49,34 +47,6 @@ def load_plan(record: PlanRecord) -> Plan:
 # can never be served from an older parse, in this process or any other. A Plan is immutable
 # (frozen dataclasses and tuples), so one instance is shared by every request of the process.
 PLAN_CACHE_SIZE = 128
-
-
-K, V = TypeVar("K"), TypeVar("V")
-
-
-class Newest(Generic[K, V]):
-    """The `size` values last put or got by key, in one process (its threads may share it)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        value = self._items.get(key)
-        if value is not None:
-            with suppress(KeyError):  # another thread may have let it go meanwhile
-                self._items.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        self._items[key] = value
-        with suppress(KeyError):  # threads: another may have moved or dropped it meanwhile
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        self._items.clear()
 
 
 _plans: Newest[str, Plan] = Newest(PLAN_CACHE_SIZE)

@@ -10,6 +10,7 @@ from sqlalchemy import Select, and_, bindparam, case, func, select
 from sqlalchemy.orm import Session as DbSession
 
 from crm.accounts.models import User
+from crm.memo import Newest
 from crm.time import utcnow, zone
 from programs.engine import Plan, Session
 from programs.engine.model import RUN_WALK
@@ -18,7 +19,6 @@ from programs.models import LogStatus, PlanRecord, RunnerProfile, WorkoutLog
 from programs.plans import (
     PLAN_CACHE_SIZE,
     PLAN_TEXT,
-    Newest,
     parsed_plan,
     runner_profile,
     sessions_on,

@@ -38,6 +38,7 @@ from crm.leads.forms import (
     UndoForm,
 )
 from crm.leads.models import Lead, Stage
+from crm.memo import Newest
 from crm.time import day_formatter, utcnow
 from extensions import db
 
@@ -204,17 +205,15 @@ def _table_rows(rows, tz_name: str) -> Markup:
                 f'        <td class="d-none d-sm-table-cell small">{day(created_at)}</td>\n'
                 "      </tr>\n    "
             )
-            if len(_row_html) >= ROW_HTML_LIMIT:
-                _row_html.clear()
-            _row_html[key] = row
+            _row_html.put(key, row)
         html.append(row)
     return Markup("".join(html))
 
 
 # Each row's HTML by everything it shows (a pure function of the key: never stale), so a list
-# seen again is joined, not rebuilt; at most ROW_HTML_LIMIT rows (~3 MB), then it starts again.
+# seen again is joined, not rebuilt; the ROW_HTML_LIMIT rows last shown (~3 MB).
 ROW_HTML_LIMIT = 5000
-_row_html: dict[tuple, str] = {}
+_row_html: Newest[tuple, str] = Newest(ROW_HTML_LIMIT)
 
 
 @bp.get("/coach/leads/export.csv")

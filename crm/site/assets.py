@@ -18,6 +18,8 @@ from pathlib import Path
 from flask import Flask, current_app, has_request_context, request, send_from_directory, url_for
 from markupsafe import Markup
 
+from crm.memo import Newest
+
 ONE_YEAR = 31_536_000
 SHORT = 300
 _FINGERPRINTED = re.compile(r"^(?P<stem>.+)\.(?P<hash>[0-9a-f]{12})(?P<ext>\.[A-Za-z0-9]+)$")
@@ -80,18 +82,17 @@ def _serve(endpoint: str):
     return serve
 
 
-_MEMO_LIMIT = 2048
-_memo: dict[tuple, str] = {}
+# A deploy has a few hundred: the limit only bounds a prefix or key nobody expected.
+_memo: Newest[tuple, str] = Newest(2048)
 
 
 def _once(key: tuple, build, *args, **kwargs) -> str:
     """`build(*args, **kwargs)` once per process and `key` (a page's links and tags are the same
-    for every request of a deploy); beyond _MEMO_LIMIT entries it is built each time."""
+    for every request of a deploy)."""
     value = _memo.get(key)
     if value is None:
         value = build(*args, **kwargs)
-        if len(_memo) < _MEMO_LIMIT:
-            _memo[key] = value
+        _memo.put(key, value)
     return value
 
 

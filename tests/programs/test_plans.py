@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
+from crm.memo import Newest
 from programs.intake import submit_intake
-from programs.plans import Newest, active_plan, load_plan, parsed_plan
+from programs.plans import active_plan, load_plan, parsed_plan
 from programs.today import today
 from tests.factories import intake_values
 from tests.programs.conftest import TIMEZONE, day
@@ -39,13 +40,17 @@ def test_a_changed_plan_is_never_served_from_an_older_parse(db_session, planned_
 
 
 def test_a_process_keeps_the_newest_plans_it_used():
-    """programs.plans.Newest, behind the parsed plans and the runners' held plans: at most
-    `size` values, the one least recently put or got goes first."""
+    """crm.memo.Newest, behind the parsed plans and the runners' held plans (and the lead list's
+    rows and the pages' links): at most `size` values, the one least recently put or got goes
+    first."""
     kept: Newest[str, int] = Newest(2)
     kept.put("a", 1)
     kept.put("b", 2)
     assert kept.get("a") == 1  # "a" is now the newer of the two
     kept.put("c", 3)
     assert (kept.get("a"), kept.get("b"), kept.get("c")) == (1, None, 3)
+    kept.put("a", 4)  # put again: the newer value, and the newest entry
+    kept.put("d", 5)
+    assert (kept.get("a"), kept.get("c"), kept.get("d"), len(kept)) == (4, None, 5, 2)
     kept.clear()
-    assert kept.get("a") is None
+    assert kept.get("a") is None and len(kept) == 0

@@ -280,7 +280,7 @@ def test_a_row_seen_before_shows_what_changed_since(coach_client, make_lead, db_
 
 
 def test_the_kept_rows_stay_bounded(coach_client, make_lead, monkeypatch):
-    monkeypatch.setattr(routes, "ROW_HTML_LIMIT", 3)
+    monkeypatch.setattr(routes._row_html, "size", 3)
     routes._row_html.clear()
     for i in range(8):
         make_lead(name=f"Bounded {i}")
