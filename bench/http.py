@@ -7,8 +7,9 @@ or this file would shadow the standard library's `http`). Steps:
    (BENCH_SCALE=1: 100,000 leads, 10,000 clients, 1,000,000 workout logs).
 2. Serve the bare "hello" app (bench/hello.py) and then Hero with the same gunicorn command
    (BENCH_WORKERS sync workers, default 2 x cores) on loopback, and load each URL with wrk
-   (BENCH_THREADS threads, BENCH_CONNECTIONS connections, BENCH_DURATION seconds after a
-   one-second warm-up). The baseline runs before and after Hero; its mean is the reference.
+   (BENCH_THREADS threads, BENCH_CONNECTIONS connections, BENCH_RUNS runs of BENCH_DURATION
+   seconds, each after a one-second warm-up; the best run is the URL's figure, every run is
+   reported). The baseline runs before and after Hero; its mean is the reference.
    The public pages are loaded fresh (a full render), revalidated (If-None-Match: a 304) and
    through Debian's nginx with deploy/hero-locations.conf (bench/nginx.py: the proxy cache).
 3. Profile the pages in-process (SQL statements, and a CPU profile by function), run
@@ -48,6 +49,7 @@ from bench.settings import (
     PG_SERVER,
     PORT,
     ROOT,
+    RUNS,
     SCALE,
     SECRET_KEY,
     THREADS,
@@ -128,13 +130,13 @@ def seed() -> dict:
 
 
 def open_the_calendar() -> None:
-    """Every day 00:00–23:50 bookable, 10-minute calls, no notice, 30 days ahead: ~4,300 free
-    slots, more than a 10-second run books, so every booking POST takes a fresh one (a body used
-    twice would be a 409)."""
+    """Every day 00:00–23:50 bookable, 10-minute calls, no notice, 62 days ahead: ~8,900 free
+    slots, a third of them for each run, more than a run books, so every booking POST takes a
+    fresh one (a body used twice would be a 409)."""
     psql(
         "DELETE FROM availability_windows; DELETE FROM days_off;"
         " UPDATE coach_settings SET call_minutes = 10, buffer_minutes = 0,"
-        " min_notice_hours = 0, horizon_days = 30;"
+        " min_notice_hours = 0, horizon_days = 62;"
         " INSERT INTO availability_windows (weekday, start_time, end_time)"
         " SELECT d, '00:00', '23:50' FROM generate_series(0, 6) AS d;",
         BENCH_DB,
@@ -200,21 +202,36 @@ class Target:
     method: str = "GET"
     cookie: str = ""
     script: str = ""  # Lua that defines request()/setup() for POSTs with varying bodies
+    # One script per run for POSTs whose bodies are single-use (disjoint bodies each run).
+    scripts: list[str] = field(default_factory=list)
     limit: str = ""
     headers: dict = field(default_factory=dict)
     port: int = PORT  # NGINX_PORT for the figures through the proxy cache
     result: dict = field(default_factory=dict)
 
 
-def wrk(target: Target, duration: int = DURATION) -> dict:
+def best_of(target: Target, runs: int = RUNS, duration: int = DURATION) -> dict:
+    """`runs` wrk runs of the target; the one with the most requests a second, with every run's
+    requests a second in `runs` (in the order they ran)."""
+    results = [
+        wrk(target, duration, script=target.scripts[i] if target.scripts else None)
+        for i in range(runs)
+    ]
+    best = max(results, key=lambda r: r["rps"])
+    return {**best, "runs": [r["rps"] for r in results]}
+
+
+def wrk(target: Target, duration: int = DURATION, *, script: str | None = None) -> dict:
+    lua = target.script if script is None else script
+    scripted = bool(lua)
     script = WORK / f"wrk-{re.sub(r'[^a-z0-9]+', '-', target.name.lower())}.lua"
-    script.write_text(target.script + "\n" + (ROOT / "bench" / "report.lua").read_text())
+    script.write_text(lua + "\n" + (ROOT / "bench" / "report.lua").read_text())
     headers = ["-H", f"Cookie: {target.cookie}"] if target.cookie else []
     for name, value in target.headers.items():
         headers += ["-H", f"{name}: {value}"]
     url = f"http://127.0.0.1:{target.port}{target.path}"
     base = ["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-s", str(script), *headers]
-    if not target.script:  # a scripted POST's bodies are single-use: no warm-up for those
+    if not scripted:  # a scripted POST's bodies are single-use: no warm-up for those
         subprocess.run([*base, "-d", "1s", url], capture_output=True, check=True)
     cpu_before = cpu_seconds()
     run = subprocess.run(
@@ -260,12 +277,15 @@ def cpu_seconds() -> dict[str, float]:
 
 
 def load(target: Target) -> Target:
-    log(f"load: {target.name}: {'POST' if target.script else 'GET'} {target.path[:70]}")
-    target.result = r = wrk(target)
+    post = target.script or target.scripts
+    log(f"load: {target.name}: {'POST' if post else 'GET'} {target.path[:70]}")
+    target.result = r = best_of(target)
     cpu = r["cpu_ms"]
+    runs = " / ".join(f"{rps:.0f}" for rps in r["runs"])
     log(
-        f"  {r['rps']:.0f} req/s, p50 {r['p50_us'] / 1000:.1f} ms, errors {r['status_errors']}, "
-        f"CPU ms/request: server {cpu['server']:.2f}, PostgreSQL {cpu['postgres']:.2f}"
+        f"  {r['rps']:.0f} req/s (runs: {runs}), p50 {r['p50_us'] / 1000:.1f} ms, errors "
+        f"{r['status_errors']}, CPU ms/request: server {cpu['server']:.2f}, "
+        f"PostgreSQL {cpu['postgres']:.2f}"
     )
     return target
 
@@ -368,6 +388,12 @@ def free_slots(limit: int) -> list[str]:
         slots += batch
         start += timedelta(days=15)
     return slots[:limit]
+
+
+def _split(items: list, parts: int) -> list[list]:
+    """`items` in `parts` disjoint runs' worth (a POST body is used once)."""
+    size = -(-len(items) // parts)
+    return [items[i * size : (i + 1) * size] for i in range(parts)]
 
 
 def booking_bodies(slots: list[str]) -> list[str]:
@@ -581,7 +607,7 @@ def main() -> None:
 
     with Server("bench.hello:app", "hello"):
         log("baseline: hello")
-        hello_before = wrk(Target("hello", "/"))
+        hello_before = best_of(Target("hello", "/"))
 
     with Server("app:create_app()", "hero"):
         coach = login("coach@bench.example", "bench password 1")
@@ -635,25 +661,28 @@ def main() -> None:
         for target in targets:
             results.append(load(target))
         open_the_calendar()
-        booking_slots = free_slots(5_000)
-        log(f"{len(booking_slots)} free slots for the booking run")
-        bodies, signatures = webhook_bodies(20_000)
+        booking_slots = free_slots(9_000)
+        log(f"{len(booking_slots)} free slots for the booking runs")
+        bodies, signatures = webhook_bodies(30_000)
+        json_type = {"Content-Type": "application/json"}
         for target in (
             Target(
                 "Booking POST (API)",
                 "/api/v1/bookings",
-                script=post_script(
-                    "/api/v1/bookings",
-                    booking_bodies(booking_slots),
-                    {"Content-Type": "application/json"},
-                ),
+                scripts=[
+                    post_script("/api/v1/bookings", booking_bodies(part), json_type)
+                    for part in _split(booking_slots, RUNS)
+                ],
             ),
             Target(
                 "Stripe webhook POST",
                 "/stripe/webhook",
-                script=post_script(
-                    "/stripe/webhook", bodies, {"Content-Type": "application/json"}, signatures
-                ),
+                scripts=[
+                    post_script("/stripe/webhook", part, json_type, sigs)
+                    for part, sigs in zip(
+                        _split(bodies, RUNS), _split(signatures, RUNS), strict=True
+                    )
+                ],
             ),
         ):
             results.append(load(target))
@@ -665,7 +694,7 @@ def main() -> None:
 
     with Server("bench.hello:app", "hello"):
         log("baseline again: hello")
-        hello_after = wrk(Target("hello", "/"))
+        hello_after = best_of(Target("hello", "/"))
 
     plans = run_script("bench_plans.py")
     emails = run_script("bench_email.py", "--count", EMAIL_COUNT)

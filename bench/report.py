@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bench.settings import CONNECTIONS, DURATION, EMAIL_COUNT, OUT, THREADS, WORKERS
+from bench.settings import CONNECTIONS, DURATION, EMAIL_COUNT, OUT, RUNS, THREADS, WORKERS
 
 NGINX = (
     "nginx answering from its proxy cache (a HIT; it revalidates with the ETag once the "
@@ -234,8 +234,9 @@ def write_report(info, data, plan, facts, hello_before, hello_after, results, pl
         f"| Software | Python {info['python']}, PostgreSQL {info['postgres']}, Redis broker, "
         f"wrk {info['wrk']}, Linux {info['kernel']} |",
         f"| Server | gunicorn, {WORKERS} sync workers, on 127.0.0.1 |",
-        f"| Load | wrk, {THREADS} threads, {CONNECTIONS} connections, {DURATION} s per URL after "
-        "a 1 s warm-up (none for the POSTs: their bodies are single-use), on the same machine |",
+        f"| Load | wrk, {THREADS} threads, {CONNECTIONS} connections, the best of {RUNS} runs of "
+        f"{DURATION} s per URL, each after a 1 s warm-up (none for the POSTs: their bodies are "
+        "single-use, a third of them for each run), on the same machine |",
         "",
         f"Load average when the run started: {info['load']:.1f}. "
         "The load generator runs on the same two cores as the server, PostgreSQL and Redis, so "
@@ -261,6 +262,10 @@ def write_report(info, data, plan, facts, hello_before, hello_after, results, pl
         f'Baseline: a bare Flask "hello" route (bench/hello.py) served the same way: '
         f"{hello_before['rps']:,.0f} req/s before and {hello_after['rps']:,.0f} req/s after "
         f"Hero's run; their mean, **{hello_rps:,.0f} req/s**, is the 1.00 of the ratio column. "
+        f"Every figure, the baseline's too, is the best of {RUNS} runs: this machine's speed "
+        "drifts by as much as a third over a few minutes (the same page, unchanged, has given "
+        "186 and 316 req/s in two runs an hour apart), and a slow stretch can only lower a run. "
+        "Every run's requests per second are listed under the table. "
         "Goals (issue 15): a ratio per page, in the same run. A public page is loaded three "
         "ways: as a new visitor asks for it (no validator: a full 200, which each gunicorn "
         "worker answers from what it rendered less than 5 s before), rendered (`Cache-Control: "
@@ -273,17 +278,17 @@ def write_report(info, data, plan, facts, hello_before, hello_after, results, pl
         "",
         "A ratio is only as steady as its baseline. The bare route's cost is almost all "
         "gunicorn, the loopback and system calls; a page's is mostly Python. Machines weigh the "
-        f"two differently: here the bare route cost {hello_cpu:.2f} ms of server CPU a request "
-        "(0.22 ms on the Intel Xeon of earlier runs, where the signed-in pages cost about a "
-        "third of what they cost here), so the same code can meet a ratio on one machine and "
-        "miss it on another. The Python calls per request in the in-process table below are the "
-        "machine-independent figure.",
+        f"two differently (here the bare route cost {hello_cpu:.2f} ms of server CPU a request; "
+        "0.26 ms on the AMD EPYC of an earlier run, 0.41 ms on an Intel Xeon), so the same code "
+        "can meet a ratio on one machine and miss it on another. The Python calls per request "
+        "in the in-process table below are the machine-independent figure.",
         "",
         "| Page | Requests/s | Ratio to hello | p50 ms | p95 ms | p99 ms | CPU ms/request: "
         "server / PostgreSQL / wrk | Non-2xx/3xx | Goal | Met | What limits it |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---|",
     ]
     hello = {"rps": hello_rps, **{k: hello_before[k] for k in ("p50_us", "p95_us", "p99_us")}}
+    hello["runs"] = hello_before.get("runs", []) + hello_after.get("runs", [])
     hello["cpu_ms"] = hello_before.get("cpu_ms", {})
     rows = [("hello (baseline)", "GET /", hello, 0)]
     rows += [
@@ -306,9 +311,17 @@ def write_report(info, data, plan, facts, hello_before, hello_after, results, pl
         )
     lines += [
         "",
+        "Every run's requests per second, in the order they ran (the best is the table's): "
+        + "; ".join(
+            f"{name} {' / '.join(f'{rps:,.0f}' for rps in r['runs'])}"
+            for name, _, r, _ in rows
+            if r.get("runs")
+        )
+        + ".",
+        "",
         "URLs: the landing page `/`; the public slots page `/book`; `GET /api/v1/slots?days=7`; "
         "`POST /api/v1/bookings` with a fresh free slot per request (the coach's calendar is "
-        "opened to every 10 minutes for 30 days first, so no request collides; "
+        "opened to every 10 minutes for 62 days first, so no request collides; "
         f"{bookings_made:,} bookings were made); the coach's lead list `/coach/leads` (50 per "
         f"page, newest first), the same list at a keyset cursor {facts['deep_position']:,} rows "
         "deep, searched for a common surname (`q=Garcia`) and for one email (`q=lead4242@`); a "
