@@ -47,6 +47,30 @@ def _insert_runner(conn) -> int:
     ).scalar()
 
 
+def _insert_plans_and_logs(conn, *, plans, logs) -> None:
+    """A runner with these (plan, active) records and a log for each (day, kind), as the
+    schema of an older revision takes them."""
+    user_id = _insert_runner(conn)
+    for stored, is_active in plans:
+        conn.execute(
+            sa.text(
+                "INSERT INTO plan_records (user_id, engine_version, base_plan, plan,"
+                " calendar, coach_edits, active, created_at, updated_at) VALUES (:u, '1',"
+                " :p, :p, '[]', '[]', :a, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            {"u": user_id, "p": json.dumps(stored), "a": is_active},
+        )
+    for day, kind in logs:
+        conn.execute(
+            sa.text(
+                "INSERT INTO workout_logs (user_id, session_date, kind, status, note,"
+                " created_at, updated_at) VALUES (:u, :d, :k, 'DONE', '',"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            {"u": user_id, "d": day, "k": kind},
+        )
+
+
 def test_migrations_match_the_models(backend, tmp_path):
     app = create_app(make_test_config(_scratch_url(backend, tmp_path), tmp_path))
     with app.app_context():
@@ -126,27 +150,13 @@ def test_run_seconds_are_filled_for_logged_run_walks(backend, tmp_path):
     with app.app_context():
         upgrade(revision="0006_booking_emails_later")
         with db.engine.begin() as conn:
-            user_id = _insert_runner(conn)
-            for plan, is_active in ((older, False), (active, True)):
-                conn.execute(
-                    sa.text(
-                        "INSERT INTO plan_records (user_id, engine_version, base_plan, plan,"
-                        " calendar, coach_edits, active, created_at, updated_at) VALUES (:u, '1',"
-                        " :p, :p, '[]', '[]', :a, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-                    ),
-                    {"u": user_id, "p": json.dumps(plan), "a": is_active},
-                )
-            for day, kind in (("2026-12-01", "run_walk"), ("2026-12-03", "run_walk"),
-                              ("2026-11-28", "run_walk"), ("2026-11-20", "run_walk"),
-                              ("2026-12-01", "strength")):  # fmt: skip
-                conn.execute(
-                    sa.text(
-                        "INSERT INTO workout_logs (user_id, session_date, kind, status, note,"
-                        " created_at, updated_at) VALUES (:u, :d, :k, 'DONE', '',"
-                        " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-                    ),
-                    {"u": user_id, "d": day, "k": kind},
-                )
+            _insert_plans_and_logs(
+                conn,
+                plans=((older, False), (active, True)),
+                logs=(("2026-12-01", "run_walk"), ("2026-12-03", "run_walk"),
+                      ("2026-11-28", "run_walk"), ("2026-11-20", "run_walk"),
+                      ("2026-12-01", "strength")),
+            )  # fmt: skip
         upgrade()
         with db.engine.connect() as conn:
             filled = conn.execute(
@@ -187,26 +197,12 @@ def test_logs_keep_the_sessions_their_plans_show_now(backend, tmp_path):
     with app.app_context():
         upgrade(revision="0007_log_run_seconds")
         with db.engine.begin() as conn:
-            user_id = _insert_runner(conn)
-            for stored, is_active in ((older, False), (active, True)):
-                conn.execute(
-                    sa.text(
-                        "INSERT INTO plan_records (user_id, engine_version, base_plan, plan,"
-                        " calendar, coach_edits, active, created_at, updated_at) VALUES (:u, '1',"
-                        " :p, :p, '[]', '[]', :a, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-                    ),
-                    {"u": user_id, "p": json.dumps(stored), "a": is_active},
-                )
-            for day, kind in (("2026-12-01", "run_walk"), ("2026-12-01", "strength"),
-                              ("2026-11-28", "run_walk"), ("2026-11-20", "run_walk")):  # fmt: skip
-                conn.execute(
-                    sa.text(
-                        "INSERT INTO workout_logs (user_id, session_date, kind, status, note,"
-                        " created_at, updated_at) VALUES (:u, :d, :k, 'DONE', '',"
-                        " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-                    ),
-                    {"u": user_id, "d": day, "k": kind},
-                )
+            _insert_plans_and_logs(
+                conn,
+                plans=((older, False), (active, True)),
+                logs=(("2026-12-01", "run_walk"), ("2026-12-01", "strength"),
+                      ("2026-11-28", "run_walk"), ("2026-11-20", "run_walk")),
+            )  # fmt: skip
         upgrade()
         with db.engine.connect() as conn:
             rows = conn.execute(
