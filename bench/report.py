@@ -391,6 +391,7 @@ def write_report(info, data, plan, facts, hello_before, hello_after, results, pl
         "make bench                       # seeds, serves, loads, writes this file (< 15 min)",
         "BENCH_SCALE=0.1 make bench       # a tenth of the data",
         "BENCH_DURATION=30 make bench     # longer runs per URL",
+        "BENCH_RUNS=5 make bench          # five runs per URL (the best is the figure)",
         "```",
         "",
         "Needs the local PostgreSQL (database `hero_bench` is dropped and recreated) and Redis "
