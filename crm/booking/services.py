@@ -32,7 +32,7 @@ from crm.leads.services import (
     add_events,
     change_stage,
     created_entry,
-    lead_id_for,
+    find_lead,
     merge_into,
     move_stage,
     new_lead,
@@ -211,8 +211,10 @@ def book_call(
         # by Core (crm.rows): nothing in this request changes them after, so the unit of work
         # would have nothing to track.
         created = lead_id is None
-        lead = new_lead(email=email, name=name, **fields) if created else session.get(Lead, lead_id)
-        if not created:
+        if created:
+            lead = new_lead(email=email, name=name, **fields)
+        else:
+            lead = session.get(Lead, lead_id)
             merge_into(lead, name=name, **fields)
         moved = None
         if lead.stage in (Stage.NEW, Stage.LOST, Stage.CALL_HELD):
@@ -249,7 +251,7 @@ def book_call(
         session.rollback()
         if _slot_held(session, slot.start):
             raise SlotTaken() from exc
-        if created and lead_id_for(session, email) is not None:
+        if created and find_lead(session, email) is not None:
             raise _LeadMadeMeanwhile() from exc
         raise
     # The caller answers with the booking as written here, not read back.

@@ -105,13 +105,8 @@ def find_lead(session: Session, email: str) -> Lead | None:
     return session.scalar(select(Lead).where(Lead.email == normalise_email(email)))
 
 
-def lead_id_for(session: Session, email: str) -> int | None:
-    """The id of the lead with this address, if any: a Core statement on the session's
-    connection, for a caller that makes a new lead more often than it finds one (a booking)."""
-    return session.connection().scalar(LEAD_ID_BY_EMAIL, {"email": normalise_email(email)})
-
-
-# Also asked beside the booking's clash check (crm.booking.availability._check_free).
+# A lead's id by address, asked beside the booking's clash check (one round trip for both:
+# crm.booking.availability._check_free).
 LEAD_ID_BY_EMAIL = select(Lead.id).where(Lead.email == bindparam("email"))
 
 
